@@ -1,0 +1,144 @@
+//! Pod equivalence classes and the label index that evaluates each distinct selector once.
+//!
+//! Two workloads are in one class when they share a namespace, the values of every label key
+//! some selector mentions, and their named ports: no policy can tell them apart. Classes are
+//! numbered namespace by namespace, so "all pods of namespace N" is one contiguous range.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
+
+use roaring::RoaringBitmap;
+
+use crate::model::{ContainerPort, Requirement, Selector, World};
+
+pub type ClassId = u32;
+
+#[derive(Debug)]
+pub struct Class {
+    pub namespace: u32,
+    /// Container ports that have a name (what named-port rules resolve against).
+    pub named_ports: Vec<ContainerPort>,
+    /// Workload indices, in world order.
+    pub members: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct Classes {
+    pub classes: Vec<Class>,
+    pub class_of_workload: Vec<ClassId>,
+    namespace_ranges: Vec<Range<u32>>,
+    by_label: HashMap<(String, String), RoaringBitmap>,
+    by_key: HashMap<String, RoaringBitmap>,
+    all: RoaringBitmap,
+}
+
+impl Classes {
+    /// Groups the world's workloads; `keys` are the label keys any selector mentions.
+    pub fn build(world: &World, keys: &BTreeSet<&str>) -> Classes {
+        type Key = (u32, Vec<(String, String)>, Vec<ContainerPort>);
+        let ns_index = |name: &str| {
+            world
+                .namespaces
+                .binary_search_by(|n| n.name.as_str().cmp(name))
+                .map_or(u32::MAX, |i| i as u32)
+        };
+        let mut keyed: Vec<(Key, usize)> = world
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let labels = w
+                    .labels
+                    .iter()
+                    .filter(|(k, _)| keys.contains(k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let mut ports: Vec<ContainerPort> =
+                    w.ports.iter().filter(|p| p.name.is_some()).cloned().collect();
+                ports.sort();
+                ports.dedup();
+                ((ns_index(&w.meta.id.namespace), labels, ports), i)
+            })
+            .collect();
+        keyed.sort();
+
+        let mut classes: Vec<Class> = Vec::new();
+        let mut class_of_workload = vec![0; world.workloads.len()];
+        let mut by_label: HashMap<(String, String), RoaringBitmap> = HashMap::new();
+        let mut by_key: HashMap<String, RoaringBitmap> = HashMap::new();
+        let mut namespace_ranges = vec![0..0; world.namespaces.len()];
+        let mut previous: Option<&Key> = None;
+        for (key, workload) in &keyed {
+            if previous != Some(key) {
+                let id = classes.len() as ClassId;
+                for (k, v) in &key.1 {
+                    by_label.entry((k.clone(), v.clone())).or_default().insert(id);
+                    by_key.entry(k.clone()).or_default().insert(id);
+                }
+                if let Some(r) = namespace_ranges.get_mut(key.0 as usize) {
+                    if r.start == r.end {
+                        *r = id..id;
+                    }
+                    r.end = id + 1;
+                }
+                classes.push(Class {
+                    namespace: key.0,
+                    named_ports: key.2.clone(),
+                    members: Vec::new(),
+                });
+                previous = Some(key);
+            }
+            let id = classes.len() as ClassId - 1;
+            classes[id as usize].members.push(*workload);
+            class_of_workload[*workload] = id;
+        }
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..classes.len() as u32);
+        Classes {
+            classes,
+            class_of_workload,
+            namespace_ranges,
+            by_label,
+            by_key,
+            all,
+        }
+    }
+
+    /// Classes of the namespaces marked in `namespaces` (indexed like `World::namespaces`).
+    pub fn in_namespaces(&self, namespaces: &[bool]) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        for (i, r) in self.namespace_ranges.iter().enumerate() {
+            if namespaces.get(i) == Some(&true) && !r.is_empty() {
+                out.insert_range(r.clone());
+            }
+        }
+        out
+    }
+
+    /// Classes whose labels match `selector` (over the indexed keys).
+    pub fn select(&self, selector: &Selector) -> RoaringBitmap {
+        let mut out = self.all.clone();
+        for req in selector.requirements() {
+            let with_value = |vs: &[String]| {
+                let mut m = RoaringBitmap::new();
+                for v in vs {
+                    if let Some(b) = self.by_label.get(&(req.key().to_string(), v.clone())) {
+                        m |= b;
+                    }
+                }
+                m
+            };
+            let with_key = || self.by_key.get(req.key()).cloned().unwrap_or_default();
+            match req {
+                Requirement::In(_, vs) => out &= with_value(vs),
+                Requirement::NotIn(_, vs) => out -= with_value(vs),
+                Requirement::Exists(_) => out &= with_key(),
+                Requirement::DoesNotExist(_) => out -= with_key(),
+            }
+            if out.is_empty() {
+                break;
+            }
+        }
+        out
+    }
+}

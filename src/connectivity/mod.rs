@@ -1,0 +1,304 @@
+//! Connectivity under Kubernetes NetworkPolicy: "may this pod reach that pod or address on this
+//! port, and by what?" (`Engine::verdict`) and the full listing of allowed connections (`graph`).
+//!
+//! Policies are compiled once against pod classes; the per-direction verdict keeps the policies
+//! that isolate a pod and the rules that allow a flow, which is what `explain`, the lint rules
+//! and the rewriter ask for.
+
+pub mod classes;
+pub mod graph;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use roaring::RoaringBitmap;
+
+use crate::model::{
+    Direction, DirectionRules, NamespaceScope, Peer, Peers, PortSpec, Ports, Selector, World,
+};
+use crate::net::{IpSet, PortSet, Protocol};
+use classes::{ClassId, Classes};
+
+/// One end of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// Index into `World::workloads`.
+    Workload(usize),
+    /// An address outside the cluster.
+    External(IpAddr),
+}
+
+/// A rule of a policy: `(policy index, rule index)` in the given direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleRef {
+    pub policy: usize,
+    pub rule: usize,
+}
+
+/// The decision of one side (source egress or destination ingress) for one flow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SideVerdict {
+    /// Policies that select the pod for this direction. Empty: the pod is not isolated.
+    pub isolated_by: Vec<usize>,
+    /// Rules that allow the flow.
+    pub allowed_by: Vec<RuleRef>,
+}
+
+impl SideVerdict {
+    pub fn allowed(&self) -> bool {
+        self.isolated_by.is_empty() || !self.allowed_by.is_empty()
+    }
+}
+
+/// Both sides of a flow; a side is `None` when its endpoint is external (no policy applies).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub egress: Option<SideVerdict>,
+    pub ingress: Option<SideVerdict>,
+}
+
+impl Verdict {
+    pub fn allowed(&self) -> bool {
+        self.egress.as_ref().is_none_or(SideVerdict::allowed)
+            && self.ingress.as_ref().is_none_or(SideVerdict::allowed)
+    }
+}
+
+/// A rule with its peers resolved to pod classes and address sets.
+#[derive(Debug)]
+struct CompiledRule {
+    /// `None`: `from`/`to` absent or empty, every pod and address.
+    peers: Option<(RoaringBitmap, IpSet)>,
+}
+
+impl CompiledRule {
+    fn matches_class(&self, class: ClassId) -> bool {
+        self.peers.as_ref().is_none_or(|(pods, _)| pods.contains(class))
+    }
+
+    fn matches_ip(&self, ip: IpAddr) -> bool {
+        self.peers.as_ref().is_none_or(|(_, ips)| ips.contains(ip))
+    }
+
+    fn addresses(&self) -> IpSet {
+        self.peers.as_ref().map_or_else(IpSet::all, |(_, ips)| ips.clone())
+    }
+}
+
+/// The compiled world.
+pub struct Engine<'w> {
+    pub world: &'w World,
+    pub classes: Classes,
+    /// Per direction (ingress, egress), per class: the policies that isolate it.
+    isolating: [Vec<Vec<usize>>; 2],
+    /// Per direction, per policy: its compiled rules (empty for NotAffected).
+    rules: [Vec<Vec<CompiledRule>>; 2],
+}
+
+fn dir_index(d: Direction) -> usize {
+    match d {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+impl<'w> Engine<'w> {
+    pub fn new(world: &'w World) -> Engine<'w> {
+        let mut keys = BTreeSet::new();
+        let mut note = |s: &'w Selector| keys.extend(s.requirements().iter().map(|r| r.key()));
+        for p in &world.policies {
+            note(&p.pod_selector);
+            for d in [Direction::Ingress, Direction::Egress] {
+                if let DirectionRules::Isolates(rules) = p.rules(d) {
+                    for r in rules {
+                        if let Peers::Listed(peers) = &r.peers {
+                            for peer in peers {
+                                if let Peer::Pods { pods, .. } = peer {
+                                    note(pods);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let classes = Classes::build(world, &keys);
+        let mut compiler = Compiler {
+            world,
+            classes: &classes,
+            pod_selectors: HashMap::new(),
+            namespace_selectors: HashMap::new(),
+        };
+        let n = classes.classes.len();
+        let mut isolating = [vec![Vec::new(); n], vec![Vec::new(); n]];
+        let mut rules = [Vec::new(), Vec::new()];
+        for (pi, policy) in world.policies.iter().enumerate() {
+            let own_ns = compiler.own_namespace(&policy.meta.id.namespace);
+            let selected = compiler.pods(&policy.pod_selector) & &own_ns;
+            for d in [Direction::Ingress, Direction::Egress] {
+                let compiled = match policy.rules(d) {
+                    DirectionRules::NotAffected => Vec::new(),
+                    DirectionRules::Isolates(list) => {
+                        for class in &selected {
+                            isolating[dir_index(d)][class as usize].push(pi);
+                        }
+                        list.iter()
+                            .map(|r| compiler.rule(&r.peers, &policy.meta.id.namespace))
+                            .collect()
+                    }
+                };
+                rules[dir_index(d)].push(compiled);
+            }
+        }
+        Engine {
+            world,
+            classes,
+            isolating,
+            rules,
+        }
+    }
+
+    pub fn class_of(&self, workload: usize) -> ClassId {
+        self.classes.class_of_workload[workload]
+    }
+
+    /// Policies isolating a workload in a direction (empty: not isolated).
+    pub fn isolating(&self, workload: usize, direction: Direction) -> &[usize] {
+        &self.isolating[dir_index(direction)][self.class_of(workload) as usize]
+    }
+
+    /// May `src` reach `dst` on `protocol`/`port`, and which policies and rules decide it.
+    pub fn verdict(&self, src: Endpoint, dst: Endpoint, protocol: Protocol, port: u16) -> Verdict {
+        let dst_class = match dst {
+            Endpoint::Workload(w) => Some(self.class_of(w)),
+            Endpoint::External(_) => None,
+        };
+        let side = |own: usize, direction: Direction, peer: Endpoint| {
+            let class = self.class_of(own);
+            let isolated_by = self.isolating[dir_index(direction)][class as usize].clone();
+            let mut allowed_by = Vec::new();
+            for &policy in &isolated_by {
+                let rules = self.policy_rules(policy, direction);
+                for (rule, compiled) in self.rules[dir_index(direction)][policy].iter().enumerate() {
+                    let peer_ok = match peer {
+                        Endpoint::Workload(w) => compiled.matches_class(self.class_of(w)),
+                        Endpoint::External(ip) => compiled.matches_ip(ip),
+                    };
+                    if peer_ok && self.ports(&rules[rule].ports, dst_class).contains(protocol, port) {
+                        allowed_by.push(RuleRef { policy, rule });
+                    }
+                }
+            }
+            SideVerdict {
+                isolated_by,
+                allowed_by,
+            }
+        };
+        Verdict {
+            egress: match src {
+                Endpoint::Workload(w) => Some(side(w, Direction::Egress, dst)),
+                Endpoint::External(_) => None,
+            },
+            ingress: match dst {
+                Endpoint::Workload(w) => Some(side(w, Direction::Ingress, src)),
+                Endpoint::External(_) => None,
+            },
+        }
+    }
+
+    fn policy_rules(&self, policy: usize, direction: Direction) -> &'w [crate::model::Rule] {
+        match self.world.policies[policy].rules(direction) {
+            DirectionRules::Isolates(rules) => rules,
+            DirectionRules::NotAffected => &[],
+        }
+    }
+
+    /// The ports a rule allows towards a destination class (named ports resolve on it;
+    /// towards an external address they match nothing).
+    pub fn ports(&self, ports: &Ports, dst: Option<ClassId>) -> PortSet {
+        let Ports::Listed(list) = ports else {
+            return PortSet::all();
+        };
+        let mut set = PortSet::empty();
+        for p in list {
+            let part = match &p.port {
+                PortSpec::All => PortSet::range(p.protocol, crate::net::ports::MIN_PORT, crate::net::ports::MAX_PORT),
+                PortSpec::Range(a, b) => PortSet::range(p.protocol, *a, *b),
+                PortSpec::Named(name) => {
+                    let named = dst.map(|c| &self.classes.classes[c as usize].named_ports);
+                    named
+                        .into_iter()
+                        .flatten()
+                        .filter(|cp| cp.protocol == p.protocol && cp.name.as_deref() == Some(name))
+                        .fold(PortSet::empty(), |acc, cp| {
+                            acc.union(&PortSet::range(p.protocol, cp.port, cp.port))
+                        })
+                }
+            };
+            set = set.union(&part);
+        }
+        set
+    }
+}
+
+/// Resolves selectors against classes, each distinct selector once.
+struct Compiler<'a> {
+    world: &'a World,
+    classes: &'a Classes,
+    pod_selectors: HashMap<&'a Selector, RoaringBitmap>,
+    namespace_selectors: HashMap<&'a Selector, RoaringBitmap>,
+}
+
+impl<'a> Compiler<'a> {
+    fn pods(&mut self, selector: &'a Selector) -> RoaringBitmap {
+        let classes = self.classes;
+        self.pod_selectors
+            .entry(selector)
+            .or_insert_with(|| classes.select(selector))
+            .clone()
+    }
+
+    fn own_namespace(&self, name: &str) -> RoaringBitmap {
+        let marks: Vec<bool> = self.world.namespaces.iter().map(|n| n.name == name).collect();
+        self.classes.in_namespaces(&marks)
+    }
+
+    fn namespaces(&mut self, selector: &'a Selector) -> RoaringBitmap {
+        let (world, classes) = (self.world, self.classes);
+        self.namespace_selectors
+            .entry(selector)
+            .or_insert_with(|| {
+                let marks: Vec<bool> =
+                    world.namespaces.iter().map(|n| selector.matches(&n.labels)).collect();
+                classes.in_namespaces(&marks)
+            })
+            .clone()
+    }
+
+    fn rule(&mut self, peers: &'a Peers, policy_ns: &str) -> CompiledRule {
+        let Peers::Listed(list) = peers else {
+            return CompiledRule { peers: None };
+        };
+        let mut pods = RoaringBitmap::new();
+        let mut ips = IpSet::empty();
+        for peer in list {
+            match peer {
+                Peer::Pods {
+                    namespaces,
+                    pods: selector,
+                    ..
+                } => {
+                    let in_ns = match namespaces {
+                        NamespaceScope::PolicyNamespace => self.own_namespace(policy_ns),
+                        NamespaceScope::Matching(s) => self.namespaces(s),
+                    };
+                    pods |= self.pods(selector) & in_ns;
+                }
+                Peer::IpBlock { addresses, .. } => ips = ips.union(addresses),
+            }
+        }
+        CompiledRule {
+            peers: Some((pods, ips)),
+        }
+    }
+}

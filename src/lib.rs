@@ -1,0 +1,15 @@
+//! netpol-fix: offline analysis of Kubernetes NetworkPolicy for a migration to an enforcing CNI.
+//!
+//! Pipeline: [`load`] (files → YAML objects with spans) → [`model`] (typed subset of
+//! Kubernetes) → [`connectivity`] (who may reach whom, and why). The library never prints.
+
+pub mod analysis;
+pub mod connectivity;
+pub mod diag;
+pub mod endpoint;
+pub mod load;
+pub mod model;
+pub mod net;
+pub mod report;
+pub mod source;
+pub mod yaml;

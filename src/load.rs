@@ -1,0 +1,388 @@
+//! Inputs (files, directories, stdin) → Kubernetes objects as YAML nodes with byte spans.
+//!
+//! Directories are walked like git does (`.gitignore` honoured) in a deterministic order, files
+//! are read and parsed in parallel, and every problem becomes a diagnostic: one bad file never
+//! stops the run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::diag::Diagnostic;
+use crate::source::{FileId, Location, SourceFile, Sources, Span};
+use crate::yaml::{self, Limits, Node};
+
+/// Something to read.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A file or a directory (walked recursively).
+    Path(PathBuf),
+    /// Text already in memory, such as stdin (named `-`).
+    Text { name: String, text: String },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    pub limits: Limits,
+    /// Larger files are reported and skipped.
+    pub max_file_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            limits: Limits::default(),
+            max_file_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// A Kubernetes object: a mapping with `apiVersion` and `kind`.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub file: FileId,
+    pub node: Node,
+}
+
+impl Object {
+    pub fn loc(&self) -> Location {
+        Location {
+            file: self.file,
+            span: self.node.span,
+        }
+    }
+
+    pub fn at(&self, node: &Node) -> Location {
+        Location {
+            file: self.file,
+            span: node.span,
+        }
+    }
+}
+
+/// Everything read, in input order.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub sources: Sources,
+    pub objects: Vec<Object>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What reading one file produced, before it gets a [`FileId`].
+struct FileResult {
+    name: String,
+    text: Arc<str>,
+    objects: Vec<Node>,
+    problems: Vec<(Span, Problem)>,
+}
+
+enum Problem {
+    Error(String, Option<String>),
+    Notice(String),
+}
+
+pub fn load(inputs: &[Input], options: LoadOptions) -> Loaded {
+    let mut pending: Vec<(String, Input)> = Vec::new();
+    let mut walk_errors: Vec<(String, String)> = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Path(path) if path.is_dir() => walk(path, &mut pending, &mut walk_errors),
+            Input::Path(path) => pending.push((path.display().to_string(), input.clone())),
+            Input::Text { name, .. } => pending.push((name.clone(), input.clone())),
+        }
+    }
+    let results: Vec<FileResult> = pending
+        .into_par_iter()
+        .map(|(name, input)| read_one(name, &input, options))
+        .collect();
+
+    let mut loaded = Loaded::default();
+    for (name, message) in walk_errors {
+        let file = loaded.sources.add(SourceFile::new(name, "".into()));
+        loaded.diagnostics.push(Diagnostic::error(
+            Location {
+                file,
+                span: Span::default(),
+            },
+            message,
+        ));
+    }
+    for result in results {
+        let file = loaded
+            .sources
+            .add(SourceFile::new(result.name, result.text));
+        for (span, problem) in result.problems {
+            let loc = Location { file, span };
+            loaded.diagnostics.push(match problem {
+                Problem::Error(message, help) => {
+                    let d = Diagnostic::error(loc, message);
+                    match help {
+                        Some(h) => d.with_help(h),
+                        None => d,
+                    }
+                }
+                Problem::Notice(message) => Diagnostic::info(loc, message),
+            });
+        }
+        loaded
+            .objects
+            .extend(result.objects.into_iter().map(|node| Object { file, node }));
+    }
+    loaded
+}
+
+fn is_manifest_name(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Walks a directory like git: `.gitignore` and `.git/info/exclude` honoured (even outside a
+/// repository), hidden files included, `.git` itself skipped, paths sorted.
+fn walk(dir: &Path, out: &mut Vec<(String, Input)>, errors: &mut Vec<(String, String)>) {
+    let mut found = Vec::new();
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(false)
+        .require_git(false)
+        .follow_links(true)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) && is_manifest_name(e.path()) => {
+                found.push(e.into_path())
+            }
+            Ok(_) => {}
+            Err(err) => errors.push((dir.display().to_string(), walk_error_message(&err))),
+        }
+    }
+    found.sort();
+    out.extend(
+        found
+            .into_iter()
+            .map(|p| (p.display().to_string(), Input::Path(p))),
+    );
+}
+
+fn walk_error_message(err: &ignore::Error) -> String {
+    format!("cannot read part of the directory tree: {err}")
+}
+
+fn read_one(name: String, input: &Input, options: LoadOptions) -> FileResult {
+    let mut result = FileResult {
+        name,
+        text: "".into(),
+        objects: Vec::new(),
+        problems: Vec::new(),
+    };
+    let bytes = match input {
+        Input::Text { text, .. } => text.clone().into_bytes(),
+        Input::Path(path) => match read_bounded(path, options.max_file_bytes) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                result.problems.push((Span::default(), Problem::Error(message, None)));
+                return result;
+            }
+        },
+    };
+    if bytes.contains(&0) {
+        result.problems.push((
+            Span::default(),
+            Problem::Error(
+                "binary file (contains NUL bytes); it was not read".into(),
+                Some("remove it from the manifest tree or add it to .gitignore".into()),
+            ),
+        ));
+        return result;
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            result.problems.push((
+                Span::new(at, at),
+                Problem::Error(
+                    format!("not valid UTF-8 at byte {at}; the file was not read"),
+                    Some("Kubernetes manifests must be UTF-8; re-encode the file".into()),
+                ),
+            ));
+            return result;
+        }
+    };
+    result.text = text.into();
+    let text = result.text.clone();
+    if let Some(why) = helm_template(Path::new(&result.name), &text) {
+        result.problems.push((
+            Span::default(),
+            Problem::Notice(format!(
+                "skipped: {why}; render it first (`helm template … | netpol-fix check -`)"
+            )),
+        ));
+        return result;
+    }
+    // A BOM is not part of the YAML; spans keep counting from the start of the file.
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    for doc in yaml::parse_stream(&text[bom..], options.limits) {
+        match doc {
+            Ok(node) => collect_objects(node, bom as u32, &mut result.objects),
+            Err(err) => {
+                let span = shift(err.span, bom as u32);
+                result.problems.push((span, Problem::Error(err.message, None)));
+            }
+        }
+    }
+    result
+}
+
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > max {
+        return Err(format!(
+            "file is {} bytes, over the limit of {max}; it was not read",
+            meta.len()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+}
+
+fn shift(span: Span, by: u32) -> Span {
+    Span {
+        start: span.start + by,
+        end: span.end + by,
+    }
+}
+
+fn shift_node(node: &mut Node, by: u32) {
+    node.span = shift(node.span, by);
+    match &mut node.value {
+        yaml::Value::Scalar(_) => {}
+        yaml::Value::Seq(items) => items.iter_mut().for_each(|n| shift_node(n, by)),
+        yaml::Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            shift_node(k, by);
+            shift_node(v, by);
+        }),
+    }
+}
+
+/// Keeps Kubernetes objects, expanding `List` kinds; other documents are not ours to judge.
+fn collect_objects(mut node: Node, bom: u32, out: &mut Vec<Node>) {
+    if bom != 0 {
+        shift_node(&mut node, bom);
+    }
+    let kind = node.get("kind").and_then(Node::as_str);
+    let is_object = kind.is_some() && node.get("apiVersion").and_then(Node::as_str).is_some();
+    if !is_object {
+        return;
+    }
+    let items = node.get("items").and_then(Node::as_seq);
+    match (kind, items) {
+        (Some(k), Some(_)) if k.ends_with("List") => {
+            let Some(yaml::Value::Map(entries)) = Some(node.value) else {
+                return;
+            };
+            for (key, value) in entries {
+                if key.as_str() == Some("items")
+                    && let yaml::Value::Seq(items) = value.value
+                {
+                    for item in items {
+                        collect_objects(item, 0, out);
+                    }
+                }
+            }
+        }
+        _ => out.push(node),
+    }
+}
+
+/// Why a file is an unrendered Helm template, if it is one: a file under a chart's `templates/`
+/// directory, or Go template actions only Helm uses (Argo's `{{inputs.parameters.x}}` is data).
+fn helm_template(path: &Path, text: &str) -> Option<&'static str> {
+    let in_chart = path
+        .ancestors()
+        .skip(1)
+        .find(|p| p.file_name().is_some_and(|n| n == "templates"))
+        .and_then(Path::parent)
+        .is_some_and(|chart| chart.join("Chart.yaml").is_file());
+    if in_chart && text.contains("{{") {
+        return Some("Helm chart template (unrendered `{{ }}`)");
+    }
+    let helm_action = text.match_indices("{{").any(|(i, _)| {
+        let rest = text[i + 2..].trim_start_matches('-').trim_start();
+        rest.starts_with('.')
+            || rest.starts_with("/*")
+            || rest.starts_with('$')
+            || [
+                "include ", "template ", "if ", "else", "end", "range ", "with ", "define ",
+                "toYaml ", "tpl ", "required ", "default ",
+            ]
+            .iter()
+            .any(|kw| rest.starts_with(kw))
+    });
+    helm_action.then_some("unrendered Helm/Go template (`{{ }}` actions)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Loaded {
+        load(
+            &[Input::Text {
+                name: "-".into(),
+                text: text.into(),
+            }],
+            LoadOptions::default(),
+        )
+    }
+
+    #[test]
+    fn lists_expand_and_non_kubernetes_documents_are_skipped() {
+        let loaded = load_text(
+            "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: ServiceList, items: [{apiVersion: v1, kind: Service, metadata: {name: s}}]}\n---\nservices: {web: {image: nginx}}\n---\nname: ci\non: push\n",
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let kinds: Vec<_> = loaded
+            .objects
+            .iter()
+            .map(|o| o.node.get("kind").unwrap().as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(kinds, ["ConfigMap", "Service"]);
+    }
+
+    #[test]
+    fn json_manifests_load() {
+        let loaded = load_text(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}"#);
+        assert_eq!(loaded.objects.len(), 1);
+    }
+
+    #[test]
+    fn helm_templates_are_a_notice_but_argo_parameters_are_data() {
+        let helm = load_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n");
+        assert!(helm.objects.is_empty());
+        assert_eq!(helm.diagnostics.len(), 1);
+        assert_eq!(helm.diagnostics[0].severity, crate::diag::Severity::Info);
+        let argo = load_text("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  arguments: {parameters: [{name: m, value: '{{inputs.parameters.x}}'}]}\n");
+        assert_eq!(argo.objects.len(), 1);
+        assert!(argo.diagnostics.is_empty());
+    }
+
+    #[test]
+    fn bom_is_skipped_and_spans_still_slice_the_file() {
+        let text = "\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: é}\n";
+        let loaded = load_text(text);
+        let obj = &loaded.objects[0];
+        let name = obj.node.get("metadata").unwrap().get("name").unwrap();
+        assert_eq!(&text[name.span.range()], "é");
+    }
+
+    #[test]
+    fn a_broken_document_does_not_hide_the_others() {
+        let loaded = load_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\na: 1\na: 2\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
+        assert_eq!(loaded.objects.len(), 2);
+        assert_eq!(loaded.diagnostics.len(), 1);
+        let file = loaded.sources.get(loaded.diagnostics[0].loc.file);
+        assert_eq!(file.line_col(loaded.diagnostics[0].loc.span.start).line, 6);
+    }
+}

@@ -1,0 +1,148 @@
+//! The `netpol-fix` command line: parses arguments, runs the library, renders, sets the exit code.
+
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use netpol_fix::analysis::{analyze, Analysis};
+use netpol_fix::connectivity::Engine;
+use netpol_fix::endpoint;
+use netpol_fix::load::{Input, LoadOptions};
+use netpol_fix::net::Protocol;
+use netpol_fix::report::{self, explain, graph::GraphFormat};
+
+/// Exit codes: 0 clean, 1 findings (or a denied flow for `explain`), 2 input or usage errors.
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "netpol-fix", version, about = "Find and fix Kubernetes NetworkPolicy problems before a CNI starts enforcing them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Explain whether one flow is allowed, and by which policies.
+    Explain {
+        /// Manifest files or directories; `-` reads stdin.
+        #[arg(default_value = ".")]
+        paths: Vec<String>,
+        /// Source: namespace/name, namespace/Kind/name, or an IP address.
+        #[arg(long)]
+        from: String,
+        /// Destination: namespace/name, namespace/Kind/name, or an IP address.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "TCP", value_parser = parse_protocol)]
+        protocol: Protocol,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+        format: ExplainFormat,
+    },
+    /// List every allowed connection between workloads and external address ranges.
+    Graph {
+        /// Manifest files or directories; `-` reads stdin.
+        #[arg(default_value = ".")]
+        paths: Vec<String>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Txt)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExplainFormat {
+    Human,
+    Json,
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    Protocol::parse(s).ok_or_else(|| format!("unknown protocol `{s}`: use TCP, UDP or SCTP"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn inputs(paths: &[String]) -> io::Result<Vec<Input>> {
+    paths
+        .iter()
+        .map(|p| {
+            if p == "-" {
+                let mut text = String::new();
+                io::stdin().read_to_string(&mut text)?;
+                Ok(Input::Text { name: "-".into(), text })
+            } else {
+                Ok(Input::Path(PathBuf::from(p)))
+            }
+        })
+        .collect()
+}
+
+/// Loads the inputs and prints input diagnostics on stderr.
+fn load(paths: &[String]) -> io::Result<Analysis> {
+    let analysis = analyze(&inputs(paths)?, LoadOptions::default());
+    let mut err = io::stderr().lock();
+    report::write_diagnostics(&mut err, &analysis.sources, &analysis.diagnostics)?;
+    Ok(analysis)
+}
+
+fn run(cli: Cli) -> io::Result<u8> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let code = match cli.command {
+        Command::Explain { paths, from, to, port, protocol, format } => {
+            let analysis = load(&paths)?;
+            let engine = Engine::new(&analysis.world);
+            let (src, dst) = match (endpoint::resolve(&analysis.world, &from), endpoint::resolve(&analysis.world, &to)) {
+                (Ok(s), Ok(d)) => (s, d),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_ERROR);
+                }
+            };
+            let flow = explain::Flow { src, dst, protocol, port };
+            let verdict = engine.verdict(src, dst, protocol, port);
+            match format {
+                ExplainFormat::Human => explain::write_human(&mut out, &engine, &analysis.sources, &flow, &verdict)?,
+                ExplainFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &explain::to_json(&engine, &analysis.sources, &flow, &verdict))?;
+                    writeln!(out)?;
+                }
+            }
+            if analysis.has_errors() {
+                EXIT_ERROR
+            } else if verdict.allowed() {
+                0
+            } else {
+                EXIT_FINDINGS
+            }
+        }
+        Command::Graph { paths, format } => {
+            let analysis = load(&paths)?;
+            let engine = Engine::new(&analysis.world);
+            let count = report::graph::write_graph(&mut out, &engine, format)?;
+            if io::stderr().is_terminal() {
+                eprintln!(
+                    "{count} allowed connections among {} workloads",
+                    analysis.world.workloads.len()
+                );
+            }
+            if analysis.has_errors() { EXIT_ERROR } else { 0 }
+        }
+    };
+    out.flush()?;
+    Ok(code)
+}

@@ -1,0 +1,158 @@
+//! Typed reads of YAML fields with Kubernetes' rules, each failure a diagnostic at the node.
+
+use crate::diag::Diagnostic;
+use crate::load::Object;
+use crate::model::{Labels, Meta, ObjectId, Spanned};
+use crate::source::Location;
+use crate::yaml::{Node, Value};
+
+pub type Result<T> = std::result::Result<T, Diagnostic>;
+
+/// Reads fields of one object, turning type mismatches into positioned errors.
+#[derive(Clone, Copy)]
+pub struct Fields<'o> {
+    pub object: &'o Object,
+}
+
+impl<'o> Fields<'o> {
+    pub fn at(&self, node: &Node) -> Location {
+        self.object.at(node)
+    }
+
+    pub fn error(&self, node: &Node, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.at(node), message)
+    }
+
+    /// A field that is present and not null.
+    pub fn get<'n>(&self, node: &'n Node, key: &str) -> Option<&'n Node> {
+        node.get(key).filter(|n| !n.is_null())
+    }
+
+    /// Follows a path of keys; `None` if any step is absent or null.
+    pub fn path<'n>(&self, node: &'n Node, keys: &[&str]) -> Option<&'n Node> {
+        keys.iter().try_fold(node, |n, k| self.get(n, k))
+    }
+
+    pub fn map<'n>(&self, node: &'n Node, what: &str) -> Result<&'n [(Node, Node)]> {
+        match &node.value {
+            Value::Map(entries) => Ok(entries),
+            _ if node.is_null() => Ok(&[]),
+            _ => Err(self.error(node, format!("`{what}` must be a mapping, found {}", node.kind_name()))),
+        }
+    }
+
+    pub fn seq<'n>(&self, node: &'n Node, what: &str) -> Result<&'n [Node]> {
+        match &node.value {
+            Value::Seq(items) => Ok(items),
+            _ if node.is_null() => Ok(&[]),
+            _ => Err(self.error(node, format!("`{what}` must be a list, found {}", node.kind_name()))),
+        }
+    }
+
+    /// A string as Kubernetes decodes it: an unquoted number or boolean is not a string.
+    pub fn string(&self, node: &Node, what: &str) -> Result<String> {
+        let Some(scalar) = node.as_scalar().filter(|s| !s.is_null()) else {
+            return Err(self.error(node, format!("`{what}` must be a string, found {}", node.kind_name())));
+        };
+        if scalar.as_int().is_some() || scalar.as_bool().is_some() || is_plain_float(node) {
+            return Err(self
+                .error(node, format!("`{what}` must be a string, found the unquoted value `{}`", scalar.text))
+                .with_help(format!("quote it: \"{}\" (Kubernetes rejects a non-string here)", scalar.text)));
+        }
+        Ok(scalar.text.clone())
+    }
+
+    pub fn spanned_string(&self, node: &Node, what: &str) -> Result<Spanned<String>> {
+        Ok(Spanned {
+            value: self.string(node, what)?,
+            loc: self.at(node),
+        })
+    }
+
+    pub fn opt_string(&self, parent: &Node, key: &str) -> Result<Option<String>> {
+        self.get(parent, key).map(|n| self.string(n, key)).transpose()
+    }
+
+    pub fn int(&self, node: &Node, what: &str) -> Result<i64> {
+        node.as_scalar()
+            .and_then(|s| s.as_int())
+            .ok_or_else(|| self.error(node, format!("`{what}` must be an integer, found `{}`", display(node))))
+    }
+
+    pub fn opt_bool(&self, parent: &Node, key: &str) -> Result<Option<bool>> {
+        self.get(parent, key)
+            .map(|n| {
+                n.as_scalar()
+                    .and_then(|s| s.as_bool())
+                    .ok_or_else(|| self.error(n, format!("`{key}` must be true or false, found `{}`", display(n))))
+            })
+            .transpose()
+    }
+
+    /// A port number 1..=65535.
+    pub fn port(&self, node: &Node, what: &str) -> Result<u16> {
+        let n = self.int(node, what)?;
+        u16::try_from(n)
+            .ok()
+            .filter(|&p| p >= 1)
+            .ok_or_else(|| self.error(node, format!("`{what}` {n} is out of range: ports are 1 to 65535")))
+    }
+
+    /// A string → string mapping such as `labels` or `matchLabels`.
+    pub fn labels(&self, node: &Node, what: &str) -> Result<Labels> {
+        self.map(node, what)?
+            .iter()
+            .map(|(k, v)| {
+                let value = if v.is_null() { String::new() } else { self.string(v, what)? };
+                Ok((self.string(k, what)?, value))
+            })
+            .collect()
+    }
+
+    pub fn opt_labels(&self, parent: &Node, key: &str) -> Result<Labels> {
+        self.get(parent, key).map_or(Ok(Labels::new()), |n| self.labels(n, key))
+    }
+
+    /// Metadata of the object; `namespaced` objects default to `default`.
+    pub fn meta(&self, kind: &str, namespaced: bool) -> Result<Meta> {
+        let root = &self.object.node;
+        let metadata = self.get(root, "metadata");
+        let name = match metadata.and_then(|m| self.get(m, "name")) {
+            Some(n) => self.string(n, "metadata.name")?,
+            None => match metadata.and_then(|m| self.get(m, "generateName")) {
+                Some(n) => self.string(n, "metadata.generateName")?,
+                None => return Err(self.error(root, format!("{kind} without `metadata.name`"))),
+            },
+        };
+        let namespace = match metadata.and_then(|m| self.get(m, "namespace")) {
+            Some(n) if namespaced => self.string(n, "metadata.namespace")?,
+            _ if namespaced => "default".to_string(),
+            _ => String::new(),
+        };
+        let annotations = match metadata {
+            Some(m) => self.opt_labels(m, "annotations")?,
+            None => Labels::new(),
+        };
+        Ok(Meta {
+            id: ObjectId {
+                namespace,
+                kind: kind.to_string(),
+                name,
+            },
+            loc: self.object.loc(),
+            annotations,
+        })
+    }
+}
+
+fn is_plain_float(node: &Node) -> bool {
+    node.as_scalar()
+        .is_some_and(|s| s.plain && s.text.parse::<f64>().is_ok() && s.text.contains(|c: char| c.is_ascii_digit()))
+}
+
+fn display(node: &Node) -> String {
+    match node.as_scalar() {
+        Some(s) => s.text.clone(),
+        None => node.kind_name().to_string(),
+    }
+}

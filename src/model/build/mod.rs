@@ -1,0 +1,187 @@
+//! Loaded objects → [`World`]: dispatch by kind, owner resolution, namespace collection.
+
+mod fields;
+mod objects;
+mod policy;
+mod workloads;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use fields::Fields;
+pub use objects::METALLB_IP_ANNOTATIONS;
+pub use policy::check_port_name;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::load::Object;
+use crate::model::{Labels, Namespace, ObjectId, World};
+use crate::source::Location;
+use crate::yaml::Node;
+
+/// Builds the model. Objects that Kubernetes would reject become error diagnostics and are
+/// left out; everything else is still modelled.
+pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
+    let mut world = World::default();
+    let mut diags = Vec::new();
+    let mut declared: BTreeMap<String, (Labels, Location)> = BTreeMap::new();
+    let mut owned = Vec::new();
+    let mut cluster_template_users: HashMap<String, Vec<String>> = HashMap::new();
+    for object in objects {
+        let f = Fields { object };
+        let api = object.node.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+        let kind = object.node.get("kind").and_then(Node::as_str).unwrap_or("");
+        let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+        let result = match (group, kind) {
+            ("networking.k8s.io", "NetworkPolicy") => {
+                policy::policy(f).map(|p| world.policies.push(p))
+            }
+            ("", "Service") => objects::service(f).map(|s| world.services.push(s)),
+            ("", "ConfigMap") => objects::config_map(f).map(|c| world.config_maps.push(c)),
+            ("", "ServiceAccount") => {
+                objects::service_account(f).map(|s| world.service_accounts.push(s))
+            }
+            ("", "Namespace") => objects::namespace(f).map(|(name, labels)| {
+                declared.entry(name).or_insert((labels, object.loc()));
+            }),
+            ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+                objects::binding(f, kind).map(|b| world.bindings.push(b))
+            }
+            ("metallb.io", "IPAddressPool") => {
+                objects::address_pool(f).map(|p| world.address_pools.push(p))
+            }
+            ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
+                if let Some(user) = cluster_template_user(f, k) {
+                    cluster_template_users.entry(user.0).or_default().push(user.1);
+                }
+                workloads::workloads(f, k).map(|w| owned.extend(w))
+            }
+            _ => Ok(()),
+        };
+        if let Err(d) = result {
+            diags.push(d);
+        }
+    }
+    world.workloads = resolve_owners(owned, &cluster_template_users);
+    dedupe(&mut world.workloads, |w| (&w.meta.id, w.meta.loc), &mut diags);
+    dedupe(&mut world.policies, |p| (&p.meta.id, p.meta.loc), &mut diags);
+    dedupe(&mut world.services, |s| (&s.meta.id, s.meta.loc), &mut diags);
+    world.namespaces = namespaces(&world, declared);
+    (world, diags)
+}
+
+/// `(template name, namespace)` of a Workflow that runs a ClusterWorkflowTemplate.
+fn cluster_template_user(f: Fields, kind: &str) -> Option<(String, String)> {
+    let root = &f.object.node;
+    let spec = match kind {
+        "Workflow" => f.get(root, "spec"),
+        "CronWorkflow" => f.path(root, &["spec", "workflowSpec"]),
+        _ => None,
+    }?;
+    let r = f.get(spec, "workflowTemplateRef")?;
+    let cluster = r.get("clusterScope").and_then(Node::as_scalar)?.as_bool()?;
+    let name = r.get("name").and_then(Node::as_str)?;
+    let ns = f.path(root, &["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("default");
+    cluster.then(|| (name.to_string(), ns.to_string()))
+}
+
+/// Pods and ReplicaSets owned by a controller collapse into the top-most owner in the input
+/// (an export of a live cluster shows each Deployment once); a Pod whose owner is not in the
+/// input stands for that owner (`ReplicaSet/web-7d9c…`). ClusterWorkflowTemplates run in the
+/// namespaces of the workflows that reference them.
+fn resolve_owners(
+    owned: Vec<workloads::Owned>,
+    cluster_template_users: &HashMap<String, Vec<String>>,
+) -> Vec<crate::model::Workload> {
+    let owners: HashMap<ObjectId, Option<ObjectId>> = owned
+        .iter()
+        .map(|o| (o.workload.meta.id.clone(), o.owner.clone()))
+        .collect();
+    let mut out = Vec::new();
+    let mut seen_groups = HashSet::new();
+    for o in owned {
+        let mut w = o.workload;
+        if w.meta.id.kind == "ClusterWorkflowTemplate" {
+            let template = w.meta.id.name.split(':').next().unwrap_or("");
+            for ns in cluster_template_users.get(template).into_iter().flatten() {
+                let mut copy = w.clone();
+                copy.meta.id.namespace = ns.clone();
+                out.push(copy);
+            }
+            continue;
+        }
+        let mut top = w.meta.id.clone();
+        let mut next = o.owner;
+        let mut hops = 0;
+        while let Some(owner) = next.take() {
+            hops += 1;
+            if hops > 8 {
+                break;
+            }
+            next = owners.get(&owner).cloned().flatten();
+            top = owner;
+        }
+        if top == w.meta.id {
+            out.push(w);
+        } else if !owners.contains_key(&top) && seen_groups.insert(top.clone()) {
+            w.meta.id = top;
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// Keeps the first definition of each object id and warns about the others.
+fn dedupe<T>(items: &mut Vec<T>, key: impl Fn(&T) -> (&ObjectId, Location), diags: &mut Vec<Diagnostic>) {
+    let mut first: HashMap<ObjectId, Location> = HashMap::new();
+    let mut keep = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let (id, loc) = key(item);
+        match first.get(id) {
+            Some(_) => {
+                keep.push(false);
+                diags.push(Diagnostic {
+                    severity: Severity::Warning,
+                    loc,
+                    message: format!("{id} is defined more than once; only the first definition is analysed"),
+                    help: Some("keep one definition per object in the analysed tree (exclude overlays or render them)".into()),
+                });
+            }
+            None => {
+                first.insert(id.clone(), loc);
+                keep.push(true);
+            }
+        }
+    }
+    let mut flags = keep.into_iter();
+    items.retain(|_| flags.next().unwrap_or(true));
+}
+
+/// Declared namespaces plus every namespace an object lives in; each carries
+/// `kubernetes.io/metadata.name`.
+fn namespaces(world: &World, declared: BTreeMap<String, (Labels, Location)>) -> Vec<Namespace> {
+    let mut all: BTreeMap<String, Namespace> = declared
+        .into_iter()
+        .map(|(name, (labels, loc))| {
+            (name.clone(), Namespace { name, labels, declared_at: Some(loc) })
+        })
+        .collect();
+    let used = world
+        .workloads
+        .iter()
+        .map(|w| &w.meta.id.namespace)
+        .chain(world.policies.iter().map(|p| &p.meta.id.namespace))
+        .chain(world.services.iter().map(|s| &s.meta.id.namespace));
+    for ns in used {
+        all.entry(ns.clone()).or_insert_with(|| Namespace {
+            name: ns.clone(),
+            labels: Labels::new(),
+            declared_at: None,
+        });
+    }
+    all.into_values()
+        .map(|mut ns| {
+            ns.labels
+                .insert("kubernetes.io/metadata.name".into(), ns.name.clone());
+            ns
+        })
+        .collect()
+}

@@ -1,0 +1,260 @@
+//! Pod templates of every workload kind (core controllers, bare Pods, Argo templates) → [`Workload`].
+
+use super::fields::{Fields, Result};
+use crate::model::{
+    Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, ObjectId, Workload,
+};
+use crate::net::Protocol;
+use crate::yaml::Node;
+
+/// Kinds whose pods come from `spec.template`.
+const TEMPLATE_KINDS: [&str; 6] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+];
+
+const ARGO_KINDS: [&str; 4] = [
+    "Workflow",
+    "WorkflowTemplate",
+    "CronWorkflow",
+    "ClusterWorkflowTemplate",
+];
+
+pub fn is_workload_kind(kind: &str) -> bool {
+    kind == "Pod" || kind == "CronJob" || TEMPLATE_KINDS.contains(&kind) || ARGO_KINDS.contains(&kind)
+}
+
+/// A workload and the controller that owns it, when the object says so.
+pub struct Owned {
+    pub workload: Workload,
+    pub owner: Option<ObjectId>,
+}
+
+/// Every pod template of one object (Argo objects have one per template that runs a pod).
+pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
+    let root = &f.object.node;
+    if ARGO_KINDS.contains(&kind) {
+        let meta = f.meta(kind, kind != "ClusterWorkflowTemplate")?;
+        let spec = match kind {
+            "CronWorkflow" => f.path(root, &["spec", "workflowSpec"]),
+            _ => f.get(root, "spec"),
+        };
+        return match spec {
+            Some(spec) => argo_templates(f, meta, spec),
+            None => Ok(Vec::new()),
+        };
+    }
+    let meta = f.meta(kind, true)?;
+    let template = match kind {
+        "Pod" => Some(root),
+        "CronJob" => f.path(root, &["spec", "jobTemplate", "spec", "template"]),
+        _ => f.path(root, &["spec", "template"]),
+    };
+    let Some(template) = template else {
+        return Err(f.error(root, format!("{kind} without a pod template")));
+    };
+    let labels = match f.get(template, "metadata") {
+        Some(m) => f.opt_labels(m, "labels")?,
+        None => Labels::new(),
+    };
+    let labels_loc = f.at(f.path(template, &["metadata", "labels"]).unwrap_or(template));
+    let spec = f.get(template, "spec").unwrap_or(template);
+    let mut workload = Workload {
+        meta,
+        labels,
+        labels_loc,
+        ports: Vec::new(),
+        containers: Vec::new(),
+        service_account: service_account(f, spec)?.unwrap_or_else(|| "default".into()),
+        automount_token: f.opt_bool(spec, "automountServiceAccountToken")?,
+        host_network: f.opt_bool(spec, "hostNetwork")?.unwrap_or(false),
+    };
+    for key in ["initContainers", "containers"] {
+        if let Some(list) = f.get(spec, key) {
+            for c in f.seq(list, key)? {
+                add_container(f, c, &mut workload)?;
+            }
+        }
+    }
+    Ok(vec![Owned {
+        owner: controller_owner(f, &workload.meta.id.namespace)?,
+        workload,
+    }])
+}
+
+fn service_account(f: Fields, spec: &Node) -> Result<Option<String>> {
+    match f.opt_string(spec, "serviceAccountName")? {
+        Some(sa) => Ok(Some(sa)),
+        None => f.opt_string(spec, "serviceAccount"),
+    }
+}
+
+/// The `ownerReferences` entry with `controller: true`.
+fn controller_owner(f: Fields, namespace: &str) -> Result<Option<ObjectId>> {
+    let Some(refs) = f.path(&f.object.node, &["metadata", "ownerReferences"]) else {
+        return Ok(None);
+    };
+    for r in f.seq(refs, "ownerReferences")? {
+        if f.opt_bool(r, "controller")? == Some(true) {
+            let kind = f.opt_string(r, "kind")?.unwrap_or_default();
+            let name = f.opt_string(r, "name")?.unwrap_or_default();
+            return Ok(Some(ObjectId {
+                namespace: namespace.to_string(),
+                kind,
+                name,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn add_container(f: Fields, c: &Node, w: &mut Workload) -> Result<()> {
+    f.map(c, "containers")?;
+    if let Some(ports) = f.get(c, "ports") {
+        for p in f.seq(ports, "ports")? {
+            let port = match f.get(p, "containerPort") {
+                Some(n) => f.port(n, "containerPort")?,
+                None => return Err(f.error(p, "container port without `containerPort`")),
+            };
+            let protocol = match f.get(p, "protocol") {
+                Some(n) => {
+                    let name = f.string(n, "protocol")?;
+                    Protocol::parse(&name)
+                        .ok_or_else(|| f.error(n, format!("unknown protocol `{name}`: use TCP, UDP or SCTP")))?
+                }
+                None => Protocol::Tcp,
+            };
+            w.ports.push(ContainerPort {
+                name: f.opt_string(p, "name")?,
+                port,
+                protocol,
+            });
+        }
+    }
+    let mut container = Container {
+        name: f.opt_string(c, "name")?.unwrap_or_default(),
+        env: Vec::new(),
+        env_from: Vec::new(),
+        command: strings(f, c, "command")?,
+        args: strings(f, c, "args")?,
+    };
+    if let Some(env) = f.get(c, "env") {
+        for e in f.seq(env, "env")? {
+            container.env.push(env_var(f, e)?);
+        }
+    }
+    if let Some(env_from) = f.get(c, "envFrom") {
+        for e in f.seq(env_from, "envFrom")? {
+            if let Some(cm) = f.get(e, "configMapRef") {
+                container.env_from.push(EnvFrom {
+                    config_map: f.opt_string(cm, "name")?.unwrap_or_default(),
+                    prefix: f.opt_string(e, "prefix")?.unwrap_or_default(),
+                });
+            }
+        }
+    }
+    w.containers.push(container);
+    Ok(())
+}
+
+fn strings(f: Fields, c: &Node, key: &str) -> Result<Vec<crate::model::Spanned<String>>> {
+    match f.get(c, key) {
+        Some(list) => f
+            .seq(list, key)?
+            .iter()
+            .map(|n| f.spanned_string(n, key))
+            .collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn env_var(f: Fields, e: &Node) -> Result<EnvVar> {
+    let name = match f.get(e, "name") {
+        Some(n) => f.string(n, "env name")?,
+        None => return Err(f.error(e, "env entry without `name`")),
+    };
+    let source = if let Some(v) = f.get(e, "value") {
+        EnvSource::Value(f.spanned_string(v, "env value")?)
+    } else if let Some(r) = f.path(e, &["valueFrom", "configMapKeyRef"]) {
+        EnvSource::ConfigMapKey {
+            config_map: f.opt_string(r, "name")?.unwrap_or_default(),
+            key: f.opt_string(r, "key")?.unwrap_or_default(),
+        }
+    } else {
+        EnvSource::Other
+    };
+    Ok(EnvVar {
+        name,
+        source,
+        loc: f.at(e),
+    })
+}
+
+/// Argo: every template that runs a pod becomes a workload `<object>:<template>`.
+fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
+    let pod_labels = match f.get(spec, "podMetadata") {
+        Some(m) => f.opt_labels(m, "labels")?,
+        None => Labels::new(),
+    };
+    let Some(templates) = f.get(spec, "templates") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for t in f.seq(templates, "templates")? {
+        let runs_pod = ["container", "script", "containerSet", "resource"]
+            .iter()
+            .any(|k| f.get(t, k).is_some());
+        if !runs_pod {
+            continue;
+        }
+        let template_name = f.opt_string(t, "name")?.unwrap_or_default();
+        let mut labels = pod_labels.clone();
+        if let Some(m) = f.get(t, "metadata") {
+            labels.extend(f.opt_labels(m, "labels")?);
+        }
+        let mut meta = meta.clone();
+        meta.id.name = format!("{}:{template_name}", meta.id.name);
+        let mut workload = Workload {
+            meta,
+            labels,
+            labels_loc: f.at(f.path(t, &["metadata", "labels"]).unwrap_or(t)),
+            ports: Vec::new(),
+            containers: Vec::new(),
+            service_account: match service_account(f, t)? {
+                Some(sa) => sa,
+                None => service_account(f, spec)?.unwrap_or_else(|| "default".into()),
+            },
+            automount_token: match f.opt_bool(t, "automountServiceAccountToken")? {
+                Some(b) => Some(b),
+                None => f.opt_bool(spec, "automountServiceAccountToken")?,
+            },
+            host_network: f.opt_bool(spec, "hostNetwork")?.unwrap_or(false),
+        };
+        for key in ["container", "script"] {
+            if let Some(c) = f.get(t, key) {
+                add_container(f, c, &mut workload)?;
+            }
+        }
+        for key in ["initContainers", "sidecars"] {
+            if let Some(list) = f.get(t, key) {
+                for c in f.seq(list, key)? {
+                    add_container(f, c, &mut workload)?;
+                }
+            }
+        }
+        if let Some(list) = f.path(t, &["containerSet", "containers"]) {
+            for c in f.seq(list, "containers")? {
+                add_container(f, c, &mut workload)?;
+            }
+        }
+        out.push(Owned {
+            workload,
+            owner: None,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,294 @@
+//! The typed subset of Kubernetes that netpol-fix analyses, with a location for every field.
+//!
+//! Built from loaded YAML by [`build`]; nothing here keeps the YAML tree alive.
+
+pub mod build;
+pub mod selector;
+
+use std::net::IpAddr;
+
+pub use selector::{Labels, Requirement, Selector};
+
+use crate::net::{IpNet, IpSet, Protocol};
+use crate::source::Location;
+
+/// A value and where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub loc: Location,
+}
+
+/// Identity of an object: what messages and outputs name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+    }
+}
+
+/// Metadata every modelled object carries.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub id: ObjectId,
+    /// The whole object (the document or `List` item).
+    pub loc: Location,
+    pub annotations: Labels,
+}
+
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    pub name: String,
+    /// Declared labels plus `kubernetes.io/metadata.name`.
+    pub labels: Labels,
+    /// Where the Namespace object is, when the input declares it.
+    pub declared_at: Option<Location>,
+}
+
+/// A set of pods with one pod template: a Deployment, a bare Pod, one Argo template, …
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub meta: Meta,
+    /// Pod template labels (never the controller's own labels).
+    pub labels: Labels,
+    pub labels_loc: Location,
+    pub ports: Vec<ContainerPort>,
+    pub containers: Vec<Container>,
+    pub service_account: String,
+    /// `automountServiceAccountToken` of the pod spec, when written.
+    pub automount_token: Option<bool>,
+    pub host_network: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Debug)]
+pub struct Container {
+    pub name: String,
+    pub env: Vec<EnvVar>,
+    pub env_from: Vec<EnvFrom>,
+    pub command: Vec<Spanned<String>>,
+    pub args: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvVar {
+    pub name: String,
+    pub source: EnvSource,
+    pub loc: Location,
+}
+
+#[derive(Clone, Debug)]
+pub enum EnvSource {
+    Value(Spanned<String>),
+    ConfigMapKey { config_map: String, key: String },
+    /// Secrets, field refs and resource refs: not followed.
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvFrom {
+    pub config_map: String,
+    pub prefix: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub meta: Meta,
+    /// `None` for a Service without selector (endpoints managed elsewhere).
+    pub selector: Option<Labels>,
+    pub ports: Vec<ServicePort>,
+    pub service_type: String,
+    pub cluster_ips: Vec<Spanned<IpAddr>>,
+    pub external_ips: Vec<Spanned<IpAddr>>,
+    /// spec.loadBalancerIP, status.loadBalancer.ingress[].ip and MetalLB annotations.
+    pub load_balancer_ips: Vec<Spanned<IpAddr>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub target: TargetPort,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct ConfigMap {
+    pub meta: Meta,
+    pub data: Vec<(String, Spanned<String>)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServiceAccount {
+    pub meta: Meta,
+    pub automount_token: Option<bool>,
+}
+
+/// A RoleBinding or ClusterRoleBinding (namespace empty for the latter).
+#[derive(Clone, Debug)]
+pub struct Binding {
+    pub meta: Meta,
+    pub subjects: Vec<Subject>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Subject {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+/// A MetalLB IPAddressPool.
+#[derive(Clone, Debug)]
+pub struct AddressPool {
+    pub meta: Meta,
+    pub addresses: IpSet,
+}
+
+/// A networking.k8s.io/v1 NetworkPolicy after `policyTypes` defaulting.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub meta: Meta,
+    pub pod_selector: Selector,
+    pub pod_selector_loc: Location,
+    pub ingress: DirectionRules,
+    pub egress: DirectionRules,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// What a policy does in one direction.
+#[derive(Clone, Debug)]
+pub enum DirectionRules {
+    /// The policy's `policyTypes` (explicit or defaulted) do not include this direction.
+    NotAffected,
+    /// Selected pods are isolated in this direction; these rules allow traffic (maybe none).
+    Isolates(Vec<Rule>),
+}
+
+impl Policy {
+    pub fn rules(&self, direction: Direction) -> &DirectionRules {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+}
+
+/// One `ingress`/`egress` entry.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub loc: Location,
+    pub peers: Peers,
+    pub ports: Ports,
+}
+
+/// `from`/`to`.
+#[derive(Clone, Debug)]
+pub enum Peers {
+    /// Absent or empty: every pod and every address.
+    Any,
+    Listed(Vec<Peer>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Peer {
+    Pods {
+        namespaces: NamespaceScope,
+        /// Absent `podSelector` = every pod of the selected namespaces.
+        pods: Selector,
+        loc: Location,
+    },
+    /// Addresses outside the cluster (pod IPs are unknown offline and never match).
+    IpBlock {
+        cidr: IpNet,
+        except: Vec<IpNet>,
+        addresses: IpSet,
+        loc: Location,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NamespaceScope {
+    /// No `namespaceSelector`: the policy's own namespace.
+    PolicyNamespace,
+    Matching(Selector),
+}
+
+/// `ports`.
+#[derive(Clone, Debug)]
+pub enum Ports {
+    /// Absent or empty: every port of every protocol.
+    Any,
+    Listed(Vec<PortRule>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRule {
+    pub protocol: Protocol,
+    pub port: PortSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortSpec {
+    /// No `port`: every port of the protocol.
+    All,
+    /// `port` (with `endPort`, inclusive).
+    Range(u16, u16),
+    /// A container port name, resolved on each destination pod.
+    Named(String),
+}
+
+/// Everything the analysis knows about the input.
+#[derive(Debug, Default)]
+pub struct World {
+    /// Sorted by name; includes namespaces only referenced by objects.
+    pub namespaces: Vec<Namespace>,
+    pub workloads: Vec<Workload>,
+    pub services: Vec<Service>,
+    pub policies: Vec<Policy>,
+    pub config_maps: Vec<ConfigMap>,
+    pub service_accounts: Vec<ServiceAccount>,
+    pub bindings: Vec<Binding>,
+    pub address_pools: Vec<AddressPool>,
+}
+
+impl World {
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.namespaces[i])
+    }
+}

@@ -1,0 +1,127 @@
+//! `graph` output: json, dot, mermaid and txt, streamed connection by connection.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::object_json;
+use crate::connectivity::graph::{Connection, GraphEndpoint};
+use crate::connectivity::Engine;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Json,
+    Dot,
+    Mermaid,
+    Txt,
+}
+
+/// Writes every allowed connection; returns how many were written.
+pub fn write_graph(out: &mut dyn Write, engine: &Engine, format: GraphFormat) -> io::Result<u64> {
+    let world = engine.world;
+    let order = engine.sorted_workloads();
+    let name = |ep: &GraphEndpoint| match ep {
+        GraphEndpoint::Workload(w) => world.workloads[*w].meta.id.to_string(),
+        GraphEndpoint::External(a, b) => external_range(*a, *b),
+    };
+    match format {
+        GraphFormat::Json => {
+            out.write_all(b"{\"workloads\":[")?;
+            for (i, &w) in order.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &object_json(&world.workloads[w].meta.id))?;
+            }
+            out.write_all(b"],\"connections\":[")?;
+        }
+        GraphFormat::Dot => {
+            writeln!(out, "digraph connectivity {{\n  rankdir=LR;\n  node [shape=box];")?;
+            for &w in &order {
+                writeln!(out, "  {};", dot_quote(&world.workloads[w].meta.id.to_string()))?;
+            }
+        }
+        GraphFormat::Mermaid => {
+            writeln!(out, "flowchart LR")?;
+        }
+        GraphFormat::Txt => {}
+    }
+    let mut count = 0u64;
+    let mut result = Ok(());
+    engine.for_each_connection(|c: Connection| {
+        if result.is_err() {
+            return;
+        }
+        let ports = c.ports.to_string();
+        result = match format {
+            GraphFormat::Json => {
+                let endpoint = |ep: &GraphEndpoint| match ep {
+                    GraphEndpoint::Workload(w) => object_json(&world.workloads[*w].meta.id),
+                    GraphEndpoint::External(a, b) => json!({"external": external_range(*a, *b)}),
+                };
+                let ranges: Vec<_> = c
+                    .ports
+                    .ranges()
+                    .map(|(p, s, e)| json!({"protocol": p.as_str(), "start": s, "end": e}))
+                    .collect();
+                let value = json!({
+                    "src": endpoint(&c.src),
+                    "dst": endpoint(&c.dst),
+                    "all": c.ports.is_all(),
+                    "ports": ranges,
+                });
+                let sep: &[u8] = if count > 0 { b"," } else { b"" };
+                out.write_all(sep).and_then(|_| serde_json::to_writer(&mut *out, &value).map_err(io::Error::from))
+            }
+            GraphFormat::Dot => writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                dot_quote(&name(&c.src)),
+                dot_quote(&name(&c.dst)),
+                dot_quote(&ports)
+            ),
+            GraphFormat::Mermaid => writeln!(
+                out,
+                "  {}[\"{}\"] -->|\"{}\"| {}[\"{}\"]",
+                mermaid_id(&c.src),
+                name(&c.src),
+                ports,
+                mermaid_id(&c.dst),
+                name(&c.dst)
+            ),
+            GraphFormat::Txt => writeln!(out, "{} -> {}: {}", name(&c.src), name(&c.dst), ports),
+        };
+        count += 1;
+    });
+    result?;
+    match format {
+        GraphFormat::Json => out.write_all(b"]}\n")?,
+        GraphFormat::Dot => writeln!(out, "}}")?,
+        GraphFormat::Mermaid | GraphFormat::Txt => {}
+    }
+    Ok(count)
+}
+
+/// `A.B.C.D-E.F.G.H` (inclusive).
+pub fn external_range(first: IpAddr, last: IpAddr) -> String {
+    format!("{first}-{last}")
+}
+
+fn dot_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Mermaid node ids allow only a safe character set: workloads by index, ranges spelled out.
+fn mermaid_id(ep: &GraphEndpoint) -> String {
+    match ep {
+        GraphEndpoint::Workload(w) => format!("w{w}"),
+        GraphEndpoint::External(a, b) => external_range(*a, *b)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .fold(String::from("x"), |mut id, c| {
+                id.push(c);
+                id
+            }),
+    }
+}

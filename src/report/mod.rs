@@ -1,0 +1,36 @@
+//! Rendering: diagnostics, `explain` verdicts and `graph` listings, written to any `io::Write`.
+
+pub mod explain;
+pub mod graph;
+
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+
+use crate::diag::Diagnostic;
+use crate::model::ObjectId;
+use crate::source::{Location, Sources};
+
+/// `error: message` / `  --> file:line:col` / `  = help: …`, one block per diagnostic.
+pub fn write_diagnostics(out: &mut dyn Write, sources: &Sources, diags: &[Diagnostic]) -> io::Result<()> {
+    for d in diags {
+        writeln!(out, "{}: {}", d.severity.as_str(), d.message)?;
+        writeln!(out, "  --> {}", sources.position(d.loc))?;
+        if let Some(help) = &d.help {
+            writeln!(out, "  = help: {help}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `{"namespace", "kind", "name"}`.
+pub fn object_json(id: &ObjectId) -> Value {
+    json!({"namespace": id.namespace, "kind": id.kind, "name": id.name})
+}
+
+/// `{"file", "line", "column"}` of a location.
+pub fn location_json(sources: &Sources, loc: Location) -> Value {
+    let file = sources.get(loc.file);
+    let lc = file.line_col(loc.span.start);
+    json!({"file": file.name, "line": lc.line, "column": lc.column})
+}

@@ -1,0 +1,584 @@
+//! YAML text → a small tree of nodes with byte spans (anchors, aliases and `<<` merges resolved).
+//!
+//! Built on saphyr-parser's event stream. The parser reports character offsets; they are
+//! converted to byte offsets here so that every span slices the source text exactly.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use crate::source::Span;
+
+/// A YAML node and the bytes it was read from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Scalar(Scalar),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar {
+    pub text: String,
+    /// Plain (unquoted, untagged) scalars are the only ones that can be null, bool or int.
+    pub plain: bool,
+}
+
+/// A problem in the YAML text itself, at a byte span of the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct YamlError {
+    pub span: Span,
+    pub message: String,
+}
+
+/// Resource limits for one file.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_documents: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_depth: 256,
+            max_documents: 1_000_000,
+        }
+    }
+}
+
+impl Node {
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match &self.value {
+            Value::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The text of a scalar that is not null.
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_scalar()
+            .filter(|s| !s.is_null())
+            .map(|s| s.text.as_str())
+    }
+
+    /// True for `~`, `null`, an empty value, and for the absent node's usual stand-in.
+    pub fn is_null(&self) -> bool {
+        self.as_scalar().is_some_and(Scalar::is_null)
+    }
+
+    /// Value of `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// Key and value nodes of `key` in a mapping.
+    pub fn entry(&self, key: &str) -> Option<&(Node, Node)> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key))
+    }
+
+    /// Short description of the node's kind for "expected X, found Y" messages.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.value {
+            Value::Scalar(s) if s.is_null() => "null",
+            Value::Scalar(_) => "a scalar",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+impl Scalar {
+    pub fn is_null(&self) -> bool {
+        self.plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+    }
+
+    /// A boolean as Kubernetes reads YAML (1.1: `yes`/`no`/`on`/`off` too).
+    pub fn as_bool(&self) -> Option<bool> {
+        if !self.plain {
+            return None;
+        }
+        match self.text.as_str() {
+            "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
+                Some(true)
+            }
+            "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n"
+            | "N" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// A plain decimal integer.
+    pub fn as_int(&self) -> Option<i64> {
+        if !self.plain {
+            return None;
+        }
+        let t = self.text.strip_prefix('+').unwrap_or(&self.text);
+        t.parse().ok()
+    }
+}
+
+/// Parses every document of a YAML stream. A document that is broken yields an error; a
+/// syntax error ends the stream (the parser cannot resynchronise), keeping earlier documents.
+pub fn parse_stream(text: &str, limits: Limits) -> Vec<Result<Node, YamlError>> {
+    let mut builder = Builder {
+        offsets: Offsets::new(text),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        budget: 2 * text.len() + 10_000,
+        limits,
+        doc_error: None,
+        root: None,
+    };
+    let mut docs = Vec::new();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = match event {
+            Ok(ev) => ev,
+            Err(e) => {
+                let at = builder.offsets.byte(e.marker().index());
+                docs.push(Err(YamlError {
+                    span: Span::new(at, at),
+                    message: format!("invalid YAML: {}", e.info()),
+                }));
+                return docs;
+            }
+        };
+        let start = builder.offsets.byte(span.start.index());
+        let end = builder.offsets.byte(span.end.index());
+        match event {
+            Event::DocumentEnd => {
+                if docs.len() >= limits.max_documents {
+                    docs.push(Err(YamlError {
+                        span: Span::new(start, start),
+                        message: format!(
+                            "more than {} documents in one file; the rest of the file is not read",
+                            limits.max_documents
+                        ),
+                    }));
+                    return docs;
+                }
+                docs.push(builder.finish_document(start));
+            }
+            other => builder.event(other, start, end),
+        }
+    }
+    docs
+}
+
+const ALIAS_BOMB: &str =
+    "alias expansion exceeds the size limit (a YAML alias bomb?); the document is not read";
+
+enum Frame {
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+        size: usize,
+        flow: bool,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        size: usize,
+        flow: bool,
+    },
+}
+
+struct Builder<'t> {
+    offsets: Offsets<'t>,
+    stack: Vec<Frame>,
+    /// Anchor id → the node and its size in nodes (what an alias to it costs).
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes (including alias expansions) this file may still produce: bounds alias bombs.
+    budget: usize,
+    limits: Limits,
+    doc_error: Option<YamlError>,
+    root: Option<Node>,
+}
+
+impl Builder<'_> {
+    fn fail(&mut self, start: usize, message: String) {
+        if self.doc_error.is_none() {
+            self.doc_error = Some(YamlError {
+                span: Span::new(start, start),
+                message,
+            });
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, start: usize, end: usize) {
+        if self.doc_error.is_some() {
+            return;
+        }
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let tagged_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let node = Node {
+                    span: Span::new(start, end),
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        plain: style == ScalarStyle::Plain && !tagged_str,
+                    }),
+                };
+                self.complete(node, anchor, 1, 1, start);
+            }
+            Event::SequenceStart(anchor, _) => self.open(
+                Frame::Seq {
+                    start,
+                    anchor,
+                    items: Vec::new(),
+                    size: 1,
+                    flow: self.is_flow_start(end),
+                },
+                start,
+            ),
+            Event::MappingStart(anchor, _) => self.open(
+                Frame::Map {
+                    start,
+                    anchor,
+                    entries: Vec::new(),
+                    key: None,
+                    size: 1,
+                    flow: self.is_flow_start(end),
+                },
+                start,
+            ),
+            Event::SequenceEnd | Event::MappingEnd => self.close(end),
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some((_, size)) if *size > self.budget => self.fail(start, ALIAS_BOMB.into()),
+                Some((node, size)) => {
+                    let (node, size) = (node.clone(), *size);
+                    self.complete(node, 0, size, size, start);
+                }
+                None => self.fail(start, "alias to an unknown anchor".into()),
+            },
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd
+            | Event::Nothing => {}
+        }
+    }
+
+    /// A collection is in flow style when its start token (after any anchor or tag) is a bracket.
+    fn is_flow_start(&self, start_event_end: usize) -> bool {
+        let text = self.offsets.text.as_bytes();
+        start_event_end > 0 && matches!(text.get(start_event_end - 1), Some(b'{' | b'['))
+    }
+
+    fn open(&mut self, frame: Frame, start: usize) {
+        if self.stack.len() >= self.limits.max_depth {
+            self.fail(
+                start,
+                format!(
+                    "nesting deeper than {} levels; the document is not read",
+                    self.limits.max_depth
+                ),
+            );
+            return;
+        }
+        self.stack.push(frame);
+    }
+
+    fn close(&mut self, end_event: usize) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        let (node, anchor, start, size) = match frame {
+            Frame::Seq {
+                start,
+                anchor,
+                items,
+                size,
+                flow,
+            } => {
+                let end = collection_end(flow, end_event, start, items.last().map(|n| n.span.end));
+                let node = Node {
+                    span: Span::new(start, end),
+                    value: Value::Seq(items),
+                };
+                (node, anchor, start, size)
+            }
+            Frame::Map {
+                start,
+                anchor,
+                entries,
+                size,
+                flow,
+                ..
+            } => {
+                let end = collection_end(flow, end_event, start, entries.last().map(|(_, v)| v.span.end));
+                let entries = match merge_and_check_keys(entries) {
+                    Ok(entries) => entries,
+                    Err(err) => {
+                        self.fail(err.span.start as usize, err.message);
+                        return;
+                    }
+                };
+                let node = Node {
+                    span: Span::new(start, end),
+                    value: Value::Map(entries),
+                };
+                (node, anchor, start, size)
+            }
+        };
+        self.complete(node, anchor, size, 1, start);
+    }
+
+    /// Attaches a finished node of `size` nodes to its parent (or makes it the document root),
+    /// charging `charge` newly created nodes to the file's budget.
+    fn complete(&mut self, node: Node, anchor: usize, size: usize, charge: usize, start: usize) {
+        if charge > self.budget {
+            self.fail(start, ALIAS_BOMB.into());
+            return;
+        }
+        self.budget -= charge;
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, size: total, .. }) => {
+                *total += size;
+                items.push(node)
+            }
+            Some(Frame::Map { entries, key, size: total, .. }) => match key.take() {
+                None => {
+                    *total += size;
+                    *key = Some(node)
+                }
+                Some(k) => {
+                    *total += size;
+                    entries.push((k, node))
+                }
+            },
+        }
+    }
+
+    fn finish_document(&mut self, at: usize) -> Result<Node, YamlError> {
+        self.stack.clear();
+        let root = self.root.take();
+        if let Some(err) = self.doc_error.take() {
+            return Err(err);
+        }
+        Ok(root.unwrap_or(Node {
+            span: Span::new(at, at),
+            value: Value::Scalar(Scalar {
+                text: String::new(),
+                plain: true,
+            }),
+        }))
+    }
+}
+
+/// Flow collections end after their closing bracket; block collections end where their last
+/// child ends (the parser's end marker points at the next token).
+fn collection_end(flow: bool, end_event: usize, start: usize, last_child_end: Option<u32>) -> usize {
+    match (flow, last_child_end) {
+        (true, _) => end_event.max(start),
+        (false, Some(child_end)) => child_end as usize,
+        (false, None) => start,
+    }
+}
+
+/// Applies `<<` merge keys (explicit keys win) and rejects duplicate keys, as Kubernetes does.
+fn merge_and_check_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+    let is_merge = |k: &Node| k.as_scalar().is_some_and(|s| s.plain && s.text == "<<");
+    let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+    let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in entries {
+        if is_merge(&k) {
+            let sources: Vec<&Node> = match &v.value {
+                Value::Seq(items) => items.iter().collect(),
+                _ => vec![&v],
+            };
+            for source in sources {
+                let Some(map) = source.as_map() else {
+                    return Err(YamlError {
+                        span: source.span,
+                        message: "a `<<` merge key needs a mapping or a list of mappings".into(),
+                    });
+                };
+                merged.extend(map.iter().cloned());
+            }
+            continue;
+        }
+        if let Some(s) = k.as_scalar()
+            && !seen.insert(s.text.clone())
+        {
+            return Err(YamlError {
+                span: k.span,
+                message: format!(
+                    "duplicate key `{}`: Kubernetes rejects a mapping with the same key twice",
+                    s.text
+                ),
+            });
+        }
+        out.push((k, v));
+    }
+    for (k, v) in merged {
+        let new_key = k.as_scalar().map(|s| s.text.clone());
+        if new_key.is_some_and(|key| seen.insert(key)) {
+            out.push((k, v));
+        }
+    }
+    Ok(out)
+}
+
+/// Converts the parser's character offsets to byte offsets with a cursor (events arrive in
+/// nearly increasing order, so each conversion walks only a few characters).
+struct Offsets<'t> {
+    text: &'t str,
+    ascii: bool,
+    char_pos: usize,
+    byte_pos: usize,
+}
+
+impl<'t> Offsets<'t> {
+    fn new(text: &'t str) -> Offsets<'t> {
+        Offsets {
+            text,
+            ascii: text.is_ascii(),
+            char_pos: 0,
+            byte_pos: 0,
+        }
+    }
+
+    fn byte(&mut self, char_index: usize) -> usize {
+        if self.ascii {
+            return char_index.min(self.text.len());
+        }
+        while self.char_pos < char_index && self.byte_pos < self.text.len() {
+            let c = self.text[self.byte_pos..].chars().next().unwrap_or('\0');
+            self.byte_pos += c.len_utf8();
+            self.char_pos += 1;
+        }
+        while self.char_pos > char_index {
+            let c = self.text[..self.byte_pos].chars().next_back().unwrap_or('\0');
+            self.byte_pos -= c.len_utf8();
+            self.char_pos -= 1;
+        }
+        self.byte_pos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let mut docs = parse_stream(text, Limits::default());
+        assert_eq!(docs.len(), 1, "{docs:?}");
+        docs.remove(0).expect("valid yaml")
+    }
+
+    fn slice<'a>(text: &'a str, node: &Node) -> &'a str {
+        &text[node.span.range()]
+    }
+
+    #[test]
+    fn spans_are_bytes_with_non_ascii_text() {
+        let text = "name: \"é\"\nlabels:\n  app: ü-x\n  tier: web\n";
+        let root = one(text);
+        assert_eq!(slice(text, root.get("name").unwrap()), "\"é\"");
+        let labels = root.get("labels").unwrap();
+        assert_eq!(slice(text, labels.get("app").unwrap()), "ü-x");
+        assert_eq!(slice(text, labels.get("tier").unwrap()), "web");
+        assert_eq!(slice(text, labels), "app: ü-x\n  tier: web");
+    }
+
+    #[test]
+    fn flow_collections_span_their_brackets() {
+        let text = "a: {b: [1, 2], c: d}\n";
+        let root = one(text);
+        assert_eq!(slice(text, root.get("a").unwrap()), "{b: [1, 2], c: d}");
+        assert_eq!(slice(text, root.get("a").unwrap().get("b").unwrap()), "[1, 2]");
+    }
+
+    #[test]
+    fn multi_document_stream_and_empty_documents() {
+        let docs = parse_stream("a: 1\n---\n# only a comment\n---\nb: 2\n", Limits::default());
+        assert_eq!(docs.len(), 3);
+        assert!(docs[1].as_ref().unwrap().is_null());
+        assert_eq!(docs[2].as_ref().unwrap().get("b").unwrap().as_str(), Some("2"));
+    }
+
+    #[test]
+    fn aliases_and_merge_keys_resolve_with_explicit_keys_winning() {
+        let text = "base: &b {app: web, tier: x}\nlabels:\n  <<: *b\n  tier: y\n";
+        let root = one(text);
+        let labels = root.get("labels").unwrap();
+        assert_eq!(labels.get("app").unwrap().as_str(), Some("web"));
+        assert_eq!(labels.get("tier").unwrap().as_str(), Some("y"));
+        assert_eq!(labels.as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error_at_the_second_key() {
+        let text = "a: 1\nb: 2\na: 3\n";
+        let err = parse_stream(text, Limits::default()).remove(0).unwrap_err();
+        assert!(err.message.contains("duplicate key `a`"));
+        assert_eq!(err.span.start, 10);
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text += &format!("l{i}: &l{i} [*{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}]\n",
+                n = if p == 0 { "a".to_string() } else { format!("l{p}") });
+        }
+        let err = parse_stream(&text, Limits::default()).remove(0).unwrap_err();
+        assert!(err.message.contains("alias"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let text = "[".repeat(100_000);
+        let docs = parse_stream(&text, Limits::default());
+        assert!(docs.iter().any(|d| d.is_err()));
+    }
+
+    #[test]
+    fn syntax_error_keeps_earlier_documents() {
+        let docs = parse_stream("a: 1\n---\nb: [1, 2\n", Limits::default());
+        assert!(docs[0].is_ok());
+        assert!(docs.last().unwrap().as_ref().unwrap_err().message.starts_with("invalid YAML"));
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_and_quoted_strings() {
+        let root = one("a: yes\nb: \"yes\"\nc: off\nd: !!str 80\ne: 80\n");
+        assert_eq!(root.get("a").unwrap().as_scalar().unwrap().as_bool(), Some(true));
+        assert_eq!(root.get("b").unwrap().as_scalar().unwrap().as_bool(), None);
+        assert_eq!(root.get("c").unwrap().as_scalar().unwrap().as_bool(), Some(false));
+        assert_eq!(root.get("d").unwrap().as_scalar().unwrap().as_int(), None);
+        assert_eq!(root.get("e").unwrap().as_scalar().unwrap().as_int(), Some(80));
+    }
+}
