@@ -2,7 +2,7 @@
 
 use crate::diag::{Diagnostic, Severity};
 use crate::load::{self, Input, LoadOptions};
-use crate::model::{build, World};
+use crate::model::{World, build};
 use crate::source::Sources;
 
 /// What the rest of the pipeline works from.
@@ -16,7 +16,9 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -25,7 +27,8 @@ pub fn analyze(inputs: &[Input], options: LoadOptions) -> Analysis {
     let (world, model_diags) = build::build(&loaded.objects);
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(model_diags);
-    diagnostics.sort_by(|a, b| (a.loc, a.severity, &a.message).cmp(&(b.loc, b.severity, &b.message)));
+    diagnostics
+        .sort_by(|a, b| (a.loc, a.severity, &a.message).cmp(&(b.loc, b.severity, &b.message)));
     Analysis {
         sources: loaded.sources,
         world,

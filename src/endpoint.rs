@@ -53,7 +53,10 @@ pub fn resolve(world: &World, text: &str) -> Result<Endpoint, String> {
                 .iter()
                 .map(|&i| format!("{namespace}/{}/{name}", world.workloads[i].meta.id.kind))
                 .collect();
-            Err(format!("`{text}` is ambiguous; name the kind: {}", kinds.join(" or ")))
+            Err(format!(
+                "`{text}` is ambiguous; name the kind: {}",
+                kinds.join(" or ")
+            ))
         }
     }
 }

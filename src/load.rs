@@ -182,7 +182,9 @@ fn read_one(name: String, input: &Input, options: LoadOptions) -> FileResult {
         Input::Path(path) => match read_bounded(path, options.max_file_bytes) {
             Ok(bytes) => bytes,
             Err(message) => {
-                result.problems.push((Span::default(), Problem::Error(message, None)));
+                result
+                    .problems
+                    .push((Span::default(), Problem::Error(message, None)));
                 return result;
             }
         },
@@ -229,7 +231,9 @@ fn read_one(name: String, input: &Input, options: LoadOptions) -> FileResult {
             Ok(node) => collect_objects(node, bom as u32, &mut result.objects),
             Err(err) => {
                 let span = shift(err.span, bom as u32);
-                result.problems.push((span, Problem::Error(err.message, None)));
+                result
+                    .problems
+                    .push((span, Problem::Error(err.message, None)));
             }
         }
     }
@@ -314,8 +318,18 @@ fn helm_template(path: &Path, text: &str) -> Option<&'static str> {
             || rest.starts_with("/*")
             || rest.starts_with('$')
             || [
-                "include ", "template ", "if ", "else", "end", "range ", "with ", "define ",
-                "toYaml ", "tpl ", "required ", "default ",
+                "include ",
+                "template ",
+                "if ",
+                "else",
+                "end",
+                "range ",
+                "with ",
+                "define ",
+                "toYaml ",
+                "tpl ",
+                "required ",
+                "default ",
             ]
             .iter()
             .any(|kw| rest.starts_with(kw))
@@ -353,17 +367,21 @@ mod tests {
 
     #[test]
     fn json_manifests_load() {
-        let loaded = load_text(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}"#);
+        let loaded =
+            load_text(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}"#);
         assert_eq!(loaded.objects.len(), 1);
     }
 
     #[test]
     fn helm_templates_are_a_notice_but_argo_parameters_are_data() {
-        let helm = load_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n");
+        let helm =
+            load_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n");
         assert!(helm.objects.is_empty());
         assert_eq!(helm.diagnostics.len(), 1);
         assert_eq!(helm.diagnostics[0].severity, crate::diag::Severity::Info);
-        let argo = load_text("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  arguments: {parameters: [{name: m, value: '{{inputs.parameters.x}}'}]}\n");
+        let argo = load_text(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  arguments: {parameters: [{name: m, value: '{{inputs.parameters.x}}'}]}\n",
+        );
         assert_eq!(argo.objects.len(), 1);
         assert!(argo.diagnostics.is_empty());
     }
@@ -379,7 +397,9 @@ mod tests {
 
     #[test]
     fn a_broken_document_does_not_hide_the_others() {
-        let loaded = load_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\na: 1\na: 2\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
+        let loaded = load_text(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\na: 1\na: 2\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+        );
         assert_eq!(loaded.objects.len(), 2);
         assert_eq!(loaded.diagnostics.len(), 1);
         let file = loaded.sources.get(loaded.diagnostics[0].loc.file);

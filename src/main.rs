@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use netpol_fix::analysis::{analyze, Analysis};
+use netpol_fix::analysis::{Analysis, analyze};
 use netpol_fix::connectivity::Engine;
 use netpol_fix::endpoint;
 use netpol_fix::load::{Input, LoadOptions};
@@ -18,7 +18,11 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "netpol-fix", version, about = "Find and fix Kubernetes NetworkPolicy problems before a CNI starts enforcing them")]
+#[command(
+    name = "netpol-fix",
+    version,
+    about = "Find and fix Kubernetes NetworkPolicy problems before a CNI starts enforcing them"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,7 +87,10 @@ fn inputs(paths: &[String]) -> io::Result<Vec<Input>> {
             if p == "-" {
                 let mut text = String::new();
                 io::stdin().read_to_string(&mut text)?;
-                Ok(Input::Text { name: "-".into(), text })
+                Ok(Input::Text {
+                    name: "-".into(),
+                    text,
+                })
             } else {
                 Ok(Input::Path(PathBuf::from(p)))
             }
@@ -103,22 +110,42 @@ fn run(cli: Cli) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let code = match cli.command {
-        Command::Explain { paths, from, to, port, protocol, format } => {
+        Command::Explain {
+            paths,
+            from,
+            to,
+            port,
+            protocol,
+            format,
+        } => {
             let analysis = load(&paths)?;
             let engine = Engine::new(&analysis.world);
-            let (src, dst) = match (endpoint::resolve(&analysis.world, &from), endpoint::resolve(&analysis.world, &to)) {
+            let (src, dst) = match (
+                endpoint::resolve(&analysis.world, &from),
+                endpoint::resolve(&analysis.world, &to),
+            ) {
                 (Ok(s), Ok(d)) => (s, d),
                 (Err(e), _) | (_, Err(e)) => {
                     eprintln!("error: {e}");
                     return Ok(EXIT_ERROR);
                 }
             };
-            let flow = explain::Flow { src, dst, protocol, port };
+            let flow = explain::Flow {
+                src,
+                dst,
+                protocol,
+                port,
+            };
             let verdict = engine.verdict(src, dst, protocol, port);
             match format {
-                ExplainFormat::Human => explain::write_human(&mut out, &engine, &analysis.sources, &flow, &verdict)?,
+                ExplainFormat::Human => {
+                    explain::write_human(&mut out, &engine, &analysis.sources, &flow, &verdict)?
+                }
                 ExplainFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &explain::to_json(&engine, &analysis.sources, &flow, &verdict))?;
+                    serde_json::to_writer_pretty(
+                        &mut out,
+                        &explain::to_json(&engine, &analysis.sources, &flow, &verdict),
+                    )?;
                     writeln!(out)?;
                 }
             }

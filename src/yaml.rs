@@ -331,7 +331,12 @@ impl Builder<'_> {
                 flow,
                 ..
             } => {
-                let end = collection_end(flow, end_event, start, entries.last().map(|(_, v)| v.span.end));
+                let end = collection_end(
+                    flow,
+                    end_event,
+                    start,
+                    entries.last().map(|(_, v)| v.span.end),
+                );
                 let entries = match merge_and_check_keys(entries) {
                     Ok(entries) => entries,
                     Err(err) => {
@@ -362,11 +367,18 @@ impl Builder<'_> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, size: total, .. }) => {
+            Some(Frame::Seq {
+                items, size: total, ..
+            }) => {
                 *total += size;
                 items.push(node)
             }
-            Some(Frame::Map { entries, key, size: total, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                size: total,
+                ..
+            }) => match key.take() {
                 None => {
                     *total += size;
                     *key = Some(node)
@@ -397,7 +409,12 @@ impl Builder<'_> {
 
 /// Flow collections end after their closing bracket; block collections end where their last
 /// child ends (the parser's end marker points at the next token).
-fn collection_end(flow: bool, end_event: usize, start: usize, last_child_end: Option<u32>) -> usize {
+fn collection_end(
+    flow: bool,
+    end_event: usize,
+    start: usize,
+    last_child_end: Option<u32>,
+) -> usize {
     match (flow, last_child_end) {
         (true, _) => end_event.max(start),
         (false, Some(child_end)) => child_end as usize,
@@ -479,7 +496,10 @@ impl<'t> Offsets<'t> {
             self.char_pos += 1;
         }
         while self.char_pos > char_index {
-            let c = self.text[..self.byte_pos].chars().next_back().unwrap_or('\0');
+            let c = self.text[..self.byte_pos]
+                .chars()
+                .next_back()
+                .unwrap_or('\0');
             self.byte_pos -= c.len_utf8();
             self.char_pos -= 1;
         }
@@ -517,15 +537,24 @@ mod tests {
         let text = "a: {b: [1, 2], c: d}\n";
         let root = one(text);
         assert_eq!(slice(text, root.get("a").unwrap()), "{b: [1, 2], c: d}");
-        assert_eq!(slice(text, root.get("a").unwrap().get("b").unwrap()), "[1, 2]");
+        assert_eq!(
+            slice(text, root.get("a").unwrap().get("b").unwrap()),
+            "[1, 2]"
+        );
     }
 
     #[test]
     fn multi_document_stream_and_empty_documents() {
-        let docs = parse_stream("a: 1\n---\n# only a comment\n---\nb: 2\n", Limits::default());
+        let docs = parse_stream(
+            "a: 1\n---\n# only a comment\n---\nb: 2\n",
+            Limits::default(),
+        );
         assert_eq!(docs.len(), 3);
         assert!(docs[1].as_ref().unwrap().is_null());
-        assert_eq!(docs[2].as_ref().unwrap().get("b").unwrap().as_str(), Some("2"));
+        assert_eq!(
+            docs[2].as_ref().unwrap().get("b").unwrap().as_str(),
+            Some("2")
+        );
     }
 
     #[test]
@@ -551,10 +580,18 @@ mod tests {
         let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let p = i - 1;
-            text += &format!("l{i}: &l{i} [*{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}]\n",
-                n = if p == 0 { "a".to_string() } else { format!("l{p}") });
+            text += &format!(
+                "l{i}: &l{i} [*{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}, *{n}]\n",
+                n = if p == 0 {
+                    "a".to_string()
+                } else {
+                    format!("l{p}")
+                }
+            );
         }
-        let err = parse_stream(&text, Limits::default()).remove(0).unwrap_err();
+        let err = parse_stream(&text, Limits::default())
+            .remove(0)
+            .unwrap_err();
         assert!(err.message.contains("alias"), "{}", err.message);
     }
 
@@ -569,16 +606,32 @@ mod tests {
     fn syntax_error_keeps_earlier_documents() {
         let docs = parse_stream("a: 1\n---\nb: [1, 2\n", Limits::default());
         assert!(docs[0].is_ok());
-        assert!(docs.last().unwrap().as_ref().unwrap_err().message.starts_with("invalid YAML"));
+        assert!(
+            docs.last()
+                .unwrap()
+                .as_ref()
+                .unwrap_err()
+                .message
+                .starts_with("invalid YAML")
+        );
     }
 
     #[test]
     fn yaml_1_1_booleans_and_quoted_strings() {
         let root = one("a: yes\nb: \"yes\"\nc: off\nd: !!str 80\ne: 80\n");
-        assert_eq!(root.get("a").unwrap().as_scalar().unwrap().as_bool(), Some(true));
+        assert_eq!(
+            root.get("a").unwrap().as_scalar().unwrap().as_bool(),
+            Some(true)
+        );
         assert_eq!(root.get("b").unwrap().as_scalar().unwrap().as_bool(), None);
-        assert_eq!(root.get("c").unwrap().as_scalar().unwrap().as_bool(), Some(false));
+        assert_eq!(
+            root.get("c").unwrap().as_scalar().unwrap().as_bool(),
+            Some(false)
+        );
         assert_eq!(root.get("d").unwrap().as_scalar().unwrap().as_int(), None);
-        assert_eq!(root.get("e").unwrap().as_scalar().unwrap().as_int(), Some(80));
+        assert_eq!(
+            root.get("e").unwrap().as_scalar().unwrap().as_int(),
+            Some(80)
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use netpol_fix::analysis::{analyze, Analysis};
+use netpol_fix::analysis::{Analysis, analyze};
 use netpol_fix::connectivity::Engine;
 use netpol_fix::diag::Severity;
 use netpol_fix::endpoint;
@@ -13,7 +13,9 @@ use netpol_fix::load::{Input, LoadOptions};
 use netpol_fix::net::Protocol;
 
 fn cases(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir);
     let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
@@ -25,7 +27,10 @@ fn cases(dir: &str) -> Vec<PathBuf> {
 }
 
 fn load_case(case: &Path) -> Analysis {
-    analyze(&[Input::Path(case.join("world.yaml"))], LoadOptions::default())
+    analyze(
+        &[Input::Path(case.join("world.yaml"))],
+        LoadOptions::default(),
+    )
 }
 
 /// Checks every row of `expect.tsv`; returns the failures as readable lines.
@@ -40,7 +45,13 @@ fn check_truth_table(case: &Path, analysis: &Analysis) -> Vec<String> {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(f.len(), 4, "{}:{}: expected FROM TO PORT VERDICT", case.display(), n + 1);
+        assert_eq!(
+            f.len(),
+            4,
+            "{}:{}: expected FROM TO PORT VERDICT",
+            case.display(),
+            n + 1
+        );
         let (port, proto) = f[2].split_once('/').expect("PORT/PROTO");
         let protocol = Protocol::parse(proto).expect("protocol");
         let port: u16 = port.parse().expect("port");
@@ -74,14 +85,22 @@ fn semantics_truth_tables() {
     for case in cases("semantics") {
         let analysis = load_case(&case);
         assert!(
-            analysis.diagnostics.iter().all(|d| d.severity != Severity::Error),
+            analysis
+                .diagnostics
+                .iter()
+                .all(|d| d.severity != Severity::Error),
             "{}: unexpected input errors: {:?}",
             case.display(),
             analysis.diagnostics
         );
         failures.extend(check_truth_table(&case, &analysis));
     }
-    assert!(failures.is_empty(), "{} rows disagree:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} rows disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -89,7 +108,8 @@ fn invalid_policies_are_reported_at_their_position_and_the_rest_is_analysed() {
     let mut failures = Vec::new();
     for case in cases("invalid") {
         let analysis = load_case(&case);
-        let expected = fs::read_to_string(case.join("expect-errors.tsv")).expect("expect-errors.tsv");
+        let expected =
+            fs::read_to_string(case.join("expect-errors.tsv")).expect("expect-errors.tsv");
         let errors: Vec<(String, String)> = analysis
             .diagnostics
             .iter()
@@ -105,11 +125,17 @@ fn invalid_policies_are_reported_at_their_position_and_the_rest_is_analysed() {
             wanted += 1;
             let keyword = keyword.trim().to_lowercase();
             if !errors.iter().any(|(p, m)| p == pos && m.contains(&keyword)) {
-                failures.push(format!("{}: no error at {pos} mentioning `{keyword}`; got {errors:?}", case.display()));
+                failures.push(format!(
+                    "{}: no error at {pos} mentioning `{keyword}`; got {errors:?}",
+                    case.display()
+                ));
             }
         }
         if errors.len() != wanted {
-            failures.push(format!("{}: expected {wanted} errors, got {errors:?}", case.display()));
+            failures.push(format!(
+                "{}: expected {wanted} errors, got {errors:?}",
+                case.display()
+            ));
         }
         if case.join("expect.tsv").exists() {
             failures.extend(check_truth_table(&case, &analysis));

@@ -53,8 +53,12 @@ impl Classes {
                     .filter(|(k, _)| keys.contains(k.as_str()))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let mut ports: Vec<ContainerPort> =
-                    w.ports.iter().filter(|p| p.name.is_some()).cloned().collect();
+                let mut ports: Vec<ContainerPort> = w
+                    .ports
+                    .iter()
+                    .filter(|p| p.name.is_some())
+                    .cloned()
+                    .collect();
                 ports.sort();
                 ports.dedup();
                 ((ns_index(&w.meta.id.namespace), labels, ports), i)
@@ -72,7 +76,10 @@ impl Classes {
             if previous != Some(key) {
                 let id = classes.len() as ClassId;
                 for (k, v) in &key.1 {
-                    by_label.entry((k.clone(), v.clone())).or_default().insert(id);
+                    by_label
+                        .entry((k.clone(), v.clone()))
+                        .or_default()
+                        .insert(id);
                     by_key.entry(k.clone()).or_default().insert(id);
                 }
                 if let Some(r) = namespace_ranges.get_mut(key.0 as usize) {

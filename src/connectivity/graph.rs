@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::classes::ClassId;
-use super::{dir_index, Engine};
+use super::{Engine, dir_index};
 use crate::model::Direction;
 use crate::net::ranges::Bound;
 use crate::net::{IpSet, PortSet, RangeSet};
@@ -30,7 +30,12 @@ impl Engine<'_> {
     /// Workload indices sorted by (namespace, kind, name).
     pub fn sorted_workloads(&self) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.world.workloads.len()).collect();
-        order.sort_by(|&a, &b| self.world.workloads[a].meta.id.cmp(&self.world.workloads[b].meta.id));
+        order.sort_by(|&a, &b| {
+            self.world.workloads[a]
+                .meta
+                .id
+                .cmp(&self.world.workloads[b].meta.id)
+        });
         order
     }
 
@@ -44,7 +49,9 @@ impl Engine<'_> {
             if cache.as_ref().is_none_or(|(c, _)| *c != s) {
                 cache = Some((s, vec![None; self.classes.classes.len()]));
             }
-            let Some((_, row)) = cache.as_mut() else { continue };
+            let Some((_, row)) = cache.as_mut() else {
+                continue;
+            };
             for &dst in &order {
                 let d = self.class_of(dst);
                 let ports = row[d as usize].get_or_insert_with(|| {
@@ -68,7 +75,8 @@ impl Engine<'_> {
             }
         }
         for &dst in &order {
-            for (first, last, ports) in self.external_ranges(self.class_of(dst), Direction::Ingress) {
+            for (first, last, ports) in self.external_ranges(self.class_of(dst), Direction::Ingress)
+            {
                 emit(Connection {
                     src: GraphEndpoint::External(first, last),
                     dst: GraphEndpoint::Workload(dst),
@@ -79,7 +87,13 @@ impl Engine<'_> {
     }
 
     /// Ports `own` allows in `direction` with `peer` (towards `dst` for named ports).
-    fn allowed(&self, own: ClassId, direction: Direction, peer: ClassId, dst: Option<ClassId>) -> PortSet {
+    fn allowed(
+        &self,
+        own: ClassId,
+        direction: Direction,
+        peer: ClassId,
+        dst: Option<ClassId>,
+    ) -> PortSet {
         let d = dir_index(direction);
         let isolated_by = &self.isolating[d][own as usize];
         if isolated_by.is_empty() {
@@ -99,7 +113,11 @@ impl Engine<'_> {
 
     /// External address ranges a class may reach (egress) or be reached from (ingress), each
     /// range with one port set; adjacent ranges with equal ports are merged.
-    fn external_ranges(&self, own: ClassId, direction: Direction) -> Vec<(IpAddr, IpAddr, PortSet)> {
+    fn external_ranges(
+        &self,
+        own: ClassId,
+        direction: Direction,
+    ) -> Vec<(IpAddr, IpAddr, PortSet)> {
         let d = dir_index(direction);
         let isolated_by = &self.isolating[d][own as usize];
         // Named ports resolve on the destination pod: for egress the external side has none.
@@ -123,13 +141,21 @@ impl Engine<'_> {
         let v6: Vec<_> = parts.iter().map(|(ips, ports)| (&ips.v6, ports)).collect();
         let mut out: Vec<(IpAddr, IpAddr, PortSet)> = partition(&v4)
             .into_iter()
-            .map(|(a, b, p)| (IpAddr::V4(Ipv4Addr::from(a)), IpAddr::V4(Ipv4Addr::from(b)), p))
+            .map(|(a, b, p)| {
+                (
+                    IpAddr::V4(Ipv4Addr::from(a)),
+                    IpAddr::V4(Ipv4Addr::from(b)),
+                    p,
+                )
+            })
             .collect();
-        out.extend(
-            partition(&v6)
-                .into_iter()
-                .map(|(a, b, p)| (IpAddr::V6(Ipv6Addr::from(a)), IpAddr::V6(Ipv6Addr::from(b)), p)),
-        );
+        out.extend(partition(&v6).into_iter().map(|(a, b, p)| {
+            (
+                IpAddr::V6(Ipv6Addr::from(a)),
+                IpAddr::V6(Ipv6Addr::from(b)),
+                p,
+            )
+        }));
         out
     }
 }

@@ -73,7 +73,9 @@ struct CompiledRule {
 
 impl CompiledRule {
     fn matches_class(&self, class: ClassId) -> bool {
-        self.peers.as_ref().is_none_or(|(pods, _)| pods.contains(class))
+        self.peers
+            .as_ref()
+            .is_none_or(|(pods, _)| pods.contains(class))
     }
 
     fn matches_ip(&self, ip: IpAddr) -> bool {
@@ -81,7 +83,9 @@ impl CompiledRule {
     }
 
     fn addresses(&self) -> IpSet {
-        self.peers.as_ref().map_or_else(IpSet::all, |(_, ips)| ips.clone())
+        self.peers
+            .as_ref()
+            .map_or_else(IpSet::all, |(_, ips)| ips.clone())
     }
 }
 
@@ -179,12 +183,17 @@ impl<'w> Engine<'w> {
             let mut allowed_by = Vec::new();
             for &policy in &isolated_by {
                 let rules = self.policy_rules(policy, direction);
-                for (rule, compiled) in self.rules[dir_index(direction)][policy].iter().enumerate() {
+                for (rule, compiled) in self.rules[dir_index(direction)][policy].iter().enumerate()
+                {
                     let peer_ok = match peer {
                         Endpoint::Workload(w) => compiled.matches_class(self.class_of(w)),
                         Endpoint::External(ip) => compiled.matches_ip(ip),
                     };
-                    if peer_ok && self.ports(&rules[rule].ports, dst_class).contains(protocol, port) {
+                    if peer_ok
+                        && self
+                            .ports(&rules[rule].ports, dst_class)
+                            .contains(protocol, port)
+                    {
                         allowed_by.push(RuleRef { policy, rule });
                     }
                 }
@@ -222,7 +231,11 @@ impl<'w> Engine<'w> {
         let mut set = PortSet::empty();
         for p in list {
             let part = match &p.port {
-                PortSpec::All => PortSet::range(p.protocol, crate::net::ports::MIN_PORT, crate::net::ports::MAX_PORT),
+                PortSpec::All => PortSet::range(
+                    p.protocol,
+                    crate::net::ports::MIN_PORT,
+                    crate::net::ports::MAX_PORT,
+                ),
                 PortSpec::Range(a, b) => PortSet::range(p.protocol, *a, *b),
                 PortSpec::Named(name) => {
                     let named = dst.map(|c| &self.classes.classes[c as usize].named_ports);
@@ -259,7 +272,12 @@ impl<'a> Compiler<'a> {
     }
 
     fn own_namespace(&self, name: &str) -> RoaringBitmap {
-        let marks: Vec<bool> = self.world.namespaces.iter().map(|n| n.name == name).collect();
+        let marks: Vec<bool> = self
+            .world
+            .namespaces
+            .iter()
+            .map(|n| n.name == name)
+            .collect();
         self.classes.in_namespaces(&marks)
     }
 
@@ -268,8 +286,11 @@ impl<'a> Compiler<'a> {
         self.namespace_selectors
             .entry(selector)
             .or_insert_with(|| {
-                let marks: Vec<bool> =
-                    world.namespaces.iter().map(|n| selector.matches(&n.labels)).collect();
+                let marks: Vec<bool> = world
+                    .namespaces
+                    .iter()
+                    .map(|n| selector.matches(&n.labels))
+                    .collect();
                 classes.in_namespaces(&marks)
             })
             .clone()

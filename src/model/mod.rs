@@ -92,7 +92,10 @@ pub struct EnvVar {
 #[derive(Clone, Debug)]
 pub enum EnvSource {
     Value(Spanned<String>),
-    ConfigMapKey { config_map: String, key: String },
+    ConfigMapKey {
+        config_map: String,
+        key: String,
+    },
     /// Secrets, field refs and resource refs: not followed.
     Other,
 }

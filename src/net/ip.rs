@@ -14,18 +14,17 @@ pub struct IpNet {
 
 impl IpNet {
     pub fn parse(s: &str) -> Result<IpNet, String> {
-        let (addr, prefix) = s
-            .split_once('/')
-            .ok_or_else(|| format!("`{s}` is not a CIDR (expected ADDRESS/PREFIX, e.g. 10.0.0.0/8)"))?;
+        let (addr, prefix) = s.split_once('/').ok_or_else(|| {
+            format!("`{s}` is not a CIDR (expected ADDRESS/PREFIX, e.g. 10.0.0.0/8)")
+        })?;
         let addr: IpAddr = addr
             .parse()
             .map_err(|_| format!("`{addr}` in `{s}` is not an IP address"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = prefix
-            .parse()
-            .ok()
-            .filter(|&p| p <= max)
-            .ok_or_else(|| format!("prefix `/{prefix}` in `{s}` must be between 0 and {max}"))?;
+        let prefix: u8 =
+            prefix.parse().ok().filter(|&p| p <= max).ok_or_else(|| {
+                format!("prefix `/{prefix}` in `{s}` must be between 0 and {max}")
+            })?;
         Ok(IpNet { addr, prefix })
     }
 
@@ -34,7 +33,11 @@ impl IpNet {
         match self.addr {
             IpAddr::V4(a) => {
                 let host_bits = 32 - u32::from(self.prefix);
-                let mask = if host_bits == 32 { 0 } else { u32::MAX << host_bits };
+                let mask = if host_bits == 32 {
+                    0
+                } else {
+                    u32::MAX << host_bits
+                };
                 let start = u32::from(a) & mask;
                 IpSet {
                     v4: RangeSet::range(start, start | !mask),
@@ -43,7 +46,11 @@ impl IpNet {
             }
             IpAddr::V6(a) => {
                 let host_bits = 128 - u32::from(self.prefix);
-                let mask = if host_bits == 128 { 0 } else { u128::MAX << host_bits };
+                let mask = if host_bits == 128 {
+                    0
+                } else {
+                    u128::MAX << host_bits
+                };
                 let start = u128::from(a) & mask;
                 IpSet {
                     v4: RangeSet::empty(),
@@ -118,12 +125,16 @@ impl IpSet {
 
     /// Every range as `(first, last)` addresses, IPv4 first.
     pub fn ranges(&self) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
-        let v4 = self.v4.ranges().iter().map(|&(s, e)| {
-            (IpAddr::V4(Ipv4Addr::from(s)), IpAddr::V4(Ipv4Addr::from(e)))
-        });
-        let v6 = self.v6.ranges().iter().map(|&(s, e)| {
-            (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(e)))
-        });
+        let v4 = self
+            .v4
+            .ranges()
+            .iter()
+            .map(|&(s, e)| (IpAddr::V4(Ipv4Addr::from(s)), IpAddr::V4(Ipv4Addr::from(e))));
+        let v6 = self
+            .v6
+            .ranges()
+            .iter()
+            .map(|&(s, e)| (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(e))));
         v4.chain(v6)
     }
 }
@@ -144,7 +155,12 @@ mod tests {
         assert!(IpNet::parse("10.0.0.0/33").is_err());
         assert!(IpNet::parse("10.0.0.0").is_err());
         assert!(IpNet::parse("10.0.0.300/8").is_err());
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().to_set().contains(ip("255.255.255.255")));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .to_set()
+                .contains(ip("255.255.255.255"))
+        );
     }
 
     #[test]
@@ -153,7 +169,12 @@ mod tests {
         assert!(net.contains(ip("2001:db8:ffff::1")));
         assert!(!net.contains(ip("2001:db9::")));
         assert!(!net.contains(ip("10.0.0.1")));
-        assert!(IpNet::parse("::/0").unwrap().to_set().contains(ip("ffff::")));
+        assert!(
+            IpNet::parse("::/0")
+                .unwrap()
+                .to_set()
+                .contains(ip("ffff::"))
+        );
     }
 
     #[test]

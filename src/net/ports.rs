@@ -92,7 +92,11 @@ impl PortSet {
         self.zip(other, RangeSet::intersection)
     }
 
-    fn zip(&self, other: &PortSet, f: fn(&RangeSet<u16>, &RangeSet<u16>) -> RangeSet<u16>) -> PortSet {
+    fn zip(
+        &self,
+        other: &PortSet,
+        f: fn(&RangeSet<u16>, &RangeSet<u16>) -> RangeSet<u16>,
+    ) -> PortSet {
         PortSet {
             by_protocol: std::array::from_fn(|i| f(&self.by_protocol[i], &other.by_protocol[i])),
         }

@@ -140,9 +140,9 @@ mod tests {
     }
 
     fn from_pairs(pairs: &[(u16, u16)]) -> RangeSet<u16> {
-        pairs
-            .iter()
-            .fold(RangeSet::empty(), |acc, &(a, b)| acc.union(&RangeSet::range(a.min(b), a.max(b))))
+        pairs.iter().fold(RangeSet::empty(), |acc, &(a, b)| {
+            acc.union(&RangeSet::range(a.min(b), a.max(b)))
+        })
     }
 
     proptest! {

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::{location_json, object_json};
 use crate::connectivity::{Endpoint, Engine, SideVerdict, Verdict};
@@ -25,7 +25,13 @@ pub fn endpoint_name(engine: &Engine, ep: Endpoint) -> String {
     }
 }
 
-pub fn write_human(out: &mut dyn Write, engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> io::Result<()> {
+pub fn write_human(
+    out: &mut dyn Write,
+    engine: &Engine,
+    sources: &Sources,
+    flow: &Flow,
+    v: &Verdict,
+) -> io::Result<()> {
     writeln!(
         out,
         "{} -> {} on {}/{}: {}",
@@ -60,7 +66,11 @@ pub fn write_human(out: &mut dyn Write, engine: &Engine, sources: &Sources, flow
             .collect();
         writeln!(out, "{label}: isolated by {}", isolating.join(", "))?;
         if side.allowed_by.is_empty() {
-            let towards = if direction == Direction::Egress { "to" } else { "from" };
+            let towards = if direction == Direction::Egress {
+                "to"
+            } else {
+                "from"
+            };
             writeln!(
                 out,
                 "    denied: no {} rule of these policies allows {}/{} {towards} {}",
@@ -120,7 +130,12 @@ pub fn to_json(engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> 
 
 fn policy_name(engine: &Engine, sources: &Sources, policy: usize) -> String {
     let p = &engine.world.policies[policy];
-    format!("{}/{} ({})", p.meta.id.namespace, p.meta.id.name, sources.position(p.meta.loc))
+    format!(
+        "{}/{} ({})",
+        p.meta.id.namespace,
+        p.meta.id.name,
+        sources.position(p.meta.loc)
+    )
 }
 
 fn policy_json(engine: &Engine, sources: &Sources, policy: usize) -> Value {
@@ -132,7 +147,12 @@ fn policy_json(engine: &Engine, sources: &Sources, policy: usize) -> Value {
     v
 }
 
-fn rule_location(engine: &Engine, direction: Direction, policy: usize, rule: usize) -> Option<crate::source::Location> {
+fn rule_location(
+    engine: &Engine,
+    direction: Direction,
+    policy: usize,
+    rule: usize,
+) -> Option<crate::source::Location> {
     match engine.world.policies[policy].rules(direction) {
         DirectionRules::Isolates(rules) => rules.get(rule).map(|r| r.loc),
         DirectionRules::NotAffected => None,

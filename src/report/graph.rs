@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::object_json;
-use crate::connectivity::graph::{Connection, GraphEndpoint};
 use crate::connectivity::Engine;
+use crate::connectivity::graph::{Connection, GraphEndpoint};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -37,9 +37,16 @@ pub fn write_graph(out: &mut dyn Write, engine: &Engine, format: GraphFormat) ->
             out.write_all(b"],\"connections\":[")?;
         }
         GraphFormat::Dot => {
-            writeln!(out, "digraph connectivity {{\n  rankdir=LR;\n  node [shape=box];")?;
+            writeln!(
+                out,
+                "digraph connectivity {{\n  rankdir=LR;\n  node [shape=box];"
+            )?;
             for &w in &order {
-                writeln!(out, "  {};", dot_quote(&world.workloads[w].meta.id.to_string()))?;
+                writeln!(
+                    out,
+                    "  {};",
+                    dot_quote(&world.workloads[w].meta.id.to_string())
+                )?;
             }
         }
         GraphFormat::Mermaid => {
@@ -72,7 +79,8 @@ pub fn write_graph(out: &mut dyn Write, engine: &Engine, format: GraphFormat) ->
                     "ports": ranges,
                 });
                 let sep: &[u8] = if count > 0 { b"," } else { b"" };
-                out.write_all(sep).and_then(|_| serde_json::to_writer(&mut *out, &value).map_err(io::Error::from))
+                out.write_all(sep)
+                    .and_then(|_| serde_json::to_writer(&mut *out, &value).map_err(io::Error::from))
             }
             GraphFormat::Dot => writeln!(
                 out,

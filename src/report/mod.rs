@@ -5,14 +5,18 @@ pub mod graph;
 
 use std::io::{self, Write};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::diag::Diagnostic;
 use crate::model::ObjectId;
 use crate::source::{Location, Sources};
 
 /// `error: message` / `  --> file:line:col` / `  = help: …`, one block per diagnostic.
-pub fn write_diagnostics(out: &mut dyn Write, sources: &Sources, diags: &[Diagnostic]) -> io::Result<()> {
+pub fn write_diagnostics(
+    out: &mut dyn Write,
+    sources: &Sources,
+    diags: &[Diagnostic],
+) -> io::Result<()> {
     for d in diags {
         writeln!(out, "{}: {}", d.severity.as_str(), d.message)?;
         writeln!(out, "  --> {}", sources.position(d.loc))?;

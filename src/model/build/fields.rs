@@ -37,7 +37,10 @@ impl<'o> Fields<'o> {
         match &node.value {
             Value::Map(entries) => Ok(entries),
             _ if node.is_null() => Ok(&[]),
-            _ => Err(self.error(node, format!("`{what}` must be a mapping, found {}", node.kind_name()))),
+            _ => Err(self.error(
+                node,
+                format!("`{what}` must be a mapping, found {}", node.kind_name()),
+            )),
         }
     }
 
@@ -45,19 +48,34 @@ impl<'o> Fields<'o> {
         match &node.value {
             Value::Seq(items) => Ok(items),
             _ if node.is_null() => Ok(&[]),
-            _ => Err(self.error(node, format!("`{what}` must be a list, found {}", node.kind_name()))),
+            _ => Err(self.error(
+                node,
+                format!("`{what}` must be a list, found {}", node.kind_name()),
+            )),
         }
     }
 
     /// A string as Kubernetes decodes it: an unquoted number or boolean is not a string.
     pub fn string(&self, node: &Node, what: &str) -> Result<String> {
         let Some(scalar) = node.as_scalar().filter(|s| !s.is_null()) else {
-            return Err(self.error(node, format!("`{what}` must be a string, found {}", node.kind_name())));
+            return Err(self.error(
+                node,
+                format!("`{what}` must be a string, found {}", node.kind_name()),
+            ));
         };
         if scalar.as_int().is_some() || scalar.as_bool().is_some() || is_plain_float(node) {
             return Err(self
-                .error(node, format!("`{what}` must be a string, found the unquoted value `{}`", scalar.text))
-                .with_help(format!("quote it: \"{}\" (Kubernetes rejects a non-string here)", scalar.text)));
+                .error(
+                    node,
+                    format!(
+                        "`{what}` must be a string, found the unquoted value `{}`",
+                        scalar.text
+                    ),
+                )
+                .with_help(format!(
+                    "quote it: \"{}\" (Kubernetes rejects a non-string here)",
+                    scalar.text
+                )));
         }
         Ok(scalar.text.clone())
     }
@@ -70,21 +88,29 @@ impl<'o> Fields<'o> {
     }
 
     pub fn opt_string(&self, parent: &Node, key: &str) -> Result<Option<String>> {
-        self.get(parent, key).map(|n| self.string(n, key)).transpose()
+        self.get(parent, key)
+            .map(|n| self.string(n, key))
+            .transpose()
     }
 
     pub fn int(&self, node: &Node, what: &str) -> Result<i64> {
-        node.as_scalar()
-            .and_then(|s| s.as_int())
-            .ok_or_else(|| self.error(node, format!("`{what}` must be an integer, found `{}`", display(node))))
+        node.as_scalar().and_then(|s| s.as_int()).ok_or_else(|| {
+            self.error(
+                node,
+                format!("`{what}` must be an integer, found `{}`", display(node)),
+            )
+        })
     }
 
     pub fn opt_bool(&self, parent: &Node, key: &str) -> Result<Option<bool>> {
         self.get(parent, key)
             .map(|n| {
-                n.as_scalar()
-                    .and_then(|s| s.as_bool())
-                    .ok_or_else(|| self.error(n, format!("`{key}` must be true or false, found `{}`", display(n))))
+                n.as_scalar().and_then(|s| s.as_bool()).ok_or_else(|| {
+                    self.error(
+                        n,
+                        format!("`{key}` must be true or false, found `{}`", display(n)),
+                    )
+                })
             })
             .transpose()
     }
@@ -92,10 +118,12 @@ impl<'o> Fields<'o> {
     /// A port number 1..=65535.
     pub fn port(&self, node: &Node, what: &str) -> Result<u16> {
         let n = self.int(node, what)?;
-        u16::try_from(n)
-            .ok()
-            .filter(|&p| p >= 1)
-            .ok_or_else(|| self.error(node, format!("`{what}` {n} is out of range: ports are 1 to 65535")))
+        u16::try_from(n).ok().filter(|&p| p >= 1).ok_or_else(|| {
+            self.error(
+                node,
+                format!("`{what}` {n} is out of range: ports are 1 to 65535"),
+            )
+        })
     }
 
     /// A string → string mapping such as `labels` or `matchLabels`.
@@ -103,14 +131,20 @@ impl<'o> Fields<'o> {
         self.map(node, what)?
             .iter()
             .map(|(k, v)| {
-                let value = if v.is_null() { String::new() } else { self.string(v, what)? };
-                Ok((self.string(k, what)?, value))
+                let key = self.string(k, what)?;
+                let value = if v.is_null() {
+                    String::new()
+                } else {
+                    self.string(v, &format!("{what}.{key}"))?
+                };
+                Ok((key, value))
             })
             .collect()
     }
 
     pub fn opt_labels(&self, parent: &Node, key: &str) -> Result<Labels> {
-        self.get(parent, key).map_or(Ok(Labels::new()), |n| self.labels(n, key))
+        self.get(parent, key)
+            .map_or(Ok(Labels::new()), |n| self.labels(n, key))
     }
 
     /// Metadata of the object; `namespaced` objects default to `default`.
@@ -146,8 +180,9 @@ impl<'o> Fields<'o> {
 }
 
 fn is_plain_float(node: &Node) -> bool {
-    node.as_scalar()
-        .is_some_and(|s| s.plain && s.text.parse::<f64>().is_ok() && s.text.contains(|c: char| c.is_ascii_digit()))
+    node.as_scalar().is_some_and(|s| {
+        s.plain && s.text.parse::<f64>().is_ok() && s.text.contains(|c: char| c.is_ascii_digit())
+    })
 }
 
 fn display(node: &Node) -> String {

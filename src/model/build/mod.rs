@@ -27,13 +27,25 @@ pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
     let mut cluster_template_users: HashMap<String, Vec<String>> = HashMap::new();
     for object in objects {
         let f = Fields { object };
-        let api = object.node.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+        let api = object
+            .node
+            .get("apiVersion")
+            .and_then(Node::as_str)
+            .unwrap_or("");
         let kind = object.node.get("kind").and_then(Node::as_str).unwrap_or("");
         let group = api.rsplit_once('/').map_or("", |(g, _)| g);
         let result = match (group, kind) {
-            ("networking.k8s.io", "NetworkPolicy") => {
-                policy::policy(f).map(|p| world.policies.push(p))
-            }
+            ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
+                Ok(p) => {
+                    world.policies.push(p);
+                    Ok(())
+                }
+                Err(mut errors) => {
+                    let last = errors.pop();
+                    diags.extend(errors);
+                    last.map_or(Ok(()), Err)
+                }
+            },
             ("", "Service") => objects::service(f).map(|s| world.services.push(s)),
             ("", "ConfigMap") => objects::config_map(f).map(|c| world.config_maps.push(c)),
             ("", "ServiceAccount") => {
@@ -50,7 +62,10 @@ pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
             }
             ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
                 if let Some(user) = cluster_template_user(f, k) {
-                    cluster_template_users.entry(user.0).or_default().push(user.1);
+                    cluster_template_users
+                        .entry(user.0)
+                        .or_default()
+                        .push(user.1);
                 }
                 workloads::workloads(f, k).map(|w| owned.extend(w))
             }
@@ -61,9 +76,21 @@ pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);
-    dedupe(&mut world.workloads, |w| (&w.meta.id, w.meta.loc), &mut diags);
-    dedupe(&mut world.policies, |p| (&p.meta.id, p.meta.loc), &mut diags);
-    dedupe(&mut world.services, |s| (&s.meta.id, s.meta.loc), &mut diags);
+    dedupe(
+        &mut world.workloads,
+        |w| (&w.meta.id, w.meta.loc),
+        &mut diags,
+    );
+    dedupe(
+        &mut world.policies,
+        |p| (&p.meta.id, p.meta.loc),
+        &mut diags,
+    );
+    dedupe(
+        &mut world.services,
+        |s| (&s.meta.id, s.meta.loc),
+        &mut diags,
+    );
     world.namespaces = namespaces(&world, declared);
     (world, diags)
 }
@@ -79,7 +106,10 @@ fn cluster_template_user(f: Fields, kind: &str) -> Option<(String, String)> {
     let r = f.get(spec, "workflowTemplateRef")?;
     let cluster = r.get("clusterScope").and_then(Node::as_scalar)?.as_bool()?;
     let name = r.get("name").and_then(Node::as_str)?;
-    let ns = f.path(root, &["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("default");
+    let ns = f
+        .path(root, &["metadata", "namespace"])
+        .and_then(Node::as_str)
+        .unwrap_or("default");
     cluster.then(|| (name.to_string(), ns.to_string()))
 }
 
@@ -130,7 +160,11 @@ fn resolve_owners(
 }
 
 /// Keeps the first definition of each object id and warns about the others.
-fn dedupe<T>(items: &mut Vec<T>, key: impl Fn(&T) -> (&ObjectId, Location), diags: &mut Vec<Diagnostic>) {
+fn dedupe<T>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> (&ObjectId, Location),
+    diags: &mut Vec<Diagnostic>,
+) {
     let mut first: HashMap<ObjectId, Location> = HashMap::new();
     let mut keep = Vec::with_capacity(items.len());
     for item in items.iter() {
@@ -161,7 +195,14 @@ fn namespaces(world: &World, declared: BTreeMap<String, (Labels, Location)>) -> 
     let mut all: BTreeMap<String, Namespace> = declared
         .into_iter()
         .map(|(name, (labels, loc))| {
-            (name.clone(), Namespace { name, labels, declared_at: Some(loc) })
+            (
+                name.clone(),
+                Namespace {
+                    name,
+                    labels,
+                    declared_at: Some(loc),
+                },
+            )
         })
         .collect();
     let used = world

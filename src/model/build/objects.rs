@@ -10,14 +10,19 @@ use crate::model::{
 use crate::net::{IpNet, IpSet, Protocol, RangeSet};
 use crate::yaml::Node;
 
-pub const METALLB_IP_ANNOTATIONS: [&str; 2] =
-    ["metallb.universe.tf/loadBalancerIPs", "metallb.io/loadBalancerIPs"];
+pub const METALLB_IP_ANNOTATIONS: [&str; 2] = [
+    "metallb.universe.tf/loadBalancerIPs",
+    "metallb.io/loadBalancerIPs",
+];
 
 pub fn service(f: Fields) -> Result<Service> {
     let meta = f.meta("Service", true)?;
     let root = &f.object.node;
     let spec = f.get(root, "spec").unwrap_or(root);
-    let selector = f.get(spec, "selector").map(|s| f.labels(s, "selector")).transpose()?;
+    let selector = f
+        .get(spec, "selector")
+        .map(|s| f.labels(s, "selector"))
+        .transpose()?;
     let mut ports = Vec::new();
     if let Some(list) = f.get(spec, "ports") {
         for p in f.seq(list, "ports")? {
@@ -26,7 +31,8 @@ pub fn service(f: Fields) -> Result<Service> {
                 None => return Err(f.error(p, "service port without `port`")),
             };
             let protocol = match f.opt_string(p, "protocol")? {
-                Some(name) => Protocol::parse(&name).ok_or_else(|| f.error(p, format!("unknown protocol `{name}`")))?,
+                Some(name) => Protocol::parse(&name)
+                    .ok_or_else(|| f.error(p, format!("unknown protocol `{name}`")))?,
                 None => Protocol::Tcp,
             };
             let target = match f.get(p, "targetPort") {
@@ -77,7 +83,9 @@ pub fn service(f: Fields) -> Result<Service> {
         meta,
         selector,
         ports,
-        service_type: f.opt_string(spec, "type")?.unwrap_or_else(|| "ClusterIP".into()),
+        service_type: f
+            .opt_string(spec, "type")?
+            .unwrap_or_else(|| "ClusterIP".into()),
         cluster_ips,
         external_ips,
         load_balancer_ips,
@@ -173,7 +181,11 @@ fn address_range(text: &str) -> std::result::Result<IpSet, String> {
     let (a, b) = text
         .split_once('-')
         .ok_or_else(|| format!("`{text}` is neither a CIDR nor a `first-last` range"))?;
-    let parse = |s: &str| s.trim().parse::<IpAddr>().map_err(|_| format!("`{s}` is not an IP address"));
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<IpAddr>()
+            .map_err(|_| format!("`{s}` is not an IP address"))
+    };
     match (parse(a)?, parse(b)?) {
         (IpAddr::V4(a), IpAddr::V4(b)) => Ok(IpSet {
             v4: RangeSet::range(u32::from(a), u32::from(b)),

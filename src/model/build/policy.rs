@@ -1,6 +1,7 @@
 //! NetworkPolicy (networking.k8s.io/v1) → [`Policy`], with the API server's validation.
 
 use super::fields::{Fields, Result};
+use crate::diag::Diagnostic;
 use crate::model::{
     DirectionRules, NamespaceScope, Peer, Peers, Policy, PortRule, PortSpec, Ports, Requirement,
     Rule, Selector,
@@ -8,7 +9,19 @@ use crate::model::{
 use crate::net::{IpNet, Protocol};
 use crate::yaml::Node;
 
-pub fn policy(f: Fields) -> Result<Policy> {
+/// The policy, or every error the API server would report for it.
+pub fn policy(f: Fields) -> std::result::Result<Policy, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let policy = read_policy(f, &mut errors).map_err(|e| vec![e])?;
+    if errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads the policy; errors inside rules are collected so that all of them are reported.
+fn read_policy(f: Fields, errors: &mut Vec<Diagnostic>) -> Result<Policy> {
     let meta = f.meta("NetworkPolicy", true)?;
     let root = &f.object.node;
     let spec = f.get(root, "spec").unwrap_or(root);
@@ -16,8 +29,8 @@ pub fn policy(f: Fields) -> Result<Policy> {
         Some(n) => (selector(f, n, "podSelector")?, f.at(n)),
         None => (Selector::everything(), f.at(spec)),
     };
-    let ingress = rules(f, spec, "ingress", "from")?;
-    let egress = rules(f, spec, "egress", "to")?;
+    let ingress = rules(f, spec, "ingress", "from", errors)?;
+    let egress = rules(f, spec, "egress", "to", errors)?;
     let (has_ingress, has_egress) = match f.get(spec, "policyTypes") {
         Some(types) => {
             let mut flags = (false, false);
@@ -53,38 +66,50 @@ pub fn policy(f: Fields) -> Result<Policy> {
     })
 }
 
-fn rules(f: Fields, spec: &Node, key: &str, peers_key: &str) -> Result<Vec<Rule>> {
+fn rules(
+    f: Fields,
+    spec: &Node,
+    key: &str,
+    peers_key: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> Result<Vec<Rule>> {
     let Some(list) = f.get(spec, key) else {
         return Ok(Vec::new());
     };
-    f.seq(list, key)?
-        .iter()
-        .map(|rule| {
-            f.map(rule, key)?;
-            let peers = match f.get(rule, peers_key) {
-                Some(list) if !f.seq(list, peers_key)?.is_empty() => Peers::Listed(
-                    f.seq(list, peers_key)?
-                        .iter()
-                        .map(|p| peer(f, p, peers_key))
-                        .collect::<Result<_>>()?,
-                ),
-                _ => Peers::Any,
-            };
-            let ports = match f.get(rule, "ports") {
-                Some(list) if !f.seq(list, "ports")?.is_empty() => Ports::Listed(
-                    f.seq(list, "ports")?
-                        .iter()
-                        .map(|p| port_rule(f, p))
-                        .collect::<Result<_>>()?,
-                ),
-                _ => Ports::Any,
-            };
-            Ok(Rule {
-                loc: f.at(rule),
-                peers,
-                ports,
-            })
-        })
+    let mut rules = Vec::new();
+    for rule in f.seq(list, key)? {
+        f.map(rule, key)?;
+        let peers = match nonempty_list(f, rule, peers_key)? {
+            Some(list) => {
+                Peers::Listed(keep_ok(list.iter().map(|p| peer(f, p, peers_key)), errors))
+            }
+            None => Peers::Any,
+        };
+        let ports = match nonempty_list(f, rule, "ports")? {
+            Some(list) => Ports::Listed(keep_ok(list.iter().map(|p| port_rule(f, p)), errors)),
+            None => Ports::Any,
+        };
+        rules.push(Rule {
+            loc: f.at(rule),
+            peers,
+            ports,
+        });
+    }
+    Ok(rules)
+}
+
+/// A list field that is present and has items (absent, null and `[]` all mean "any").
+fn nonempty_list<'n>(f: Fields, node: &'n Node, key: &str) -> Result<Option<&'n [Node]>> {
+    match f.get(node, key) {
+        Some(list) => Ok(Some(f.seq(list, key)?).filter(|l| !l.is_empty())),
+        None => Ok(None),
+    }
+}
+
+/// The successful items; the errors go to `errors`.
+fn keep_ok<T>(items: impl Iterator<Item = Result<T>>, errors: &mut Vec<Diagnostic>) -> Vec<T> {
+    items
+        .filter_map(|r| r.map_err(|e| errors.push(e)).ok())
         .collect()
 }
 
@@ -96,7 +121,10 @@ fn peer(f: Fields, node: &Node, what: &str) -> Result<Peer> {
     if let Some(ip) = ip {
         if pod.is_some() || ns.is_some() {
             return Err(f
-                .error(node, "`ipBlock` combined with `podSelector`/`namespaceSelector` in one peer")
+                .error(
+                    node,
+                    "`ipBlock` combined with `podSelector`/`namespaceSelector` in one peer",
+                )
                 .with_help("the API server rejects this; make the ipBlock a separate list item"));
         }
         return ip_block(f, ip);
@@ -123,7 +151,8 @@ fn ip_block(f: Fields, node: &Node) -> Result<Peer> {
     let cidr_node = f
         .get(node, "cidr")
         .ok_or_else(|| f.error(node, "`ipBlock` without `cidr`"))?;
-    let cidr = IpNet::parse(&f.string(cidr_node, "cidr")?).map_err(|e| f.error(cidr_node, format!("invalid ipBlock cidr: {e}")))?;
+    let cidr = IpNet::parse(&f.string(cidr_node, "cidr")?)
+        .map_err(|e| f.error(cidr_node, format!("invalid ipBlock cidr: {e}")))?;
     let mut except = Vec::new();
     if let Some(list) = f.get(node, "except") {
         for item in f.seq(list, "except")? {
@@ -131,7 +160,10 @@ fn ip_block(f: Fields, node: &Node) -> Result<Peer> {
                 .map_err(|e| f.error(item, format!("invalid ipBlock except: {e}")))?;
             if !cidr.strictly_contains(&net) {
                 return Err(f
-                    .error(item, format!("except `{net}` is not strictly inside cidr `{cidr}`"))
+                    .error(
+                        item,
+                        format!("except `{net}` is not strictly inside cidr `{cidr}`"),
+                    )
                     .with_help("each except entry must be a smaller network within the cidr"));
             }
             except.push(net);
@@ -155,7 +187,12 @@ fn port_rule(f: Fields, node: &Node) -> Result<PortRule> {
             let name = f.string(p, "protocol")?;
             Protocol::parse(&name)
                 .filter(|proto| proto.as_str() == name)
-                .ok_or_else(|| f.error(p, format!("unknown protocol `{name}`: use TCP, UDP or SCTP")))?
+                .ok_or_else(|| {
+                    f.error(
+                        p,
+                        format!("unknown protocol `{name}`: use TCP, UDP or SCTP"),
+                    )
+                })?
         }
         None => Protocol::Tcp,
     };
@@ -183,10 +220,14 @@ fn port_rule(f: Fields, node: &Node) -> Result<PortRule> {
         }
         Some(p) => {
             let name = f.string(p, "port")?;
-            check_port_name(&name).map_err(|why| f.error(p, format!("invalid port name `{name}`: {why}")))?;
+            check_port_name(&name)
+                .map_err(|why| f.error(p, format!("invalid port name `{name}`: {why}")))?;
             if let Some(e) = end_port {
                 return Err(f
-                    .error(e, format!("`endPort` cannot be used with the named port `{name}`"))
+                    .error(
+                        e,
+                        format!("`endPort` cannot be used with the named port `{name}`"),
+                    )
                     .with_help("use a numeric `port` with `endPort`, or drop `endPort`"));
             }
             PortSpec::Named(name)
@@ -200,7 +241,10 @@ pub fn check_port_name(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty() || name.len() > 15 {
         return Err("a port name has 1 to 15 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err("a port name has only lowercase letters, digits and `-`");
     }
     if !name.bytes().any(|b| b.is_ascii_lowercase()) {
@@ -255,7 +299,10 @@ fn requirement(f: Fields, expr: &Node) -> Result<Requirement> {
         }
     };
     if needs_values && values.is_empty() {
-        return Err(f.error(expr, format!("operator `{op}` needs a non-empty `values` list")));
+        return Err(f.error(
+            expr,
+            format!("operator `{op}` needs a non-empty `values` list"),
+        ));
     }
     if !needs_values && !values.is_empty() {
         return Err(f.error(expr, format!("operator `{op}` takes no `values`")));

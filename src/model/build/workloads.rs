@@ -25,7 +25,10 @@ const ARGO_KINDS: [&str; 4] = [
 ];
 
 pub fn is_workload_kind(kind: &str) -> bool {
-    kind == "Pod" || kind == "CronJob" || TEMPLATE_KINDS.contains(&kind) || ARGO_KINDS.contains(&kind)
+    kind == "Pod"
+        || kind == "CronJob"
+        || TEMPLATE_KINDS.contains(&kind)
+        || ARGO_KINDS.contains(&kind)
 }
 
 /// A workload and the controller that owns it, when the object says so.
@@ -61,7 +64,9 @@ pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
         Some(m) => f.opt_labels(m, "labels")?,
         None => Labels::new(),
     };
-    let labels_loc = f.at(f.path(template, &["metadata", "labels"]).unwrap_or(template));
+    let labels_loc = f.at(f
+        .path(template, &["metadata", "labels"])
+        .unwrap_or(template));
     let spec = f.get(template, "spec").unwrap_or(template);
     let mut workload = Workload {
         meta,
@@ -123,8 +128,12 @@ fn add_container(f: Fields, c: &Node, w: &mut Workload) -> Result<()> {
             let protocol = match f.get(p, "protocol") {
                 Some(n) => {
                     let name = f.string(n, "protocol")?;
-                    Protocol::parse(&name)
-                        .ok_or_else(|| f.error(n, format!("unknown protocol `{name}`: use TCP, UDP or SCTP")))?
+                    Protocol::parse(&name).ok_or_else(|| {
+                        f.error(
+                            n,
+                            format!("unknown protocol `{name}`: use TCP, UDP or SCTP"),
+                        )
+                    })?
                 }
                 None => Protocol::Tcp,
             };

@@ -1,0 +1,289 @@
+//! The model as Kubernetes defines it: pod templates per kind, owners, namespaces, services.
+
+use std::net::IpAddr;
+
+use netpol_fix::analysis::{analyze, Analysis};
+use netpol_fix::diag::Severity;
+use netpol_fix::load::{Input, LoadOptions};
+use netpol_fix::model::{EnvSource, TargetPort};
+use netpol_fix::net::Protocol;
+
+fn world(yaml: &str) -> Analysis {
+    analyze(
+        &[Input::Text {
+            name: "test.yaml".into(),
+            text: yaml.into(),
+        }],
+        LoadOptions::default(),
+    )
+}
+
+fn ids(a: &Analysis) -> Vec<String> {
+    let mut v: Vec<String> = a.world.workloads.iter().map(|w| w.meta.id.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn errors(a: &Analysis) -> Vec<String> {
+    a.diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
+        .collect()
+}
+
+#[test]
+fn owned_pods_collapse_into_the_top_most_owner_in_the_input() {
+    let a = world(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-7d9c
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, controller: true}]
+spec: {template: {metadata: {labels: {app: web, pod-template-hash: 7d9c}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-7d9c-abcde
+  namespace: shop
+  labels: {app: web, pod-template-hash: 7d9c}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9c, controller: true}]
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-5f-x1
+  namespace: shop
+  labels: {app: api}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5f, controller: true}]
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-5f-x2
+  namespace: shop
+  labels: {app: api}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5f, controller: true}]
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: shop, labels: {run: debug}}
+spec: {containers: [{name: c}]}
+"#,
+    );
+    assert_eq!(
+        ids(&a),
+        ["shop/Deployment/web", "shop/Pod/debug", "shop/ReplicaSet/api-5f"]
+    );
+    let web = a.world.workloads.iter().find(|w| w.meta.id.name == "web").unwrap();
+    assert_eq!(web.labels.get("app").map(String::as_str), Some("web"));
+    assert!(!web.labels.contains_key("pod-template-hash"));
+}
+
+#[test]
+fn pod_templates_of_every_kind_and_never_controller_labels() {
+    let a = world(
+        r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, labels: {app: wrong}}
+spec:
+  jobTemplate:
+    metadata: {labels: {app: wrong-too}}
+    spec: {template: {metadata: {labels: {app: report}}, spec: {containers: [{name: c}]}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: ops, labels: {app: wrong}}
+spec: {template: {metadata: {labels: {app: agent}}, spec: {hostNetwork: true, containers: [{name: c, ports: [{name: metrics, containerPort: 9100}, {name: dns, containerPort: 53, protocol: UDP}]}]}}}
+"#,
+    );
+    assert!(errors(&a).is_empty(), "{:?}", errors(&a));
+    assert_eq!(ids(&a), ["default/CronJob/report", "ops/DaemonSet/agent"]);
+    let report = &a.world.workloads.iter().find(|w| w.meta.id.name == "report").unwrap();
+    assert_eq!(report.labels.get("app").unwrap(), "report");
+    let agent = a.world.workloads.iter().find(|w| w.meta.id.name == "agent").unwrap();
+    assert!(agent.host_network);
+    assert_eq!(agent.ports.len(), 2);
+    assert_eq!(agent.ports[1].protocol, Protocol::Udp);
+    assert_eq!(agent.ports[1].name.as_deref(), Some("dns"));
+}
+
+#[test]
+fn argo_templates_that_run_pods_become_workloads() {
+    let a = world(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: train, namespace: argo}
+spec:
+  serviceAccountName: runner
+  podMetadata: {labels: {team: ml}}
+  templates:
+  - name: main
+    steps: [[{name: a, template: fit}]]
+  - name: fit
+    metadata: {labels: {step: fit}}
+    container:
+      image: python
+      env: [{name: MLFLOW_TRACKING_URI, value: "http://mlflow.mlflow"}]
+  - name: clean
+    script: {image: alpine, source: "rm -rf /tmp/x"}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterWorkflowTemplate
+metadata: {name: shared}
+spec:
+  templates: [{name: echo, container: {image: alpine}}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: run-, namespace: ml}
+spec:
+  workflowTemplateRef: {name: shared, clusterScope: true}
+"#,
+    );
+    assert!(errors(&a).is_empty(), "{:?}", errors(&a));
+    assert_eq!(
+        ids(&a),
+        [
+            "argo/WorkflowTemplate/train:clean",
+            "argo/WorkflowTemplate/train:fit",
+            "ml/ClusterWorkflowTemplate/shared:echo"
+        ]
+    );
+    let fit = a.world.workloads.iter().find(|w| w.meta.id.name == "train:fit").unwrap();
+    assert_eq!(fit.labels.get("team").unwrap(), "ml");
+    assert_eq!(fit.labels.get("step").unwrap(), "fit");
+    assert_eq!(fit.service_account, "runner");
+    assert!(matches!(&fit.containers[0].env[0].source, EnvSource::Value(v) if v.value == "http://mlflow.mlflow"));
+}
+
+#[test]
+fn every_namespace_has_its_name_label_declared_or_not() {
+    let a = world(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: ml, labels: {team: ml}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {template: {metadata: {labels: {app: web}}}}
+"#,
+    );
+    let names: Vec<&str> = a.world.namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["default", "ml"]);
+    let ml = a.world.namespace("ml").unwrap();
+    assert_eq!(ml.labels.get("team").unwrap(), "ml");
+    assert_eq!(ml.labels.get("kubernetes.io/metadata.name").unwrap(), "ml");
+    assert!(ml.declared_at.is_some());
+    let default = a.world.namespace("default").unwrap();
+    assert_eq!(default.labels.get("kubernetes.io/metadata.name").unwrap(), "default");
+    assert!(default.declared_at.is_none());
+}
+
+#[test]
+fn services_keep_ports_and_every_kind_of_address() {
+    let a = world(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: mlflow
+  namespace: mlflow
+  annotations: {metallb.universe.tf/loadBalancerIPs: "192.168.10.241"}
+spec:
+  type: LoadBalancer
+  selector: {app: mlflow}
+  clusterIP: 10.96.1.2
+  clusterIPs: [10.96.1.2]
+  externalIPs: [203.0.113.9]
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: grpc, port: 9000}
+  - {name: dns, port: 53, targetPort: 5353, protocol: UDP}
+status: {loadBalancer: {ingress: [{ip: 192.168.10.242}]}}
+"#,
+    );
+    assert!(errors(&a).is_empty(), "{:?}", errors(&a));
+    let s = &a.world.services[0];
+    assert_eq!(s.service_type, "LoadBalancer");
+    assert_eq!(s.ports[0].target, TargetPort::Name("http".into()));
+    assert_eq!(s.ports[1].target, TargetPort::Number(9000));
+    assert_eq!((s.ports[2].target.clone(), s.ports[2].protocol), (TargetPort::Number(5353), Protocol::Udp));
+    let ips = |v: &[netpol_fix::model::Spanned<IpAddr>]| v.iter().map(|s| s.value.to_string()).collect::<Vec<_>>();
+    assert_eq!(ips(&s.cluster_ips), ["10.96.1.2"]);
+    assert_eq!(ips(&s.external_ips), ["203.0.113.9"]);
+    assert_eq!(ips(&s.load_balancer_ips), ["192.168.10.242", "192.168.10.241"]);
+}
+
+#[test]
+fn kubernetes_type_errors_are_positioned_and_do_not_stop_the_run() {
+    let a = world(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {template: {metadata: {labels: {version: 1}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ok}
+spec: {template: {metadata: {labels: {app: ok}}}}
+"#,
+    );
+    let errs = errors(&a);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].starts_with("test.yaml:5:48 "), "{errs:?}");
+    assert!(errs[0].contains("`labels.version` must be a string"), "{errs:?}");
+    assert_eq!(ids(&a), ["default/Deployment/ok"]);
+}
+
+#[test]
+fn a_second_definition_of_an_object_is_a_warning_and_the_first_wins() {
+    let a = world(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {template: {metadata: {labels: {app: first}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {template: {metadata: {labels: {app: second}}}}
+"#,
+    );
+    assert_eq!(a.world.workloads.len(), 1);
+    assert_eq!(a.world.workloads[0].labels.get("app").unwrap(), "first");
+    let warnings: Vec<_> = a.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(a.sources.position(warnings[0].loc), "test.yaml:7:1");
+}
+
+#[test]
+fn non_kubernetes_networkpolicy_kinds_are_not_read_as_kubernetes_ones() {
+    let a = world(
+        r#"
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: calico, namespace: x}
+spec: {selector: all(), types: [Ingress]}
+"#,
+    );
+    assert!(a.world.policies.is_empty());
+    assert!(a.diagnostics.is_empty());
+}
