@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod load;
 pub mod model;
 pub mod net;
+pub mod refs;
 pub mod report;
 pub mod source;
 pub mod yaml;

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn netpol_fix(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
@@ -17,7 +17,12 @@ fn netpol_fix(args: &[&str], stdin: Option<&str>) -> Output {
         .expect("run netpol-fix");
     if let Some(text) = stdin {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -46,9 +51,13 @@ fn graph_json_lists_exactly_the_allowed_connections() {
     let out = netpol_fix(&["graph", "fixtures/graph", "--format", "json"], None);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let graph: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(graph["workloads"], json!([ep("a", "client"), ep("a", "server")]));
+    assert_eq!(
+        graph["workloads"],
+        json!([ep("a", "client"), ep("a", "server")])
+    );
     let all = ports(&[("TCP", 1, 65535), ("UDP", 1, 65535), ("SCTP", 1, 65535)]);
-    let everything = |src: Value, dst: Value| json!({"src": src, "dst": dst, "all": true, "ports": all});
+    let everything =
+        |src: Value, dst: Value| json!({"src": src, "dst": dst, "all": true, "ports": all});
     let https = ports(&[("TCP", 443, 443)]);
     let expected = json!([
         // The named port `http` resolves to the server's 8080.
@@ -63,7 +72,12 @@ fn graph_json_lists_exactly_the_allowed_connections() {
         everything(json!({"external": "0.0.0.0-255.255.255.255"}), ep("a", "client")),
         everything(json!({"external": "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}), ep("a", "client")),
     ]);
-    assert_eq!(graph["connections"], expected, "{}", serde_json::to_string_pretty(&graph).unwrap());
+    assert_eq!(
+        graph["connections"],
+        expected,
+        "{}",
+        serde_json::to_string_pretty(&graph).unwrap()
+    );
 }
 
 #[test]
@@ -73,27 +87,65 @@ fn graph_text_formats_are_deterministic() {
         let second = netpol_fix(&["graph", "fixtures/graph", "--format", format], None);
         assert_eq!(first.status.code(), Some(0));
         assert_eq!(stdout(&first), stdout(&second));
-        assert!(stdout(&first).contains("a/Deployment/client"), "{format}: {}", stdout(&first));
+        assert!(
+            stdout(&first).contains("a/Deployment/client"),
+            "{format}: {}",
+            stdout(&first)
+        );
     }
     let txt = stdout(&netpol_fix(&["graph", "fixtures/graph"], None));
-    assert!(txt.contains("a/Deployment/client -> a/Deployment/server: 8080/TCP\n"), "{txt}");
+    assert!(
+        txt.contains("a/Deployment/client -> a/Deployment/server: 8080/TCP\n"),
+        "{txt}"
+    );
 }
 
 #[test]
 fn explain_says_why_and_exits_by_verdict() {
     let denied = netpol_fix(
-        &["explain", "fixtures/graph", "--from", "a/server", "--to", "a/server", "--port", "8080"],
+        &[
+            "explain",
+            "fixtures/graph",
+            "--from",
+            "a/server",
+            "--to",
+            "a/server",
+            "--port",
+            "8080",
+        ],
         None,
     );
     assert_eq!(denied.status.code(), Some(1));
     let text = stdout(&denied);
-    assert!(text.starts_with("a/Deployment/server -> a/Deployment/server on 8080/TCP: DENIED\n"), "{text}");
-    assert!(text.contains("egress of a/Deployment/server: allowed (not isolated"), "{text}");
+    assert!(
+        text.starts_with("a/Deployment/server -> a/Deployment/server on 8080/TCP: DENIED\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("egress of a/Deployment/server: allowed (not isolated"),
+        "{text}"
+    );
     assert!(text.contains("ingress of a/Deployment/server: isolated by a/server-ingress (fixtures/graph/world.yaml:41:1)"), "{text}");
-    assert!(text.contains("denied: no ingress rule of these policies allows 8080/TCP from a/Deployment/server"), "{text}");
+    assert!(
+        text.contains(
+            "denied: no ingress rule of these policies allows 8080/TCP from a/Deployment/server"
+        ),
+        "{text}"
+    );
 
     let allowed = netpol_fix(
-        &["explain", "fixtures/graph", "--from", "a/client", "--to", "a/Deployment/server", "--port", "8080", "--format", "json"],
+        &[
+            "explain",
+            "fixtures/graph",
+            "--from",
+            "a/client",
+            "--to",
+            "a/Deployment/server",
+            "--port",
+            "8080",
+            "--format",
+            "json",
+        ],
         None,
     );
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
@@ -106,7 +158,18 @@ fn explain_says_why_and_exits_by_verdict() {
     assert_eq!(v["ingress"]["allowed_by"][0]["name"], "server-ingress");
 
     let external = netpol_fix(
-        &["explain", "fixtures/graph", "--from", "a/client", "--to", "10.1.2.3", "--port", "443", "--format", "json"],
+        &[
+            "explain",
+            "fixtures/graph",
+            "--from",
+            "a/client",
+            "--to",
+            "10.1.2.3",
+            "--port",
+            "443",
+            "--format",
+            "json",
+        ],
         None,
     );
     let v: Value = serde_json::from_str(&stdout(&external)).unwrap();
@@ -117,7 +180,16 @@ fn explain_says_why_and_exits_by_verdict() {
 #[test]
 fn explain_rejects_unknown_and_ambiguous_endpoints_with_suggestions() {
     let out = netpol_fix(
-        &["explain", "fixtures/graph", "--from", "a/nope", "--to", "a/server", "--port", "80"],
+        &[
+            "explain",
+            "fixtures/graph",
+            "--from",
+            "a/nope",
+            "--to",
+            "a/server",
+            "--port",
+            "80",
+        ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
@@ -126,21 +198,37 @@ fn explain_rejects_unknown_and_ambiguous_endpoints_with_suggestions() {
 
 #[test]
 fn stdin_is_read_with_a_dash() {
-    let world = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml")).unwrap();
+    let world =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"))
+            .unwrap();
     let out = netpol_fix(
-        &["explain", "-", "--from", "a/client", "--to", "a/server", "--port", "8080"],
+        &[
+            "explain", "-", "--from", "a/client", "--to", "a/server", "--port", "8080",
+        ],
         Some(&world),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("allowed by ingress rule #1 of server-ingress (-:47:5)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("allowed by ingress rule #1 of server-ingress (-:47:5)"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn bad_files_are_reported_with_position_and_the_rest_is_still_analysed() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"), root.join("world.yaml")).unwrap();
-    fs::write(root.join("broken.yaml"), "apiVersion: v1\nkind: ConfigMap\ndata: [oops\n").unwrap();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"),
+        root.join("world.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\ndata: [oops\n",
+    )
+    .unwrap();
     fs::write(root.join("binary.yml"), b"\x00\x01\x02").unwrap();
     let out = netpol_fix(&["graph", root.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(2));
@@ -155,7 +243,11 @@ fn bad_files_are_reported_with_position_and_the_rest_is_still_analysed() {
 fn gitignore_is_honoured_and_helm_templates_are_a_notice() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"), root.join("world.yaml")).unwrap();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"),
+        root.join("world.yaml"),
+    )
+    .unwrap();
     fs::write(root.join(".gitignore"), "scratch/\n").unwrap();
     fs::create_dir(root.join("scratch")).unwrap();
     // Would isolate the client completely if it were read.
@@ -165,7 +257,11 @@ fn gitignore_is_honoured_and_helm_templates_are_a_notice() {
     )
     .unwrap();
     fs::create_dir_all(root.join("chart/templates")).unwrap();
-    fs::write(root.join("chart/Chart.yaml"), "apiVersion: v2\nname: c\nversion: 1.0.0\n").unwrap();
+    fs::write(
+        root.join("chart/Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+    )
+    .unwrap();
     fs::write(
         root.join("chart/templates/np.yaml"),
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{ .Release.Name }}\n",

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use netpol_fix::analysis::{analyze, Analysis};
+use netpol_fix::analysis::{Analysis, analyze};
 use netpol_fix::diag::Severity;
 use netpol_fix::load::{Input, LoadOptions};
 use netpol_fix::model::{EnvSource, TargetPort};
@@ -19,7 +19,12 @@ fn world(yaml: &str) -> Analysis {
 }
 
 fn ids(a: &Analysis) -> Vec<String> {
-    let mut v: Vec<String> = a.world.workloads.iter().map(|w| w.meta.id.to_string()).collect();
+    let mut v: Vec<String> = a
+        .world
+        .workloads
+        .iter()
+        .map(|w| w.meta.id.to_string())
+        .collect();
     v.sort();
     v
 }
@@ -84,9 +89,18 @@ spec: {containers: [{name: c}]}
     );
     assert_eq!(
         ids(&a),
-        ["shop/Deployment/web", "shop/Pod/debug", "shop/ReplicaSet/api-5f"]
+        [
+            "shop/Deployment/web",
+            "shop/Pod/debug",
+            "shop/ReplicaSet/api-5f"
+        ]
     );
-    let web = a.world.workloads.iter().find(|w| w.meta.id.name == "web").unwrap();
+    let web = a
+        .world
+        .workloads
+        .iter()
+        .find(|w| w.meta.id.name == "web")
+        .unwrap();
     assert_eq!(web.labels.get("app").map(String::as_str), Some("web"));
     assert!(!web.labels.contains_key("pod-template-hash"));
 }
@@ -111,9 +125,19 @@ spec: {template: {metadata: {labels: {app: agent}}, spec: {hostNetwork: true, co
     );
     assert!(errors(&a).is_empty(), "{:?}", errors(&a));
     assert_eq!(ids(&a), ["default/CronJob/report", "ops/DaemonSet/agent"]);
-    let report = &a.world.workloads.iter().find(|w| w.meta.id.name == "report").unwrap();
+    let report = &a
+        .world
+        .workloads
+        .iter()
+        .find(|w| w.meta.id.name == "report")
+        .unwrap();
     assert_eq!(report.labels.get("app").unwrap(), "report");
-    let agent = a.world.workloads.iter().find(|w| w.meta.id.name == "agent").unwrap();
+    let agent = a
+        .world
+        .workloads
+        .iter()
+        .find(|w| w.meta.id.name == "agent")
+        .unwrap();
     assert!(agent.host_network);
     assert_eq!(agent.ports.len(), 2);
     assert_eq!(agent.ports[1].protocol, Protocol::Udp);
@@ -163,11 +187,18 @@ spec:
             "ml/ClusterWorkflowTemplate/shared:echo"
         ]
     );
-    let fit = a.world.workloads.iter().find(|w| w.meta.id.name == "train:fit").unwrap();
+    let fit = a
+        .world
+        .workloads
+        .iter()
+        .find(|w| w.meta.id.name == "train:fit")
+        .unwrap();
     assert_eq!(fit.labels.get("team").unwrap(), "ml");
     assert_eq!(fit.labels.get("step").unwrap(), "fit");
     assert_eq!(fit.service_account, "runner");
-    assert!(matches!(&fit.containers[0].env[0].source, EnvSource::Value(v) if v.value == "http://mlflow.mlflow"));
+    assert!(
+        matches!(&fit.containers[0].env[0].source, EnvSource::Value(v) if v.value == "http://mlflow.mlflow")
+    );
 }
 
 #[test]
@@ -191,7 +222,10 @@ spec: {template: {metadata: {labels: {app: web}}}}
     assert_eq!(ml.labels.get("kubernetes.io/metadata.name").unwrap(), "ml");
     assert!(ml.declared_at.is_some());
     let default = a.world.namespace("default").unwrap();
-    assert_eq!(default.labels.get("kubernetes.io/metadata.name").unwrap(), "default");
+    assert_eq!(
+        default.labels.get("kubernetes.io/metadata.name").unwrap(),
+        "default"
+    );
     assert!(default.declared_at.is_none());
 }
 
@@ -223,11 +257,19 @@ status: {loadBalancer: {ingress: [{ip: 192.168.10.242}]}}
     assert_eq!(s.service_type, "LoadBalancer");
     assert_eq!(s.ports[0].target, TargetPort::Name("http".into()));
     assert_eq!(s.ports[1].target, TargetPort::Number(9000));
-    assert_eq!((s.ports[2].target.clone(), s.ports[2].protocol), (TargetPort::Number(5353), Protocol::Udp));
-    let ips = |v: &[netpol_fix::model::Spanned<IpAddr>]| v.iter().map(|s| s.value.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        (s.ports[2].target.clone(), s.ports[2].protocol),
+        (TargetPort::Number(5353), Protocol::Udp)
+    );
+    let ips = |v: &[netpol_fix::model::Spanned<IpAddr>]| {
+        v.iter().map(|s| s.value.to_string()).collect::<Vec<_>>()
+    };
     assert_eq!(ips(&s.cluster_ips), ["10.96.1.2"]);
     assert_eq!(ips(&s.external_ips), ["203.0.113.9"]);
-    assert_eq!(ips(&s.load_balancer_ips), ["192.168.10.242", "192.168.10.241"]);
+    assert_eq!(
+        ips(&s.load_balancer_ips),
+        ["192.168.10.242", "192.168.10.241"]
+    );
 }
 
 #[test]
@@ -248,7 +290,10 @@ spec: {template: {metadata: {labels: {app: ok}}}}
     let errs = errors(&a);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].starts_with("test.yaml:5:48 "), "{errs:?}");
-    assert!(errs[0].contains("`labels.version` must be a string"), "{errs:?}");
+    assert!(
+        errs[0].contains("`labels.version` must be a string"),
+        "{errs:?}"
+    );
     assert_eq!(ids(&a), ["default/Deployment/ok"]);
 }
 
@@ -269,7 +314,11 @@ spec: {template: {metadata: {labels: {app: second}}}}
     );
     assert_eq!(a.world.workloads.len(), 1);
     assert_eq!(a.world.workloads[0].labels.get("app").unwrap(), "first");
-    let warnings: Vec<_> = a.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+    let warnings: Vec<_> = a
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
     assert_eq!(warnings.len(), 1);
     assert_eq!(a.sources.position(warnings[0].loc), "test.yaml:7:1");
 }
@@ -286,4 +335,36 @@ spec: {selector: all(), types: [Ingress]}
     );
     assert!(a.world.policies.is_empty());
     assert!(a.diagnostics.is_empty());
+}
+
+#[test]
+fn static_pods_owned_by_a_node_stay_separate() {
+    let a = world(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-cp-01
+  namespace: kube-system
+  labels: {component: kube-apiserver}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-01, controller: true}]
+spec: {hostNetwork: true, containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd-cp-01
+  namespace: kube-system
+  labels: {component: etcd}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-01, controller: true}]
+spec: {hostNetwork: true, containers: [{name: c}]}
+"#,
+    );
+    assert_eq!(
+        ids(&a),
+        [
+            "kube-system/Pod/etcd-cp-01",
+            "kube-system/Pod/kube-apiserver-cp-01"
+        ]
+    );
 }

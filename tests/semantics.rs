@@ -5,12 +5,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::check_truth_table;
 use netpol_fix::analysis::{Analysis, analyze};
-use netpol_fix::connectivity::Engine;
 use netpol_fix::diag::Severity;
-use netpol_fix::endpoint;
 use netpol_fix::load::{Input, LoadOptions};
-use netpol_fix::net::Protocol;
 
 fn cases(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,52 +33,6 @@ fn load_case(case: &Path) -> Analysis {
     )
 }
 
-/// Checks every row of `expect.tsv`; returns the failures as readable lines.
-fn check_truth_table(case: &Path, analysis: &Analysis) -> Vec<String> {
-    let engine = Engine::new(&analysis.world);
-    let table = fs::read_to_string(case.join("expect.tsv")).expect("expect.tsv");
-    let mut failures = Vec::new();
-    let mut rows = 0;
-    for (n, line) in table.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(
-            f.len(),
-            4,
-            "{}:{}: expected FROM TO PORT VERDICT",
-            case.display(),
-            n + 1
-        );
-        let (port, proto) = f[2].split_once('/').expect("PORT/PROTO");
-        let protocol = Protocol::parse(proto).expect("protocol");
-        let port: u16 = port.parse().expect("port");
-        let resolve = |ep: &str| {
-            endpoint::resolve(&analysis.world, ep)
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", case.display(), n + 1))
-        };
-        let verdict = engine.verdict(resolve(f[0]), resolve(f[1]), protocol, port);
-        let expected = match f[3] {
-            "allow" => true,
-            "deny" => false,
-            other => panic!("{}:{}: verdict `{other}`", case.display(), n + 1),
-        };
-        rows += 1;
-        if verdict.allowed() != expected {
-            failures.push(format!(
-                "{}/expect.tsv:{}: {line}: got {} ({verdict:?})",
-                case.file_name().unwrap().to_string_lossy(),
-                n + 1,
-                if verdict.allowed() { "allow" } else { "deny" }
-            ));
-        }
-    }
-    assert!(rows > 0, "{}: empty truth table", case.display());
-    failures
-}
-
 #[test]
 fn semantics_truth_tables() {
     let mut failures = Vec::new();
@@ -93,7 +47,7 @@ fn semantics_truth_tables() {
             case.display(),
             analysis.diagnostics
         );
-        failures.extend(check_truth_table(&case, &analysis));
+        failures.extend(check_truth_table(&case.join("expect.tsv"), &analysis));
     }
     assert!(
         failures.is_empty(),
@@ -138,7 +92,7 @@ fn invalid_policies_are_reported_at_their_position_and_the_rest_is_analysed() {
             ));
         }
         if case.join("expect.tsv").exists() {
-            failures.extend(check_truth_table(&case, &analysis));
+            failures.extend(check_truth_table(&case.join("expect.tsv"), &analysis));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -7,8 +7,8 @@ to one common form and compared:
 
     facts = {(src, dst): allowed connections}
 
-where src/dst is a workload ("wl", namespace, kind, name) or an external IPv4
-range ("ext", first, last), and "allowed connections" maps each of TCP, UDP
+where src/dst is a workload ("wl", namespace, kind, name) or an external
+address range ("ext", first, last), and "allowed connections" maps each of TCP, UDP
 and SCTP to a set of destination-port intervals, plus OTHER for protocols
 without ports (ICMP, ...), which Kubernetes allows only through rules without
 `ports`.  External ranges of both sides are cut at the union of all range
@@ -39,7 +39,10 @@ import gen_world  # noqa: E402  (sibling module)
 PORT_PROTOCOLS = ("TCP", "UDP", "SCTP")
 OTHER = "OTHER"            # all protocols without ports, as one bucket
 FULL_PORTS = ((1, 65535),)
-ALL_IPV4 = (0, 2 ** 32 - 1)
+# External addresses live in one integer space: IPv4 as is, IPv6 shifted
+# above it, so that a range never mixes the two families.
+V6_OFFSET = 2 ** 32
+ADDRESS_SPACE_END = V6_OFFSET + 2 ** 128      # exclusive
 DEFAULT_NCA = "/tmp/nca-venv/bin/nca"
 DEFAULT_NETPOL_FIX = os.path.join(REPO, "target", "release", "netpol-fix")
 
@@ -135,25 +138,43 @@ def conn_format(conn):
 
 # ---------------------------------------------------------------- endpoints
 
+def addr_to_int(text):
+    """Map an IPv4 or IPv6 address to the common integer space."""
+    addr = ipaddress.ip_address(text)
+    return int(addr) + (V6_OFFSET if addr.version == 6 else 0)
+
+
+def int_to_addr(value):
+    """Inverse of addr_to_int."""
+    if value >= V6_OFFSET:
+        return ipaddress.IPv6Address(value - V6_OFFSET)
+    return ipaddress.IPv4Address(value)
+
+
 def ep_format(ep):
     """Render an endpoint the way nca does."""
     if ep[0] == "ext":
-        return "%s-%s" % (ipaddress.IPv4Address(ep[1]), ipaddress.IPv4Address(ep[2]))
+        return "%s-%s" % (int_to_addr(ep[1]), int_to_addr(ep[2]))
     return "%s/%s[%s]" % (ep[1], ep[3], ep[2])
 
 
-def parse_ipv4_ranges(text):
-    """Parse `A-B`, `A`, or `A/len` (comma-separated) into (first, last) pairs."""
+def parse_ip_ranges(text):
+    """Parse `A-B`, `A`, or `A/len` (comma-separated, IPv4 or IPv6) into
+    (first, last) pairs of the common integer space."""
     out = []
     for part in text.split(","):
         if "-" in part:
             lo, hi = part.split("-", 1)
-            out.append((int(ipaddress.IPv4Address(lo)), int(ipaddress.IPv4Address(hi))))
+            lo, hi = addr_to_int(lo), addr_to_int(hi)
+            if hi < lo or (lo < V6_OFFSET) != (hi < V6_OFFSET):
+                raise ValueError("bad range")
+            out.append((lo, hi))
         elif "/" in part:
-            net = ipaddress.IPv4Network(part, strict=False)
-            out.append((int(net.network_address), int(net.broadcast_address)))
+            net = ipaddress.ip_network(part, strict=False)
+            out.append((addr_to_int(str(net.network_address)),
+                        addr_to_int(str(net.broadcast_address))))
         else:
-            addr = int(ipaddress.IPv4Address(part))
+            addr = addr_to_int(part)
             out.append((addr, addr))
     return out
 
@@ -166,14 +187,12 @@ _NCA_CUBE_KEY = re.compile(r",(?=[a-z_]+:)")
 
 
 def parse_nca_endpoint(text):
-    """Return a list of endpoints for one nca endpoint, [] for IPv6 ranges."""
+    """Return the list of endpoints for one nca endpoint."""
     match = _NCA_WORKLOAD.match(text)
     if match:
         return [("wl", match["ns"], match["kind"] or "Pod", match["name"])]
-    if ":" in text:
-        return []          # IPv6: netpol-fix reports IPv4 external ranges only
     try:
-        return [("ext", lo, hi) for lo, hi in parse_ipv4_ranges(text)]
+        return [("ext", lo, hi) for lo, hi in parse_ip_ranges(text)]
     except ValueError as err:
         raise ParseError("nca endpoint %r: %s" % (text, err)) from None
 
@@ -253,15 +272,37 @@ def parse_nca_output(text):
     return facts
 
 
+def nca_command(nca, pristine=False):
+    """Return the command prefix running nca, patched unless `pristine`.
+
+    The patched form runs nca_patched.py (a fix for a known nca bug, see its
+    docstring) under the Python interpreter named on the nca script's #! line.
+    """
+    if pristine:
+        return [nca]
+    with open(nca, "rb") as handle:
+        first = handle.readline().decode("utf-8", "replace").strip()
+    python = first[2:].strip() if first.startswith("#!") else ""
+    if not python or "python" not in os.path.basename(python.split()[0]):
+        raise SystemExit("%s is not a Python entry script; pass --pristine-nca" % nca)
+    return python.split() + [os.path.join(HERE, "nca_patched.py")]
+
+
 def run_nca(nca, world_dir, out_file):
     """Run nca's connectivity query on world_dir; return its parsed facts.
 
+    `nca` is a command prefix (a list, see nca_command) or a path.
+
     Namespaces and pods are passed with -n/-p rather than -r: with -r, nca
     reads files in directory order and a Namespace read after the workloads
-    in it loses its labels (see README.md).
+    in it loses its labels (see README.md).  --print_ipv6 makes nca list the
+    IPv6 external ranges too, as netpol-fix does.
     """
-    cmd = [nca, "--connectivity", world_dir, "-n", world_dir, "-p", world_dir,
-           "-o", "txt_no_fw_rules", "-f", out_file]
+    if os.path.exists(out_file):
+        os.remove(out_file)        # nca -f appends to an existing file
+    prefix = list(nca) if isinstance(nca, (list, tuple)) else [nca]
+    cmd = prefix + ["--connectivity", world_dir, "-n", world_dir, "-p", world_dir,
+                    "-o", "txt_no_fw_rules", "--print_ipv6", "-f", out_file]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not os.path.exists(out_file):
         raise ParseError("nca failed (exit %d): %s" % (
@@ -276,7 +317,7 @@ def parse_npf_endpoint(ep):
     """Parse one netpol-fix JSON endpoint."""
     if "external" in ep:
         try:
-            return [("ext", lo, hi) for lo, hi in parse_ipv4_ranges(ep["external"])]
+            return [("ext", lo, hi) for lo, hi in parse_ip_ranges(ep["external"])]
         except ValueError as err:
             raise ParseError("netpol-fix external %r: %s" % (ep["external"], err)) from None
     return [("wl", ep["namespace"], ep["kind"], ep["name"])]
@@ -325,7 +366,7 @@ def run_netpol_fix(binary, world_dir):
 
 def range_cuts(*fact_lists):
     """Return the sorted start points of the atoms of all external ranges."""
-    cuts = {ALL_IPV4[0], ALL_IPV4[1] + 1}
+    cuts = {0, V6_OFFSET, ADDRESS_SPACE_END}
     for facts in fact_lists:
         for src, dst, _ in facts:
             for ep in (src, dst):
@@ -367,6 +408,11 @@ def compare(nca_map, npf_map):
     return diffs
 
 
+def adjacent(first, second):
+    """Whether external range `second` starts right after `first`, same family."""
+    return first[0] == second[0] == "ext" and first[2] + 1 == second[1] != V6_OFFSET
+
+
 def merge_ranges(diffs):
     """Merge consecutive entries whose external src (or dst) atoms are adjacent
     and whose other endpoint and both sides' connections are identical."""
@@ -375,10 +421,10 @@ def merge_ranges(diffs):
         if merged:
             psrc, pdst, pleft, pright = merged[-1]
             same = conn_key(pleft) == conn_key(left) and conn_key(pright) == conn_key(right)
-            if same and psrc == src and pdst[0] == dst[0] == "ext" and pdst[2] + 1 == dst[1]:
+            if same and psrc == src and adjacent(pdst, dst):
                 merged[-1] = (src, ("ext", pdst[1], dst[2]), left, right)
                 continue
-            if same and pdst == dst and psrc[0] == src[0] == "ext" and psrc[2] + 1 == src[1]:
+            if same and pdst == dst and adjacent(psrc, src):
                 merged[-1] = (("ext", psrc[1], src[2]), dst, left, right)
                 continue
         merged.append((src, dst, left, right))
@@ -439,7 +485,7 @@ def check_world(label, world_dir, args, expected_workloads=None):
     result = Result(label, world_dir)
     try:
         with tempfile.TemporaryDirectory(prefix="netpol-diff-nca-") as scratch:
-            nca_facts = run_nca(args.nca, world_dir, os.path.join(scratch, "nca.txt"))
+            nca_facts = run_nca(args.nca_cmd, world_dir, os.path.join(scratch, "nca.txt"))
         if args.nca_only:
             result.facts = (len(normalize(nca_facts, range_cuts(nca_facts))), 0)
             return result
@@ -494,6 +540,8 @@ def parse_args(argv):
                         help="netpol-fix binary (default: target/release/netpol-fix)")
     parser.add_argument("--nca", default=None,
                         help="nca executable (default: %s, else nca on PATH)" % DEFAULT_NCA)
+    parser.add_argument("--pristine-nca", action="store_true",
+                        help="run nca as installed, without nca_patched.py's bug fix")
     parser.add_argument("--jobs", type=int, default=2, help="worlds checked in parallel")
     parser.add_argument("--keep", action="store_true", help="keep every world directory")
     parser.add_argument("--nca-only", action="store_true",
@@ -504,6 +552,7 @@ def parse_args(argv):
         args.nca = DEFAULT_NCA if os.path.exists(DEFAULT_NCA) else shutil.which("nca")
     if not args.nca or not os.path.exists(args.nca):
         parser.error("nca not found: install it (see README.md) or pass --nca")
+    args.nca_cmd = nca_command(args.nca, args.pristine_nca)
     if not args.nca_only and not os.path.exists(args.netpol_fix):
         parser.error("netpol-fix binary %s not found: run `cargo build --release` "
                      "or pass --netpol-fix" % args.netpol_fix)

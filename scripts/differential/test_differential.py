@@ -104,9 +104,13 @@ class NcaParseTests(unittest.TestCase):
         self.assertEqual(facts[1][0], ("wl", "alpha", "Deployment", "web"))
         self.assertEqual(facts[1][2], {"UDP": ((53, 53),)})
 
-    def test_ipv6_lines_are_ignored(self):
-        facts = run.parse_nca_output("::-ffff:: => a/b[Deployment] : All connections\n")
-        self.assertEqual(facts, [])
+    def test_ipv6_ranges(self):
+        facts = run.parse_nca_output(
+            "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff => a/b[Deployment] : All connections\n")
+        src = facts[0][0]
+        self.assertEqual(src, ("ext", run.V6_OFFSET, run.V6_OFFSET + 2 ** 128 - 1))
+        self.assertEqual(run.ep_format(src), "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+        self.assertEqual(run.ep_format(("ext", 0, 255)), "0.0.0.0-0.0.0.255")
 
 
 class NormalizeTests(unittest.TestCase):
@@ -136,6 +140,13 @@ class NormalizeTests(unittest.TestCase):
         lines = run.minimal_report(groups)
         self.assertIn("10.0.0.0-10.255.255.255 -> alpha/web[Deployment]", lines[0])
         self.assertIn("only nca:          TCP 80", "\n".join(lines))
+
+    def test_report_never_merges_ipv4_with_ipv6(self):
+        left = [(self.WEB, ("ext", 0, run.ADDRESS_SPACE_END - 1), run.conn_all())]
+        cuts = run.range_cuts(left)
+        groups = run.group_diffs(run.compare(run.normalize(left, cuts), {}))
+        self.assertEqual([run.ep_format(g[1]) for g in groups],
+                         ["0.0.0.0-255.255.255.255", "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"])
 
     def test_all_true_equals_all_connections(self):
         _, facts = run.parse_npf_output(
@@ -222,6 +233,14 @@ class EndToEndTests(unittest.TestCase):
         for line in out.splitlines():
             if "(world: " in line:
                 shutil.rmtree(line.split("(world: ")[1].rstrip(")"), ignore_errors=True)
+
+    def test_patched_nca_fixes_exists_selector_across_namespaces(self):
+        world = os.path.join(TESTDATA, "quirks", "exists-selector-across-namespaces")
+        pair = (("wl", "beta", "Deployment", "db"), ("wl", "alpha", "Deployment", "web"))
+        out = os.path.join(self.scratch, "nca.txt")
+        for pristine, expected in ((False, True), (True, False)):
+            facts = run.run_nca(run.nca_command(NCA, pristine), world, out)
+            self.assertEqual(pair in {(s, d) for s, d, _ in facts}, expected, pristine)
 
     def test_broken_tool_output_is_an_error(self):
         fake = self.fake_binary("echo 'not json'")

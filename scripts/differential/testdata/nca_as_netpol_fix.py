@@ -12,7 +12,6 @@ the first connection by TCP port 1 (to check that disagreements are caught).
 Workloads are read from deployments.yaml as written by gen_world.py.
 """
 
-import ipaddress
 import json
 import os
 import re
@@ -23,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import run  # noqa: E402
 
-EXTRA_CUTS = [int(ipaddress.IPv4Address(a)) for a in ("10.128.0.0", "128.0.0.0", "192.168.3.0")]
+EXTRA_CUTS = [run.addr_to_int(a) for a in ("10.128.0.0", "128.0.0.0", "192.168.3.0", "8000::")]
 
 
 def read_workloads(world_dir):
@@ -41,7 +40,7 @@ def read_workloads(world_dir):
 def ep_json(ep):
     """Render an endpoint in the netpol-fix JSON contract."""
     if ep[0] == "ext":
-        return {"external": "%s-%s" % (ipaddress.IPv4Address(ep[1]), ipaddress.IPv4Address(ep[2]))}
+        return {"external": run.ep_format(ep)}
     return {"namespace": ep[1], "kind": ep[2], "name": ep[3]}
 
 
@@ -62,8 +61,8 @@ def main():
     """Print nca's answer for sys.argv[2] in the netpol-fix JSON contract."""
     world_dir = sys.argv[2]
     with tempfile.TemporaryDirectory() as scratch:
-        facts = run.run_nca(os.environ.get("NCA", run.DEFAULT_NCA), world_dir,
-                            os.path.join(scratch, "out.txt"))
+        facts = run.run_nca(run.nca_command(os.environ.get("NCA", run.DEFAULT_NCA)),
+                            world_dir, os.path.join(scratch, "out.txt"))
     cuts = sorted(set(run.range_cuts(facts)) | set(EXTRA_CUTS))
     facts_map = run.normalize(facts, cuts)
     workloads = read_workloads(world_dir)

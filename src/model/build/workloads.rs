@@ -104,8 +104,9 @@ fn controller_owner(f: Fields, namespace: &str) -> Result<Option<ObjectId>> {
         return Ok(None);
     };
     for r in f.seq(refs, "ownerReferences")? {
-        if f.opt_bool(r, "controller")? == Some(true) {
-            let kind = f.opt_string(r, "kind")?.unwrap_or_default();
+        let kind = f.opt_string(r, "kind")?.unwrap_or_default();
+        // Static (mirror) pods are "owned" by their Node, which runs no pod template.
+        if f.opt_bool(r, "controller")? == Some(true) && kind != "Node" {
             let name = f.opt_string(r, "name")?.unwrap_or_default();
             return Ok(Some(ObjectId {
                 namespace: namespace.to_string(),
