@@ -95,12 +95,12 @@ pub fn find(text: &str) -> Vec<HostRef> {
             None => 0,
         };
         let value = &text[value_start..];
-        if !value.is_empty() && !value.contains(char::is_whitespace) {
-            if let Some(r) =
+        if !value.is_empty()
+            && !value.contains(char::is_whitespace)
+            && let Some(r) =
                 host_port(text, value_start, text.len()).filter(|r| plausible_bare(r, value))
-            {
-                out.push(r);
-            }
+        {
+            out.push(r);
         }
     }
     out
