@@ -215,15 +215,18 @@ fn stdin_is_read_with_a_dash() {
     );
 }
 
+/// A temporary directory holding a copy of the graph fixture, to add files next to it.
+fn graph_world_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml");
+    fs::copy(fixture, dir.path().join("world.yaml")).unwrap();
+    dir
+}
+
 #[test]
 fn bad_files_are_reported_with_position_and_the_rest_is_still_analysed() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = graph_world_copy();
     let root = dir.path();
-    fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"),
-        root.join("world.yaml"),
-    )
-    .unwrap();
     fs::write(
         root.join("broken.yaml"),
         "apiVersion: v1\nkind: ConfigMap\ndata: [oops\n",
@@ -241,13 +244,8 @@ fn bad_files_are_reported_with_position_and_the_rest_is_still_analysed() {
 
 #[test]
 fn gitignore_is_honoured_and_helm_templates_are_a_notice() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = graph_world_copy();
     let root = dir.path();
-    fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/graph/world.yaml"),
-        root.join("world.yaml"),
-    )
-    .unwrap();
     fs::write(root.join(".gitignore"), "scratch/\n").unwrap();
     fs::create_dir(root.join("scratch")).unwrap();
     // Would isolate the client completely if it were read.
