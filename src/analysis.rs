@@ -23,7 +23,12 @@ impl Analysis {
 }
 
 pub fn analyze(inputs: &[Input], options: LoadOptions) -> Analysis {
-    let loaded = load::load(inputs, options);
+    analyze_with(Sources::default(), inputs, options)
+}
+
+/// Like [`analyze`], adding the inputs to `sources` that already hold other files (config, rules).
+pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) -> Analysis {
+    let loaded = load::load(sources, inputs, options);
     let (world, model_diags) = build::build(&loaded.objects);
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(model_diags);

@@ -4,9 +4,12 @@
 //! Kubernetes) → [`connectivity`] (who may reach whom, and why). The library never prints.
 
 pub mod analysis;
+pub mod check;
+pub mod config;
 pub mod connectivity;
 pub mod diag;
 pub mod endpoint;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod net;

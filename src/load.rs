@@ -22,11 +22,13 @@ pub enum Input {
     Text { name: String, text: String },
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub limits: Limits,
     /// Larger files are reported and skipped.
     pub max_file_bytes: u64,
+    /// Gitignore-style globs, relative to each walked directory, of paths to leave out.
+    pub exclude: Vec<String>,
 }
 
 impl Default for LoadOptions {
@@ -34,6 +36,7 @@ impl Default for LoadOptions {
         LoadOptions {
             limits: Limits::default(),
             max_file_bytes: 256 * 1024 * 1024,
+            exclude: Vec::new(),
         }
     }
 }
@@ -82,22 +85,28 @@ enum Problem {
     Notice(String),
 }
 
-pub fn load(inputs: &[Input], options: LoadOptions) -> Loaded {
+/// Reads every input; `sources` may already hold files (config, rules) that diagnostics name.
+pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded {
     let mut pending: Vec<(String, Input)> = Vec::new();
     let mut walk_errors: Vec<(String, String)> = Vec::new();
     for input in inputs {
         match input {
-            Input::Path(path) if path.is_dir() => walk(path, &mut pending, &mut walk_errors),
+            Input::Path(path) if path.is_dir() => {
+                walk(path, &options.exclude, &mut pending, &mut walk_errors)
+            }
             Input::Path(path) => pending.push((path.display().to_string(), input.clone())),
             Input::Text { name, .. } => pending.push((name.clone(), input.clone())),
         }
     }
     let results: Vec<FileResult> = pending
         .into_par_iter()
-        .map(|(name, input)| read_one(name, &input, options))
+        .map(|(name, input)| read_one(name, &input, &options))
         .collect();
 
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        sources,
+        ..Loaded::default()
+    };
     for (name, message) in walk_errors {
         let file = loaded.sources.add(SourceFile::new(name, "".into()));
         loaded.diagnostics.push(Diagnostic::error(
@@ -141,9 +150,27 @@ fn is_manifest_name(path: &Path) -> bool {
 
 /// Walks a directory like git: `.gitignore` and `.git/info/exclude` honoured (even outside a
 /// repository), hidden files included, `.git` itself skipped, paths sorted.
-fn walk(dir: &Path, out: &mut Vec<(String, Input)>, errors: &mut Vec<(String, String)>) {
+fn walk(
+    dir: &Path,
+    exclude: &[String],
+    out: &mut Vec<(String, Input)>,
+    errors: &mut Vec<(String, String)>,
+) {
     let mut found = Vec::new();
+    let mut overrides = ignore::overrides::OverrideBuilder::new(dir);
+    for glob in exclude {
+        if let Err(e) = overrides.add(&format!("!{glob}")) {
+            errors.push((
+                dir.display().to_string(),
+                format!("invalid exclude glob `{glob}`: {e}"),
+            ));
+        }
+    }
+    let overrides = overrides
+        .build()
+        .unwrap_or_else(|_| ignore::overrides::Override::empty());
     let walker = ignore::WalkBuilder::new(dir)
+        .overrides(overrides)
         .hidden(false)
         .require_git(false)
         .follow_links(true)
@@ -170,7 +197,7 @@ fn walk_error_message(err: &ignore::Error) -> String {
     format!("cannot read part of the directory tree: {err}")
 }
 
-fn read_one(name: String, input: &Input, options: LoadOptions) -> FileResult {
+fn read_one(name: String, input: &Input, options: &LoadOptions) -> FileResult {
     let mut result = FileResult {
         name,
         text: "".into(),
@@ -343,6 +370,7 @@ mod tests {
 
     fn load_text(text: &str) -> Loaded {
         load(
+            Sources::default(),
             &[Input::Text {
                 name: "-".into(),
                 text: text.into(),

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use netpol_fix::analysis::{Analysis, analyze};
+use netpol_fix::check::{CheckOptions, check};
 use netpol_fix::connectivity::Engine;
+use netpol_fix::diag::Severity;
 use netpol_fix::endpoint;
 use netpol_fix::load::{Input, LoadOptions};
 use netpol_fix::net::Protocol;
-use netpol_fix::report::{self, explain, graph::GraphFormat};
+use netpol_fix::report::{self, explain, findings, graph::GraphFormat};
 
 /// Exit codes: 0 clean, 1 findings (or a denied flow for `explain`), 2 input or usage errors.
 const EXIT_FINDINGS: u8 = 1;
@@ -21,15 +23,54 @@ const EXIT_ERROR: u8 = 2;
 #[command(
     name = "netpol-fix",
     version,
-    about = "Find and fix Kubernetes NetworkPolicy problems before a CNI starts enforcing them"
+    about = "Find and fix Kubernetes NetworkPolicy problems before a CNI starts enforcing them",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a subcommand: `check`.
+    #[command(flatten)]
+    check: CheckArgs,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Manifest files or directories; `-` reads stdin.
+    #[arg(default_value = ".")]
+    paths: Vec<String>,
+    #[arg(long, value_enum, default_value_t = findings::Format::Human)]
+    format: findings::Format,
+    /// Only these rules (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    select: Vec<String>,
+    /// Not these rules (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// Exit 0 even when findings remain (input errors still exit 2).
+    #[arg(long)]
+    exit_zero: bool,
+    /// Configuration file (default: netpol-fix.yaml in the first directory given).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A directory of additional rules (repeatable).
+    #[arg(long = "rules")]
+    rule_dirs: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Find the flows that break once NetworkPolicy is enforced (the default command).
+    Check(CheckArgs),
+    /// List the rules, or explain one.
+    Rules {
+        id: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+        format: ExplainFormat,
+        /// A directory of additional rules (repeatable).
+        #[arg(long = "rules")]
+        rule_dirs: Vec<PathBuf>,
+    },
     /// Explain whether one flow is allowed, and by which policies.
     Explain {
         /// Manifest files or directories; `-` reads stdin.
@@ -109,7 +150,46 @@ fn load(paths: &[String]) -> io::Result<Analysis> {
 fn run(cli: Cli) -> io::Result<u8> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let code = match cli.command {
+    let command = cli.command.unwrap_or(Command::Check(cli.check));
+    let code = match command {
+        Command::Check(args) => run_check(&mut out, args)?,
+        Command::Rules {
+            id,
+            format,
+            rule_dirs,
+        } => {
+            let options = CheckOptions {
+                rule_dirs,
+                ..CheckOptions::default()
+            };
+            let run = check(&[], &options);
+            report::write_diagnostics(
+                &mut io::stderr().lock(),
+                &run.analysis.sources,
+                &run.analysis.diagnostics,
+            )?;
+            match id {
+                None => report::rules::write_list(
+                    &mut out,
+                    &run.catalog,
+                    format == ExplainFormat::Json,
+                )?,
+                Some(id) => match run.rule(&id) {
+                    Some(rule) => {
+                        report::rules::write_rule(&mut out, rule, format == ExplainFormat::Json)?
+                    }
+                    None => {
+                        eprintln!("error: no rule `{id}` (list them with `netpol-fix rules`)");
+                        return Ok(EXIT_ERROR);
+                    }
+                },
+            }
+            if run.analysis.has_errors() {
+                EXIT_ERROR
+            } else {
+                0
+            }
+        }
         Command::Explain {
             paths,
             from,
@@ -172,4 +252,38 @@ fn run(cli: Cli) -> io::Result<u8> {
     };
     out.flush()?;
     Ok(code)
+}
+
+fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
+    let first_dir = args.paths.first().map(PathBuf::from).filter(|p| p.is_dir());
+    let options = CheckOptions {
+        config: args.config,
+        config_root: first_dir,
+        rule_dirs: args.rule_dirs,
+        select: args.select,
+        ignore: args.ignore,
+    };
+    let run = check(&inputs(&args.paths)?, &options);
+    let color = args.format == findings::Format::Human
+        && io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    findings::write(out, &run, args.format, color)?;
+    if args.format != findings::Format::Human {
+        let notices: Vec<_> = run
+            .analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity != Severity::Error)
+            .cloned()
+            .collect();
+        report::write_diagnostics(&mut io::stderr().lock(), &run.analysis.sources, &notices)?;
+    }
+    let failing = run.findings.iter().any(|f| f.severity != Severity::Info);
+    Ok(if run.analysis.has_errors() {
+        EXIT_ERROR
+    } else if failing && !args.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        0
+    })
 }

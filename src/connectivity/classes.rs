@@ -9,7 +9,8 @@ use std::ops::Range;
 
 use roaring::RoaringBitmap;
 
-use crate::model::{ContainerPort, Requirement, Selector, World};
+use super::Probe;
+use crate::model::{ContainerPort, Labels, Requirement, Selector, World};
 
 pub type ClassId = u32;
 
@@ -18,14 +19,15 @@ pub struct Class {
     pub namespace: u32,
     /// Container ports that have a name (what named-port rules resolve against).
     pub named_ports: Vec<ContainerPort>,
-    /// Workload indices, in world order.
+    /// Pod indices (workloads, then probes), in order.
     pub members: Vec<usize>,
 }
 
 #[derive(Debug)]
 pub struct Classes {
     pub classes: Vec<Class>,
-    pub class_of_workload: Vec<ClassId>,
+    /// Class of each pod: the world's workloads, then the probes.
+    pub class_of_pod: Vec<ClassId>,
     namespace_ranges: Vec<Range<u32>>,
     by_label: HashMap<(String, String), RoaringBitmap>,
     by_key: HashMap<String, RoaringBitmap>,
@@ -33,8 +35,9 @@ pub struct Classes {
 }
 
 impl Classes {
-    /// Groups the world's workloads; `keys` are the label keys any selector mentions.
-    pub fn build(world: &World, keys: &BTreeSet<&str>) -> Classes {
+    /// Groups the world's workloads and the probes; `keys` are the label keys any selector
+    /// mentions.
+    pub fn build(world: &World, probes: &[Probe], keys: &BTreeSet<&str>) -> Classes {
         type Key = (u32, Vec<(String, String)>, Vec<ContainerPort>);
         let ns_index = |name: &str| {
             world
@@ -42,37 +45,40 @@ impl Classes {
                 .binary_search_by(|n| n.name.as_str().cmp(name))
                 .map_or(u32::MAX, |i| i as u32)
         };
-        let mut keyed: Vec<(Key, usize)> = world
+        let pods = world
             .workloads
             .iter()
+            .map(|w| (&w.meta.id.namespace, &w.labels, &w.ports))
+            .chain(probes.iter().map(|p| (&p.namespace, &p.labels, &p.ports)));
+        let mut keyed: Vec<(Key, usize)> = pods
             .enumerate()
-            .map(|(i, w)| {
-                let labels = w
-                    .labels
-                    .iter()
-                    .filter(|(k, _)| keys.contains(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let mut ports: Vec<ContainerPort> = w
-                    .ports
-                    .iter()
-                    .filter(|p| p.name.is_some())
-                    .cloned()
-                    .collect();
-                ports.sort();
-                ports.dedup();
-                ((ns_index(&w.meta.id.namespace), labels, ports), i)
-            })
+            .map(
+                |(i, (namespace, labels, ports)): (
+                    usize,
+                    (&String, &Labels, &Vec<ContainerPort>),
+                )| {
+                    let labels = labels
+                        .iter()
+                        .filter(|(k, _)| keys.contains(k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    let mut ports: Vec<ContainerPort> =
+                        ports.iter().filter(|p| p.name.is_some()).cloned().collect();
+                    ports.sort();
+                    ports.dedup();
+                    ((ns_index(namespace), labels, ports), i)
+                },
+            )
             .collect();
         keyed.sort();
 
         let mut classes: Vec<Class> = Vec::new();
-        let mut class_of_workload = vec![0; world.workloads.len()];
+        let mut class_of_pod = vec![0; keyed.len()];
         let mut by_label: HashMap<(String, String), RoaringBitmap> = HashMap::new();
         let mut by_key: HashMap<String, RoaringBitmap> = HashMap::new();
         let mut namespace_ranges = vec![0..0; world.namespaces.len()];
         let mut previous: Option<&Key> = None;
-        for (key, workload) in &keyed {
+        for (key, pod) in &keyed {
             if previous != Some(key) {
                 let id = classes.len() as ClassId;
                 for (k, v) in &key.1 {
@@ -96,14 +102,14 @@ impl Classes {
                 previous = Some(key);
             }
             let id = classes.len() as ClassId - 1;
-            classes[id as usize].members.push(*workload);
-            class_of_workload[*workload] = id;
+            classes[id as usize].members.push(*pod);
+            class_of_pod[*pod] = id;
         }
         let mut all = RoaringBitmap::new();
         all.insert_range(0..classes.len() as u32);
         Classes {
             classes,
-            class_of_workload,
+            class_of_pod,
             namespace_ranges,
             by_label,
             by_key,

@@ -14,7 +14,8 @@ use std::net::IpAddr;
 use roaring::RoaringBitmap;
 
 use crate::model::{
-    Direction, DirectionRules, NamespaceScope, Peer, Peers, PortSpec, Ports, Selector, World,
+    ContainerPort, Direction, DirectionRules, Labels, NamespaceScope, Peer, Peers, PortSpec, Ports,
+    Selector, World,
 };
 use crate::net::{IpSet, PortSet, Protocol};
 use classes::{ClassId, Classes};
@@ -24,8 +25,20 @@ use classes::{ClassId, Classes};
 pub enum Endpoint {
     /// Index into `World::workloads`.
     Workload(usize),
+    /// Index into the engine's probes.
+    Probe(usize),
     /// An address outside the cluster.
     External(IpAddr),
+}
+
+/// A pod the input does not contain but a check needs to reason about (the cluster DNS pods
+/// when CoreDNS is not in the repository). Policies in the input apply to it as to any pod;
+/// its namespace must be in the world.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub namespace: String,
+    pub labels: Labels,
+    pub ports: Vec<ContainerPort>,
 }
 
 /// A rule of a policy: `(policy index, rule index)` in the given direction.
@@ -92,6 +105,7 @@ impl CompiledRule {
 /// The compiled world.
 pub struct Engine<'w> {
     pub world: &'w World,
+    pub probes: Vec<Probe>,
     pub classes: Classes,
     /// Per direction (ingress, egress), per class: the policies that isolate it.
     isolating: [Vec<Vec<usize>>; 2],
@@ -106,8 +120,29 @@ fn dir_index(d: Direction) -> usize {
     }
 }
 
+impl Probe {
+    /// `namespace/{labels}`: how messages name a pod that is not in the input.
+    pub fn describe(&self) -> String {
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!(
+            "{}/{{{}}} (not in the input)",
+            self.namespace,
+            labels.join(",")
+        )
+    }
+}
+
 impl<'w> Engine<'w> {
     pub fn new(world: &'w World) -> Engine<'w> {
+        Engine::with_probes(world, &[])
+    }
+
+    /// An engine that also answers for `probes` (as `Endpoint::Probe(i)`).
+    pub fn with_probes(world: &'w World, probes: &[Probe]) -> Engine<'w> {
         let mut keys = BTreeSet::new();
         let mut note = |s: &'w Selector| keys.extend(s.requirements().iter().map(|r| r.key()));
         for p in &world.policies {
@@ -126,7 +161,7 @@ impl<'w> Engine<'w> {
                 }
             }
         }
-        let classes = Classes::build(world, &keys);
+        let classes = Classes::build(world, probes, &keys);
         let mut compiler = Compiler {
             world,
             classes: &classes,
@@ -156,6 +191,7 @@ impl<'w> Engine<'w> {
         }
         Engine {
             world,
+            probes: probes.to_vec(),
             classes,
             isolating,
             rules,
@@ -163,31 +199,59 @@ impl<'w> Engine<'w> {
     }
 
     pub fn class_of(&self, workload: usize) -> ClassId {
-        self.classes.class_of_workload[workload]
+        self.classes.class_of_pod[workload]
     }
 
-    /// Policies isolating a workload in a direction (empty: not isolated).
-    pub fn isolating(&self, workload: usize, direction: Direction) -> &[usize] {
-        &self.isolating[dir_index(direction)][self.class_of(workload) as usize]
+    /// The class of a pod endpoint; `None` for an external address.
+    pub fn class_of_endpoint(&self, ep: Endpoint) -> Option<ClassId> {
+        match ep {
+            Endpoint::Workload(w) => Some(self.classes.class_of_pod[w]),
+            Endpoint::Probe(p) => Some(self.classes.class_of_pod[self.world.workloads.len() + p]),
+            Endpoint::External(_) => None,
+        }
+    }
+
+    /// Policies isolating a pod in a direction (empty: not isolated, or an external address).
+    pub fn isolating(&self, pod: Endpoint, direction: Direction) -> &[usize] {
+        match self.class_of_endpoint(pod) {
+            Some(c) => &self.isolating[dir_index(direction)][c as usize],
+            None => &[],
+        }
+    }
+
+    /// External addresses `pod` may send to on `protocol`/`port` (all when not egress-isolated).
+    pub fn egress_addresses(&self, pod: Endpoint, protocol: Protocol, port: u16) -> IpSet {
+        let isolated_by = self.isolating(pod, Direction::Egress);
+        if isolated_by.is_empty() {
+            return IpSet::all();
+        }
+        let d = dir_index(Direction::Egress);
+        let mut set = IpSet::empty();
+        for &policy in isolated_by {
+            let rules = self.policy_rules(policy, Direction::Egress);
+            for (i, compiled) in self.rules[d][policy].iter().enumerate() {
+                if self.ports(&rules[i].ports, None).contains(protocol, port) {
+                    set = set.union(&compiled.addresses());
+                }
+            }
+        }
+        set
     }
 
     /// May `src` reach `dst` on `protocol`/`port`, and which policies and rules decide it.
     pub fn verdict(&self, src: Endpoint, dst: Endpoint, protocol: Protocol, port: u16) -> Verdict {
-        let dst_class = match dst {
-            Endpoint::Workload(w) => Some(self.class_of(w)),
-            Endpoint::External(_) => None,
-        };
-        let side = |own: usize, direction: Direction, peer: Endpoint| {
-            let class = self.class_of(own);
-            let isolated_by = self.isolating[dir_index(direction)][class as usize].clone();
+        let dst_class = self.class_of_endpoint(dst);
+        let side = |own: ClassId, direction: Direction, peer: Endpoint| {
+            let isolated_by = self.isolating[dir_index(direction)][own as usize].clone();
             let mut allowed_by = Vec::new();
             for &policy in &isolated_by {
                 let rules = self.policy_rules(policy, direction);
                 for (rule, compiled) in self.rules[dir_index(direction)][policy].iter().enumerate()
                 {
-                    let peer_ok = match peer {
-                        Endpoint::Workload(w) => compiled.matches_class(self.class_of(w)),
-                        Endpoint::External(ip) => compiled.matches_ip(ip),
+                    let peer_ok = match (peer, self.class_of_endpoint(peer)) {
+                        (Endpoint::External(ip), _) => compiled.matches_ip(ip),
+                        (_, Some(class)) => compiled.matches_class(class),
+                        (_, None) => false,
                     };
                     if peer_ok
                         && self
@@ -204,14 +268,10 @@ impl<'w> Engine<'w> {
             }
         };
         Verdict {
-            egress: match src {
-                Endpoint::Workload(w) => Some(side(w, Direction::Egress, dst)),
-                Endpoint::External(_) => None,
-            },
-            ingress: match dst {
-                Endpoint::Workload(w) => Some(side(w, Direction::Ingress, src)),
-                Endpoint::External(_) => None,
-            },
+            egress: self
+                .class_of_endpoint(src)
+                .map(|c| side(c, Direction::Egress, dst)),
+            ingress: dst_class.map(|c| side(c, Direction::Ingress, src)),
         }
     }
 

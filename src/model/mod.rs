@@ -39,6 +39,8 @@ pub struct Meta {
     pub id: ObjectId,
     /// The whole object (the document or `List` item).
     pub loc: Location,
+    /// `metadata.name` (the object itself when it has none): where messages point.
+    pub name_loc: Location,
     pub annotations: Labels,
 }
 
@@ -47,6 +49,7 @@ pub struct Namespace {
     pub name: String,
     /// Declared labels plus `kubernetes.io/metadata.name`.
     pub labels: Labels,
+    pub annotations: Labels,
     /// Where the Namespace object is, when the input declares it.
     pub declared_at: Option<Location>,
 }
@@ -287,7 +290,37 @@ pub struct World {
     pub address_pools: Vec<AddressPool>,
 }
 
+impl Namespace {
+    /// The id suppression and messages use for a Namespace object.
+    pub fn id(&self) -> ObjectId {
+        ObjectId {
+            namespace: String::new(),
+            kind: "Namespace".into(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 impl World {
+    /// Adds a namespace the input does not mention (with its `kubernetes.io/metadata.name`).
+    pub fn ensure_namespace(&mut self, name: &str) {
+        if let Err(i) = self
+            .namespaces
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+        {
+            let labels = [("kubernetes.io/metadata.name".to_string(), name.to_string())].into();
+            self.namespaces.insert(
+                i,
+                Namespace {
+                    name: name.to_string(),
+                    labels,
+                    annotations: Labels::new(),
+                    declared_at: None,
+                },
+            );
+        }
+    }
+
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
         self.namespaces
             .binary_search_by(|n| n.name.as_str().cmp(name))

@@ -52,6 +52,26 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     })
 }
 
+/// Schemes whose "host" is a bucket, container or path, not a network peer (`s3://mlflow/`).
+fn is_storage_scheme(scheme: &str) -> bool {
+    matches!(
+        scheme,
+        "s3" | "s3a"
+            | "s3n"
+            | "gs"
+            | "gcs"
+            | "file"
+            | "wasb"
+            | "wasbs"
+            | "abfs"
+            | "abfss"
+            | "az"
+            | "oci"
+            | "runs"
+            | "models"
+    )
+}
+
 /// Every host reference in `text`: URLs anywhere, and `host[:port]` as the whole value or the
 /// value of a `--flag=` argument.
 pub fn find(text: &str) -> Vec<HostRef> {
@@ -70,12 +90,12 @@ pub fn find(text: &str) -> Vec<HostRef> {
                 matches!(c, '/' | '?' | '#' | ' ' | '"' | '\'' | ',' | ';') || c.is_whitespace()
             })
             .map_or(text.len(), |p| authority_start + p);
-        if !scheme.is_empty()
-            && scheme
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
-        {
+        let network_scheme = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && !is_storage_scheme(&scheme.to_ascii_lowercase());
+        if network_scheme {
             let authority = &text[authority_start..authority_end];
             // Credentials may contain `:`; the host starts after the last `@`.
             let host_start = authority
@@ -241,6 +261,16 @@ mod tests {
                 find(not_a_host)
             );
         }
+    }
+
+    #[test]
+    fn storage_urls_name_buckets_not_hosts() {
+        assert!(find("--default-artifact-root=s3://mlflow/").is_empty());
+        assert!(find("gs://models/iris").is_empty());
+        assert_eq!(
+            one("hdfs://namenode.data:8020/x").host,
+            Host::Name("namenode.data".into())
+        );
     }
 
     #[test]

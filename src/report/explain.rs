@@ -21,6 +21,7 @@ pub struct Flow {
 pub fn endpoint_name(engine: &Engine, ep: Endpoint) -> String {
     match ep {
         Endpoint::Workload(w) => engine.world.workloads[w].meta.id.to_string(),
+        Endpoint::Probe(p) => engine.probes[p].describe(),
         Endpoint::External(ip) => format!("{ip} (external)"),
     }
 }
@@ -98,6 +99,7 @@ pub fn write_human(
 pub fn to_json(engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> Value {
     let endpoint = |ep: Endpoint| match ep {
         Endpoint::Workload(w) => object_json(&engine.world.workloads[w].meta.id),
+        Endpoint::Probe(p) => json!({"probe": engine.probes[p].describe()}),
         Endpoint::External(ip) => json!({"external": ip.to_string()}),
     };
     let side = |direction: Direction, s: &Option<SideVerdict>| match s {

@@ -1,7 +1,9 @@
 //! Rendering: diagnostics, `explain` verdicts and `graph` listings, written to any `io::Write`.
 
 pub mod explain;
+pub mod findings;
 pub mod graph;
+pub mod rules;
 
 use std::io::{self, Write};
 

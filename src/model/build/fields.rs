@@ -151,13 +151,10 @@ impl<'o> Fields<'o> {
     pub fn meta(&self, kind: &str, namespaced: bool) -> Result<Meta> {
         let root = &self.object.node;
         let metadata = self.get(root, "metadata");
-        let name = match metadata.and_then(|m| self.get(m, "name")) {
-            Some(n) => self.string(n, "metadata.name")?,
-            None => match metadata.and_then(|m| self.get(m, "generateName")) {
-                Some(n) => self.string(n, "metadata.generateName")?,
-                None => return Err(self.error(root, format!("{kind} without `metadata.name`"))),
-            },
-        };
+        let name_node = metadata
+            .and_then(|m| self.get(m, "name").or_else(|| self.get(m, "generateName")))
+            .ok_or_else(|| self.error(root, format!("{kind} without `metadata.name`")))?;
+        let name = self.string(name_node, "metadata.name")?;
         let namespace = match metadata.and_then(|m| self.get(m, "namespace")) {
             Some(n) if namespaced => self.string(n, "metadata.namespace")?,
             _ if namespaced => "default".to_string(),
@@ -174,6 +171,7 @@ impl<'o> Fields<'o> {
                 name,
             },
             loc: self.object.loc(),
+            name_loc: self.at(name_node),
             annotations,
         })
     }

@@ -1,13 +1,13 @@
 //! Loaded objects → [`World`]: dispatch by kind, owner resolution, namespace collection.
 
-mod fields;
+pub mod fields;
 mod objects;
 mod policy;
 mod workloads;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use fields::Fields;
+pub use fields::Fields;
 pub use objects::METALLB_IP_ANNOTATIONS;
 pub use policy::check_port_name;
 
@@ -22,7 +22,7 @@ use crate::yaml::Node;
 pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
     let mut world = World::default();
     let mut diags = Vec::new();
-    let mut declared: BTreeMap<String, (Labels, Location)> = BTreeMap::new();
+    let mut declared: BTreeMap<String, (Labels, Labels, Location)> = BTreeMap::new();
     let mut owned = Vec::new();
     let mut cluster_template_users: HashMap<String, Vec<String>> = HashMap::new();
     for object in objects {
@@ -51,8 +51,10 @@ pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
             ("", "ServiceAccount") => {
                 objects::service_account(f).map(|s| world.service_accounts.push(s))
             }
-            ("", "Namespace") => objects::namespace(f).map(|(name, labels)| {
-                declared.entry(name).or_insert((labels, object.loc()));
+            ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
+                declared
+                    .entry(name)
+                    .or_insert((labels, annotations, object.loc()));
             }),
             ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
                 objects::binding(f, kind).map(|b| world.bindings.push(b))
@@ -191,18 +193,20 @@ fn dedupe<T>(
 
 /// Declared namespaces plus every namespace an object lives in; each carries
 /// `kubernetes.io/metadata.name`.
-fn namespaces(world: &World, declared: BTreeMap<String, (Labels, Location)>) -> Vec<Namespace> {
+fn namespaces(
+    world: &World,
+    declared: BTreeMap<String, (Labels, Labels, Location)>,
+) -> Vec<Namespace> {
     let mut all: BTreeMap<String, Namespace> = declared
         .into_iter()
-        .map(|(name, (labels, loc))| {
-            (
-                name.clone(),
-                Namespace {
-                    name,
-                    labels,
-                    declared_at: Some(loc),
-                },
-            )
+        .map(|(name, (labels, annotations, loc))| {
+            let ns = Namespace {
+                name: name.clone(),
+                labels,
+                annotations,
+                declared_at: Some(loc),
+            };
+            (name, ns)
         })
         .collect();
     let used = world
@@ -215,6 +219,7 @@ fn namespaces(world: &World, declared: BTreeMap<String, (Labels, Location)>) -> 
         all.entry(ns.clone()).or_insert_with(|| Namespace {
             name: ns.clone(),
             labels: Labels::new(),
+            annotations: Labels::new(),
             declared_at: None,
         });
     }

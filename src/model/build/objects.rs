@@ -199,12 +199,12 @@ fn address_range(text: &str) -> std::result::Result<IpSet, String> {
     }
 }
 
-/// A declared Namespace: its name and labels.
-pub fn namespace(f: Fields) -> Result<(String, Labels)> {
+/// A declared Namespace: its name, labels and annotations.
+pub fn namespace(f: Fields) -> Result<(String, Labels, Labels)> {
     let meta = f.meta("Namespace", false)?;
     let labels = match f.get(&f.object.node, "metadata") {
         Some(m) => f.opt_labels(m, "labels")?,
         None => Labels::new(),
     };
-    Ok((meta.id.name, labels))
+    Ok((meta.id.name, labels, meta.annotations))
 }

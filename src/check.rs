@@ -1,0 +1,158 @@
+//! `check` as one call: configuration, rule catalogue and selection, load, model, lint.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::analysis::{Analysis, analyze_with};
+use crate::config::{self, Config};
+use crate::diag::{Diagnostic, Severity};
+use crate::lint::{self, Finding, catalog, catalog::Rule};
+use crate::load::{Input, LoadOptions};
+use crate::source::{SourceFile, Sources};
+
+/// What the command line adds to the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// `--config FILE`; otherwise `netpol-fix.yaml` at the root of `config_root`.
+    pub config: Option<PathBuf>,
+    /// The first directory given on the command line.
+    pub config_root: Option<PathBuf>,
+    /// `--rules DIR`.
+    pub rule_dirs: Vec<PathBuf>,
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+}
+
+pub struct CheckRun {
+    pub analysis: Analysis,
+    pub config: Config,
+    /// The whole catalogue (built in and user rules).
+    pub catalog: Vec<Rule>,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckRun {
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.catalog.iter().find(|r| r.id == id)
+    }
+}
+
+pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
+    let mut sources = Sources::default();
+    let mut diagnostics = Vec::new();
+    let (config, config_dir) = load_config(options, &mut sources, &mut diagnostics);
+    let mut rule_dirs: Vec<PathBuf> = config
+        .rule_dirs
+        .iter()
+        .map(|d| config_dir.as_deref().unwrap_or(Path::new(".")).join(d))
+        .collect();
+    rule_dirs.extend(options.rule_dirs.iter().cloned());
+    let dirs: Vec<&Path> = rule_dirs.iter().map(PathBuf::as_path).collect();
+    let (mut catalog, rule_diags) = catalog::load(&mut sources, &dirs);
+    diagnostics.extend(rule_diags);
+
+    let load_options = LoadOptions {
+        exclude: config.exclude.clone(),
+        ..LoadOptions::default()
+    };
+    let mut analysis = analyze_with(sources, inputs, load_options);
+    let active = select(
+        &mut catalog,
+        &config,
+        options,
+        &mut analysis,
+        &mut diagnostics,
+    );
+    let known: Vec<String> = catalog.iter().map(|r| r.id.clone()).collect();
+    let findings = lint::run(&mut analysis.world, &config, &active, &known);
+    analysis.diagnostics.extend(diagnostics);
+    analysis
+        .diagnostics
+        .sort_by(|a, b| (a.loc, a.severity, &a.message).cmp(&(b.loc, b.severity, &b.message)));
+    CheckRun {
+        analysis,
+        config,
+        catalog,
+        findings,
+    }
+}
+
+/// Reads `--config` or `netpol-fix.yaml` in the first directory given; returns the config and
+/// the directory relative paths in it are resolved against.
+fn load_config(
+    options: &CheckOptions,
+    sources: &mut Sources,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (Config, Option<PathBuf>) {
+    let path = match (&options.config, &options.config_root) {
+        (Some(p), _) => p.clone(),
+        (None, Some(root)) if root.join(config::FILE_NAME).is_file() => {
+            root.join(config::FILE_NAME)
+        }
+        _ => return (Config::default(), None),
+    };
+    let dir = path.parent().map(Path::to_path_buf);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text: Arc<str> = text.into();
+            let file = sources.add(SourceFile::new(path.display().to_string(), text.clone()));
+            let (config, errors) = config::parse(file, &text);
+            diagnostics.extend(errors);
+            (config, dir)
+        }
+        Err(e) => {
+            let file = sources.add(SourceFile::new(path.display().to_string(), "".into()));
+            diagnostics.push(Diagnostic::error(
+                config::file_start(file),
+                format!("cannot read the configuration: {e}"),
+            ));
+            (Config::default(), dir)
+        }
+    }
+}
+
+/// Applies severity overrides and returns the active rules: `select` (config and command line;
+/// empty = all) minus `ignore`. Unknown rule ids are errors.
+fn select(
+    catalog: &mut [Rule],
+    config: &Config,
+    options: &CheckOptions,
+    analysis: &mut Analysis,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Rule> {
+    let mut unknown = Vec::new();
+    for (id, severity) in &config.rules.severity {
+        match catalog.iter_mut().find(|r| &r.id == id) {
+            Some(rule) => rule.severity = *severity,
+            None => unknown.push(id.clone()),
+        }
+    }
+    let select: Vec<&String> = config.rules.select.iter().chain(&options.select).collect();
+    let ignore: Vec<&String> = config.rules.ignore.iter().chain(&options.ignore).collect();
+    for id in select.iter().chain(&ignore) {
+        if !catalog.iter().any(|r| &&r.id == id) {
+            unknown.push(id.to_string());
+        }
+    }
+    unknown.sort();
+    unknown.dedup();
+    if !unknown.is_empty() {
+        let file = analysis
+            .sources
+            .add(SourceFile::new("<rule selection>".into(), "".into()));
+        for id in unknown {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                loc: config::file_start(file),
+                message: format!("unknown rule `{id}` in --select/--ignore or the configuration"),
+                help: Some("list the rules with `netpol-fix rules`".into()),
+            });
+        }
+    }
+    catalog
+        .iter()
+        .filter(|r| select.is_empty() || select.contains(&&r.id))
+        .filter(|r| !ignore.contains(&&r.id))
+        .cloned()
+        .collect()
+}

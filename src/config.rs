@@ -1,0 +1,284 @@
+//! `netpol-fix.yaml`: cluster facts (DNS, API server, cluster domain), rule selection, excludes.
+//!
+//! Read with the project's own YAML loader so that an unknown key or a wrong type is an error
+//! at its `file:line:col`.
+
+use std::net::IpAddr;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::load::Object;
+use crate::model::Labels;
+use crate::model::build::Fields;
+use crate::net::{IpNet, Protocol};
+use crate::source::{FileId, Location, Span};
+use crate::yaml::{self, Limits, Node};
+
+pub const FILE_NAME: &str = "netpol-fix.yaml";
+
+/// Where the cluster DNS is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dns {
+    pub namespace: String,
+    pub labels: Labels,
+    /// Service ports; CoreDNS may listen on another target port behind them.
+    pub ports: Vec<(Protocol, u16)>,
+    /// NodeLocal DNSCache addresses (e.g. 169.254.20.10): when set, pods reach DNS at these
+    /// addresses (host network) instead of the DNS pods.
+    pub addresses: Vec<IpAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiServer {
+    /// Endpoint addresses of the API server (policy applies after Service translation).
+    pub cidrs: Vec<IpNet>,
+    pub ports: Vec<u16>,
+}
+
+/// Per-run rule selection; the command line adds to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleSelection {
+    /// Empty: every rule.
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+    pub severity: Vec<(String, Severity)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub cluster_domain: String,
+    pub dns: Dns,
+    pub api_server: ApiServer,
+    pub rules: RuleSelection,
+    /// Globs (gitignore syntax) of paths to leave out, relative to each directory given.
+    pub exclude: Vec<String>,
+    /// Directories of user rules, relative to the config file.
+    pub rule_dirs: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            cluster_domain: "cluster.local".into(),
+            dns: Dns {
+                namespace: "kube-system".into(),
+                labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
+                ports: vec![(Protocol::Udp, 53), (Protocol::Tcp, 53)],
+                addresses: Vec::new(),
+            },
+            api_server: ApiServer {
+                cidrs: Vec::new(),
+                ports: vec![443, 6443],
+            },
+            rules: RuleSelection::default(),
+            exclude: Vec::new(),
+            rule_dirs: Vec::new(),
+        }
+    }
+}
+
+/// Parses the text of a config file registered as `file`; every problem is a diagnostic.
+pub fn parse(file: FileId, text: &str) -> (Config, Vec<Diagnostic>) {
+    let mut config = Config::default();
+    let mut errors = Vec::new();
+    let docs = yaml::parse_stream(text, Limits::default());
+    let root = match docs.into_iter().next() {
+        None => return (config, errors),
+        Some(Err(e)) => {
+            errors.push(Diagnostic::error(
+                Location { file, span: e.span },
+                e.message,
+            ));
+            return (config, errors);
+        }
+        Some(Ok(root)) if root.is_null() => return (config, errors),
+        Some(Ok(root)) => root,
+    };
+    let object = Object { file, node: root };
+    let f = Fields { object: &object };
+    if let Err(e) = read(f, &object.node, &mut config, &mut errors) {
+        errors.push(e);
+    }
+    (config, errors)
+}
+
+type Result<T> = std::result::Result<T, Diagnostic>;
+
+fn unknown_key(f: Fields, key: &Node, known: &[&str], section: &str) -> Diagnostic {
+    f.error(
+        key,
+        format!("unknown key `{}` in {section}", key.as_str().unwrap_or("?")),
+    )
+    .with_help(format!("known keys: {}", known.join(", ")))
+}
+
+fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic>) -> Result<()> {
+    const KEYS: [&str; 6] = [
+        "cluster_domain",
+        "dns",
+        "api_server",
+        "rules",
+        "exclude",
+        "rule_dirs",
+    ];
+    for (key, value) in f.map(root, FILE_NAME)? {
+        let result = match key.as_str().unwrap_or("") {
+            "cluster_domain" => f
+                .string(value, "cluster_domain")
+                .map(|d| config.cluster_domain = d),
+            "dns" => read_dns(f, value, &mut config.dns, errors),
+            "api_server" => read_api_server(f, value, &mut config.api_server, errors),
+            "rules" => read_rules(f, value, &mut config.rules, errors),
+            "exclude" => strings(f, value, "exclude").map(|v| config.exclude = v),
+            "rule_dirs" => strings(f, value, "rule_dirs").map(|v| config.rule_dirs = v),
+            _ => Err(unknown_key(f, key, &KEYS, FILE_NAME)),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn strings(f: Fields, node: &Node, what: &str) -> Result<Vec<String>> {
+    f.seq(node, what)?
+        .iter()
+        .map(|n| f.string(n, what))
+        .collect()
+}
+
+fn read_dns(f: Fields, node: &Node, dns: &mut Dns, errors: &mut Vec<Diagnostic>) -> Result<()> {
+    const KEYS: [&str; 4] = ["namespace", "labels", "ports", "addresses"];
+    for (key, value) in f.map(node, "dns")? {
+        let result = match key.as_str().unwrap_or("") {
+            "namespace" => f.string(value, "dns.namespace").map(|v| dns.namespace = v),
+            "labels" => f.labels(value, "dns.labels").map(|v| dns.labels = v),
+            "ports" => ports(f, value).map(|v| dns.ports = v),
+            "addresses" => f
+                .seq(value, "dns.addresses")?
+                .iter()
+                .map(|n| {
+                    f.string(n, "dns.addresses")?
+                        .parse()
+                        .map_err(|_| f.error(n, "not an IP address"))
+                })
+                .collect::<Result<_>>()
+                .map(|v| dns.addresses = v),
+            _ => Err(unknown_key(f, key, &KEYS, "dns")),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// `[{protocol: UDP, port: 53}, …]`.
+fn ports(f: Fields, node: &Node) -> Result<Vec<(Protocol, u16)>> {
+    f.seq(node, "dns.ports")?
+        .iter()
+        .map(|p| {
+            let protocol = match f.opt_string(p, "protocol")? {
+                Some(name) => Protocol::parse(&name)
+                    .ok_or_else(|| f.error(p, format!("unknown protocol `{name}`")))?,
+                None => Protocol::Tcp,
+            };
+            let port = f
+                .get(p, "port")
+                .ok_or_else(|| f.error(p, "port entry without `port`"))?;
+            Ok((protocol, f.port(port, "port")?))
+        })
+        .collect()
+}
+
+fn read_api_server(
+    f: Fields,
+    node: &Node,
+    api: &mut ApiServer,
+    errors: &mut Vec<Diagnostic>,
+) -> Result<()> {
+    const KEYS: [&str; 2] = ["cidrs", "ports"];
+    for (key, value) in f.map(node, "api_server")? {
+        let result = match key.as_str().unwrap_or("") {
+            "cidrs" => f
+                .seq(value, "api_server.cidrs")?
+                .iter()
+                .map(|n| {
+                    let text = f.string(n, "api_server.cidrs")?;
+                    let text = if text.contains('/') {
+                        text
+                    } else {
+                        host_cidr(&text)
+                    };
+                    IpNet::parse(&text).map_err(|e| f.error(n, e))
+                })
+                .collect::<Result<_>>()
+                .map(|v| api.cidrs = v),
+            "ports" => f
+                .seq(value, "api_server.ports")?
+                .iter()
+                .map(|n| f.port(n, "api_server.ports"))
+                .collect::<Result<_>>()
+                .map(|v| api.ports = v),
+            _ => Err(unknown_key(f, key, &KEYS, "api_server")),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// A single address as a host CIDR (`/32` or `/128`).
+fn host_cidr(addr: &str) -> String {
+    if addr.contains(':') {
+        format!("{addr}/128")
+    } else {
+        format!("{addr}/32")
+    }
+}
+
+fn read_rules(
+    f: Fields,
+    node: &Node,
+    rules: &mut RuleSelection,
+    errors: &mut Vec<Diagnostic>,
+) -> Result<()> {
+    const KEYS: [&str; 3] = ["select", "ignore", "severity"];
+    for (key, value) in f.map(node, "rules")? {
+        let result = match key.as_str().unwrap_or("") {
+            "select" => strings(f, value, "rules.select").map(|v| rules.select = v),
+            "ignore" => strings(f, value, "rules.ignore").map(|v| rules.ignore = v),
+            "severity" => f
+                .map(value, "rules.severity")?
+                .iter()
+                .map(|(k, v)| Ok((f.string(k, "rule id")?, parse_severity(f, v)?)))
+                .collect::<Result<_>>()
+                .map(|v| rules.severity = v),
+            _ => Err(unknown_key(f, key, &KEYS, "rules")),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    Ok(())
+}
+
+pub fn parse_severity(f: Fields, node: &Node) -> Result<Severity> {
+    match f.string(node, "severity")?.as_str() {
+        "error" => Ok(Severity::Error),
+        "warning" => Ok(Severity::Warning),
+        "info" => Ok(Severity::Info),
+        other => Err(f.error(
+            node,
+            format!("unknown severity `{other}`: use error, warning or info"),
+        )),
+    }
+}
+
+/// A span-less location at the start of a file (for file-level problems).
+pub fn file_start(file: FileId) -> Location {
+    Location {
+        file,
+        span: Span::default(),
+    }
+}

@@ -1,0 +1,639 @@
+//! The flow checks: DNS, API server, and the Services the configuration names, on the client's
+//! egress and at the destination's ingress.
+
+use std::collections::BTreeMap;
+
+use super::deps::{self, Destination, Holder};
+use super::{Context, Finding, Related, finding};
+use crate::connectivity::Endpoint;
+use crate::diag::Severity;
+use crate::lint::catalog::Rule;
+use crate::model::{
+    Direction, DirectionRules, NamespaceScope, ObjectId, Peer, Peers, Selector, TargetPort,
+};
+use crate::net::Protocol;
+use crate::source::Location;
+
+/// A Service named by a value a client sees.
+pub(crate) struct Dependency<'w> {
+    pub client: usize,
+    pub service: usize,
+    pub port_index: usize,
+    /// The env var the value feeds (None for command/args).
+    pub env: Option<String>,
+    pub value: &'w str,
+    pub evidence: Location,
+    pub holder: Holder,
+}
+
+/// Clients: every workload except host-network ones (policy does not apply to them).
+fn clients<'a>(cx: &'a Context) -> impl Iterator<Item = usize> + 'a {
+    (0..cx.world.workloads.len()).filter(|&w| !cx.world.workloads[w].host_network)
+}
+
+pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
+    let mut out: Vec<Dependency> = Vec::new();
+    for client in clients(cx) {
+        let ns = &cx.world.workloads[client].meta.id.namespace;
+        for text in deps::workload_texts(cx.world, &cx.services, client) {
+            for host in deps::hosts(&text) {
+                let Some(service) = cx.services.resolve(&host.host, ns) else {
+                    continue;
+                };
+                let Some(port_index) = deps::service_port(&cx.world.services[service], &host)
+                else {
+                    continue;
+                };
+                let seen = out.iter().any(|d| {
+                    (d.client, d.service, d.port_index, &d.env)
+                        == (client, service, port_index, &text.env)
+                });
+                if !seen {
+                    out.push(Dependency {
+                        client,
+                        service,
+                        port_index,
+                        env: text.env.clone(),
+                        value: text.value,
+                        evidence: text.loc,
+                        holder: text.holder,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn name(cx: &Context, w: usize) -> String {
+    cx.world.workloads[w].meta.id.to_string()
+}
+
+fn endpoint_name(cx: &Context, ep: Endpoint) -> String {
+    match ep {
+        Endpoint::Workload(w) => name(cx, w),
+        Endpoint::Probe(p) => cx.engine.probes[p].describe(),
+        Endpoint::External(ip) => ip.to_string(),
+    }
+}
+
+fn policy_names(cx: &Context, policies: &[usize]) -> String {
+    let names: Vec<String> = policies
+        .iter()
+        .map(|&p| {
+            let id = &cx.world.policies[p].meta.id;
+            format!("{}/{}", id.namespace, id.name)
+        })
+        .collect();
+    names.join(", ")
+}
+
+fn policy_related(cx: &Context, policies: &[usize], why: &str) -> Vec<Related> {
+    policies
+        .iter()
+        .map(|&p| Related {
+            loc: cx.world.policies[p].meta.name_loc,
+            label: format!("{why} by {}", cx.world.policies[p].meta.id.name),
+        })
+        .collect()
+}
+
+/// A finding about `client`, scoped so that the workload, its namespace and the given policies
+/// can suppress it.
+fn client_finding(
+    cx: &Context,
+    rule: &Rule,
+    client: usize,
+    side: Direction,
+    policies: &[usize],
+) -> Finding {
+    let w = &cx.world.workloads[client];
+    let mut f = finding(rule, w.meta.id.clone(), w.meta.name_loc);
+    f.side = Some(side);
+    f.scope.push(namespace_id(&w.meta.id.namespace));
+    f.scope.extend(
+        policies
+            .iter()
+            .map(|&p| cx.world.policies[p].meta.id.clone()),
+    );
+    f.related = policy_related(cx, policies, &format!("{} isolated", side.as_str()));
+    f
+}
+
+fn namespace_id(name: &str) -> ObjectId {
+    ObjectId {
+        namespace: String::new(),
+        kind: "Namespace".into(),
+        name: name.to_string(),
+    }
+}
+
+/// Notes on namespace selectors of these policies' egress rules that match no namespace: the
+/// classic `name: kube-system` mistake.
+fn dead_namespace_selectors(cx: &Context, policies: &[usize]) -> String {
+    let mut notes = Vec::new();
+    for &p in policies {
+        let DirectionRules::Isolates(rules) = &cx.world.policies[p].egress else {
+            continue;
+        };
+        for rule in rules {
+            let Peers::Listed(peers) = &rule.peers else {
+                continue;
+            };
+            for peer in peers {
+                if let Peer::Pods {
+                    namespaces: NamespaceScope::Matching(sel),
+                    ..
+                } = peer
+                {
+                    let matches_none = !sel.selects_everything()
+                        && !cx.world.namespaces.iter().any(|n| sel.matches(&n.labels));
+                    if matches_none {
+                        notes.push(format!(
+                            " Note: {} selects namespaces with `{sel}`, which no namespace has; every namespace carries `kubernetes.io/metadata.name=<name>` (a `name` label exists only where someone added it).",
+                            policy_names(cx, &[p])
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    notes.dedup();
+    notes.concat()
+}
+
+/// The port a DNS target listens on for the DNS Service port `(protocol, port)`.
+fn dns_target_port(cx: &Context, target: Endpoint, protocol: Protocol, port: u16) -> u16 {
+    let labels = match target {
+        Endpoint::Workload(w) => &cx.world.workloads[w].labels,
+        Endpoint::Probe(p) => &cx.engine.probes[p].labels,
+        Endpoint::External(_) => return port,
+    };
+    let service_port = cx
+        .world
+        .services
+        .iter()
+        .filter(|s| s.meta.id.namespace == cx.config.dns.namespace)
+        .filter(|s| {
+            s.selector.as_ref().is_some_and(|sel| {
+                !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+            })
+        })
+        .flat_map(|s| &s.ports)
+        .find(|sp| sp.port == port && sp.protocol == protocol);
+    match service_port.map(|sp| &sp.target) {
+        Some(TargetPort::Number(n)) => *n,
+        Some(TargetPort::Name(name)) => match target {
+            Endpoint::Workload(w) => cx.world.workloads[w]
+                .ports
+                .iter()
+                .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
+                .map_or(port, |p| p.port),
+            _ => port,
+        },
+        None => port,
+    }
+}
+
+fn dns_description(cx: &Context) -> String {
+    if cx.config.dns.addresses.is_empty() {
+        let sel = Selector::from_labels(
+            cx.config
+                .dns
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        format!(
+            "the DNS pods `{sel}` in namespace {}",
+            cx.config.dns.namespace
+        )
+    } else {
+        let addrs: Vec<String> = cx
+            .config
+            .dns
+            .addresses
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        format!("the node-local DNS cache at {}", addrs.join(", "))
+    }
+}
+
+fn port_list(ports: &[(Protocol, u16)]) -> String {
+    let parts: Vec<String> = ports.iter().map(|(p, n)| format!("{p} {n}")).collect();
+    parts.join(" and ")
+}
+
+/// DNS ports (protocol, Service port) that a side blocks for every DNS target.
+fn blocked_dns_ports(cx: &Context, client: usize, side: Direction) -> Vec<(Protocol, u16)> {
+    cx.config
+        .dns
+        .ports
+        .iter()
+        .copied()
+        .filter(|&(protocol, port)| {
+            !cx.dns_targets.iter().any(|&t| {
+                let v = cx.engine.verdict(
+                    Endpoint::Workload(client),
+                    t,
+                    protocol,
+                    dns_target_port(cx, t, protocol, port),
+                );
+                let side = match side {
+                    Direction::Egress => v.egress,
+                    Direction::Ingress => v.ingress,
+                };
+                side.is_none_or(|s| s.allowed())
+            })
+        })
+        .collect()
+}
+
+fn is_dns_target(cx: &Context, client: usize) -> bool {
+    cx.dns_targets.contains(&Endpoint::Workload(client))
+}
+
+pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for client in clients(cx) {
+        let isolated_by = cx
+            .engine
+            .isolating(Endpoint::Workload(client), Direction::Egress);
+        if isolated_by.is_empty() || is_dns_target(cx, client) {
+            continue;
+        }
+        let blocked = blocked_dns_ports(cx, client, Direction::Egress);
+        if blocked.is_empty() {
+            continue;
+        }
+        let mut f = client_finding(cx, rule, client, Direction::Egress, isolated_by);
+        if !blocked.iter().any(|(p, _)| *p == Protocol::Udp) {
+            f.severity = tcp_only_severity.max(rule.severity);
+        }
+        f.message = format!(
+            "{} cannot resolve names once policies are enforced: its egress is isolated by {} and no rule allows {} to {}",
+            name(cx, client),
+            policy_names(cx, isolated_by),
+            port_list(&blocked),
+            dns_description(cx),
+        );
+        let target = if cx.config.dns.addresses.is_empty() {
+            let sel = Selector::from_labels(
+                cx.config
+                    .dns
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            format!(
+                "namespaceSelector `kubernetes.io/metadata.name: {}` AND podSelector `{sel}`",
+                cx.config.dns.namespace
+            )
+        } else {
+            "an ipBlock for each node-local DNS address (/32)".to_string()
+        };
+        f.help = format!(
+            "allow egress to {target} on {}.{}",
+            port_list(&cx.config.dns.ports),
+            dead_namespace_selectors(cx, isolated_by)
+        );
+        out.push(f);
+    }
+    out
+}
+
+/// Why a workload needs the Kubernetes API, if it does (and where that is written).
+fn api_reason(cx: &Context, client: usize) -> Option<(String, Option<Location>)> {
+    let w = &cx.world.workloads[client];
+    let id = &w.meta.id;
+    if matches!(
+        id.kind.as_str(),
+        "Workflow" | "WorkflowTemplate" | "CronWorkflow" | "ClusterWorkflowTemplate"
+    ) {
+        return Some((
+            "Argo workflow pods report their progress to the Kubernetes API".into(),
+            None,
+        ));
+    }
+    let sa = cx
+        .world
+        .service_accounts
+        .iter()
+        .find(|s| s.meta.id.namespace == id.namespace && s.meta.id.name == w.service_account);
+    if w.automount_token.or(sa.and_then(|s| s.automount_token)) == Some(false) {
+        return None;
+    }
+    let group = format!("system:serviceaccounts:{}", id.namespace);
+    cx.world.bindings.iter().find_map(|b| {
+        let binds = b.subjects.iter().any(|s| match s.kind.as_str() {
+            "ServiceAccount" => {
+                let ns = if s.namespace.is_empty() {
+                    &b.meta.id.namespace
+                } else {
+                    &s.namespace
+                };
+                s.name == w.service_account && *ns == id.namespace
+            }
+            "Group" => s.name == "system:serviceaccounts" || s.name == group,
+            _ => false,
+        });
+        binds.then(|| {
+            let binding = if b.meta.id.namespace.is_empty() {
+                format!("{} {}", b.meta.id.kind, b.meta.id.name)
+            } else {
+                format!(
+                    "{} {}/{}",
+                    b.meta.id.kind, b.meta.id.namespace, b.meta.id.name
+                )
+            };
+            (
+                format!(
+                    "its ServiceAccount `{}` is bound by {binding}",
+                    w.service_account
+                ),
+                Some(b.meta.name_loc),
+            )
+        })
+    })
+}
+
+pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
+    let api = &cx.config.api_server;
+    let mut out = Vec::new();
+    for client in clients(cx) {
+        let isolated_by = cx
+            .engine
+            .isolating(Endpoint::Workload(client), Direction::Egress);
+        if isolated_by.is_empty() {
+            continue;
+        }
+        let Some((why, binding)) = api_reason(cx, client) else {
+            continue;
+        };
+        let missing: Vec<u16> = api
+            .ports
+            .iter()
+            .copied()
+            .filter(|&port| {
+                let allowed =
+                    cx.engine
+                        .egress_addresses(Endpoint::Workload(client), Protocol::Tcp, port);
+                if api.cidrs.is_empty() {
+                    allowed.is_empty()
+                } else {
+                    !api.cidrs.iter().all(|c| c.to_set().is_subset(&allowed))
+                }
+            })
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let ports: Vec<String> = missing.iter().map(|p| format!("TCP {p}")).collect();
+        let (target, help) = if api.cidrs.is_empty() {
+            (
+                "any address".to_string(),
+                "set `api_server.cidrs` in netpol-fix.yaml to the API server endpoint addresses (`kubectl get endpoints kubernetes`) and allow egress to them"
+                    .to_string(),
+            )
+        } else {
+            let cidrs: Vec<String> = api.cidrs.iter().map(|c| c.to_string()).collect();
+            (
+                format!("the API server ({})", cidrs.join(", ")),
+                format!("allow egress to ipBlock {}", cidrs.join(", ")),
+            )
+        };
+        let all_ports: Vec<String> = api.ports.iter().map(u16::to_string).collect();
+        let mut f = client_finding(cx, rule, client, Direction::Egress, isolated_by);
+        f.message = format!(
+            "{} uses the Kubernetes API ({why}) but its egress, isolated by {}, does not allow {} to {target}",
+            name(cx, client),
+            policy_names(cx, isolated_by),
+            ports.join(" or "),
+        );
+        f.help = format!("{help} on TCP {}.", all_ports.join(" and "));
+        if let Some(loc) = binding {
+            f.related.push(Related {
+                loc,
+                label: "grants API access".into(),
+            });
+        }
+        out.push(f);
+    }
+    out
+}
+
+/// Dependencies grouped by (client, Service), in first-seen order.
+fn by_client_and_service<'d, 'w>(
+    deps: impl Iterator<Item = &'d Dependency<'w>>,
+) -> BTreeMap<(usize, usize), Vec<&'d Dependency<'w>>>
+where
+    'w: 'd,
+{
+    let mut groups: BTreeMap<(usize, usize), Vec<&Dependency>> = BTreeMap::new();
+    for d in deps {
+        groups.entry((d.client, d.service)).or_default().push(d);
+    }
+    groups
+}
+
+/// Destinations of a dependency group that `side` blocks, with the policies isolating them.
+fn blocked(cx: &Context, group: &[&Dependency], side: Direction) -> Vec<(Destination, Vec<usize>)> {
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    for d in group {
+        let service = &cx.world.services[d.service];
+        for dest in deps::destinations(cx.world, service, d.port_index) {
+            if seen.contains(&dest) {
+                continue;
+            }
+            seen.push(dest);
+            let v = cx.engine.verdict(
+                Endpoint::Workload(d.client),
+                Endpoint::Workload(dest.workload),
+                dest.protocol,
+                dest.port,
+            );
+            let decided = match side {
+                Direction::Egress => v.egress,
+                Direction::Ingress => v.ingress,
+            };
+            if let Some(s) = decided.filter(|s| !s.allowed()) {
+                out.push((dest, s.isolated_by));
+            }
+        }
+    }
+    out
+}
+
+fn evidence_text(d: &Dependency) -> String {
+    match &d.env {
+        Some(env) => format!("{env}={}", d.value),
+        None => format!("argument `{}`", d.value),
+    }
+}
+
+fn dependency_finding(
+    cx: &Context,
+    rule: &Rule,
+    group: &[&Dependency],
+    side: Direction,
+    blocked: &[(Destination, Vec<usize>)],
+) -> Finding {
+    let first = group[0];
+    let service = &cx.world.services[first.service];
+    let mut policies: Vec<usize> = blocked
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
+    policies.sort_unstable();
+    policies.dedup();
+    let mut f = client_finding(cx, rule, first.client, side, &policies);
+    if let Holder::ConfigMap(cm) = first.holder {
+        f.scope.push(cx.world.config_maps[cm].meta.id.clone());
+    }
+    f.related.insert(
+        0,
+        Related {
+            loc: first.evidence,
+            label: format!(
+                "names Service {}/{}",
+                service.meta.id.namespace, service.meta.id.name
+            ),
+        },
+    );
+    let flows: Vec<String> = blocked
+        .iter()
+        .map(|(d, _)| format!("{} {} to {}", d.protocol, d.port, name(cx, d.workload)))
+        .collect();
+    let svc = format!("{}/{}", service.meta.id.namespace, service.meta.id.name);
+    let client = name(cx, first.client);
+    let client_selector = Selector::from_labels(
+        cx.world.workloads[first.client]
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let service_selector = Selector::from_labels(
+        service
+            .selector
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    match side {
+        Direction::Egress => {
+            f.message = format!(
+                "{client} depends on Service {svc} ({}) but its egress, isolated by {}, does not allow {}",
+                evidence_text(first),
+                policy_names(cx, &policies),
+                flows.join(", ")
+            );
+            f.help = format!(
+                "allow egress from pods `{client_selector}` to namespace {} pods `{service_selector}` on {}.{}",
+                service.meta.id.namespace,
+                blocked
+                    .iter()
+                    .map(|(d, _)| format!("{} {}", d.protocol, d.port))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dead_namespace_selectors(cx, &policies)
+            );
+        }
+        Direction::Ingress => {
+            f.message = format!(
+                "{client} depends on Service {svc} ({}) but the ingress of its pods, isolated by {}, does not allow {client}: {}",
+                evidence_text(first),
+                policy_names(cx, &policies),
+                flows.join(", ")
+            );
+            f.help = format!(
+                "allow ingress to pods `{service_selector}` in {} from namespace {} pods `{client_selector}` on {}",
+                service.meta.id.namespace,
+                cx.world.workloads[first.client].meta.id.namespace,
+                blocked
+                    .iter()
+                    .map(|(d, _)| format!("{} {}", d.protocol, d.port))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    f
+}
+
+/// Egress to the Services named by dependencies whose env var `claims` accepts.
+pub(crate) fn service_egress(
+    cx: &Context,
+    rule: &Rule,
+    deps: &[Dependency],
+    claims: impl Fn(Option<&str>) -> bool,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in by_client_and_service(deps.iter().filter(|d| claims(d.env.as_deref()))).values() {
+        let blocked = blocked(cx, group, Direction::Egress);
+        if !blocked.is_empty() {
+            out.push(dependency_finding(
+                cx,
+                rule,
+                group,
+                Direction::Egress,
+                &blocked,
+            ));
+        }
+    }
+    out
+}
+
+/// Ingress at the destinations of every dependency, and at the DNS pods.
+pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in by_client_and_service(deps.iter()).values() {
+        let blocked = blocked(cx, group, Direction::Ingress);
+        if !blocked.is_empty() {
+            out.push(dependency_finding(
+                cx,
+                rule,
+                group,
+                Direction::Ingress,
+                &blocked,
+            ));
+        }
+    }
+    let dns_pods: Vec<Endpoint> = cx
+        .dns_targets
+        .iter()
+        .copied()
+        .filter(|t| !matches!(t, Endpoint::External(_)))
+        .collect();
+    for client in clients(cx) {
+        if dns_pods.is_empty() || is_dns_target(cx, client) {
+            continue;
+        }
+        let blocked = blocked_dns_ports(cx, client, Direction::Ingress);
+        if !blocked.iter().any(|(p, _)| *p == Protocol::Udp) {
+            continue;
+        }
+        let mut policies: Vec<usize> = dns_pods
+            .iter()
+            .flat_map(|&t| cx.engine.isolating(t, Direction::Ingress).iter().copied())
+            .collect();
+        policies.sort_unstable();
+        policies.dedup();
+        let mut f = client_finding(cx, rule, client, Direction::Ingress, &policies);
+        let targets: Vec<String> = dns_pods.iter().map(|&t| endpoint_name(cx, t)).collect();
+        f.message = format!(
+            "{} cannot resolve names once policies are enforced: the ingress of {}, isolated by {}, does not allow it on {}",
+            name(cx, client),
+            targets.join(", "),
+            policy_names(cx, &policies),
+            port_list(&blocked)
+        );
+        f.help = format!(
+            "allow ingress to the DNS pods from every namespace (namespaceSelector: {{}}) on {}",
+            port_list(&cx.config.dns.ports)
+        );
+        out.push(f);
+    }
+    out
+}

@@ -1,0 +1,167 @@
+//! `check`: the flows that break once policies are enforced, and the hardcoded addresses that
+//! will not survive the migration. Rules are data ([`catalog`]); a few generic checks run them.
+
+pub mod catalog;
+pub mod deps;
+mod flows;
+mod hardcoded;
+mod suppress;
+
+use crate::config::Config;
+use crate::connectivity::{Endpoint, Engine, Probe};
+use crate::diag::Severity;
+use crate::model::{Direction, ObjectId, World};
+use crate::source::Location;
+use catalog::{Check, Rule};
+use deps::ServiceIndex;
+
+/// A problem the migration will hit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    /// The workload whose flow is blocked (the client), or the object holding a value.
+    pub object: ObjectId,
+    /// Where to look first: the workload, or the value for `hardcoded-ip`.
+    pub loc: Location,
+    /// What `loc` is, as a label on the excerpt.
+    pub label: String,
+    /// Which side blocks the flow, for flow findings.
+    pub side: Option<Direction>,
+    /// What is wrong and why it matters once policies are enforced.
+    pub message: String,
+    /// What to do.
+    pub help: String,
+    /// Other places involved: isolating policies, the value naming a dependency, the Service.
+    pub related: Vec<Related>,
+    /// Objects whose `netpol-fix.io/ignore` annotation may suppress this finding.
+    pub scope: Vec<ObjectId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Related {
+    pub loc: Location,
+    pub label: String,
+}
+
+/// Everything a check may look at.
+pub(crate) struct Context<'w> {
+    pub world: &'w World,
+    pub config: &'w Config,
+    pub engine: Engine<'w>,
+    pub services: ServiceIndex<'w>,
+    /// Where clients must reach DNS: the DNS pods (or a probe standing for them) or the
+    /// configured NodeLocal addresses.
+    pub dns_targets: Vec<Endpoint>,
+}
+
+/// Runs the active `rules` over the world; `known` lists every rule id of the catalogue (for
+/// suppressions of rules that are not active). The world gains the DNS namespace if it lacked it.
+pub fn run(world: &mut World, config: &Config, rules: &[Rule], known: &[String]) -> Vec<Finding> {
+    world.ensure_namespace(&config.dns.namespace);
+    let world: &World = world;
+    let dns_pods: Vec<usize> = (0..world.workloads.len())
+        .filter(|&i| {
+            let w = &world.workloads[i];
+            w.meta.id.namespace == config.dns.namespace
+                && config
+                    .dns
+                    .labels
+                    .iter()
+                    .all(|(k, v)| w.labels.get(k) == Some(v))
+        })
+        .collect();
+    let probes = if dns_pods.is_empty() && config.dns.addresses.is_empty() {
+        vec![Probe {
+            namespace: config.dns.namespace.clone(),
+            labels: config.dns.labels.clone(),
+            ports: Vec::new(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let dns_targets = if !config.dns.addresses.is_empty() {
+        config
+            .dns
+            .addresses
+            .iter()
+            .map(|&ip| Endpoint::External(ip))
+            .collect()
+    } else if dns_pods.is_empty() {
+        vec![Endpoint::Probe(0)]
+    } else {
+        dns_pods.into_iter().map(Endpoint::Workload).collect()
+    };
+    let cx = Context {
+        world,
+        config,
+        engine: Engine::with_probes(world, &probes),
+        services: ServiceIndex::new(world, &config.cluster_domain),
+        dns_targets,
+    };
+    let dependencies = flows::dependencies(&cx);
+    let env_rules: Vec<(&Rule, &[String])> = rules
+        .iter()
+        .filter_map(|r| match &r.check {
+            Check::EnvServiceEgress { env } => Some((r, env.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let mut findings = Vec::new();
+    for rule in rules {
+        let found = match &rule.check {
+            Check::DnsEgress { tcp_only_severity } => {
+                flows::dns_egress(&cx, rule, *tcp_only_severity)
+            }
+            Check::ApiServerEgress => flows::apiserver_egress(&cx, rule),
+            Check::EnvServiceEgress { env } => {
+                flows::service_egress(&cx, rule, &dependencies, |e| {
+                    e.is_some_and(|e| env.contains(&e.to_string()))
+                })
+            }
+            Check::ServiceEgress => flows::service_egress(&cx, rule, &dependencies, |e| {
+                !env_rules
+                    .iter()
+                    .any(|(_, env)| e.is_some_and(|e| env.contains(&e.to_string())))
+            }),
+            Check::ServiceIngress => flows::service_ingress(&cx, rule, &dependencies),
+            Check::HardcodedIp => hardcoded::hardcoded_ips(&cx, rule),
+            Check::UnusedSuppression | Check::SuppressionWithoutReason => Vec::new(),
+        };
+        findings.extend(found);
+    }
+    let mut findings = suppress::apply(world, rules, known, findings);
+    findings.sort_by(|a, b| {
+        (
+            a.loc,
+            &a.rule,
+            &a.object,
+            a.side.map(Direction::as_str),
+            &a.message,
+        )
+            .cmp(&(
+                b.loc,
+                &b.rule,
+                &b.object,
+                b.side.map(Direction::as_str),
+                &b.message,
+            ))
+    });
+    findings
+}
+
+/// A finding of `rule` with the fields every check fills the same way.
+pub(crate) fn finding(rule: &Rule, object: ObjectId, loc: Location) -> Finding {
+    Finding {
+        rule: rule.id.clone(),
+        severity: rule.severity,
+        label: object.to_string(),
+        scope: vec![object.clone()],
+        object,
+        loc,
+        side: None,
+        message: String::new(),
+        help: String::new(),
+        related: Vec::new(),
+    }
+}

@@ -1,0 +1,400 @@
+//! `check` output: human (miette excerpts), json, sarif 2.1.0 and GitHub workflow commands.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use miette::{
+    Diagnostic as MietteDiagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan,
+    NamedSource, SourceCode,
+};
+use serde_json::{Value, json};
+
+use crate::check::CheckRun;
+use crate::diag::{Diagnostic, Severity};
+use crate::lint::Finding;
+use crate::lint::catalog::Rule;
+use crate::source::{Location, Sources};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// JSON schema version of `--format json`.
+pub const JSON_VERSION: u32 = 1;
+
+pub fn write(out: &mut dyn Write, run: &CheckRun, format: Format, color: bool) -> io::Result<()> {
+    match format {
+        Format::Human => write_human(out, run, color),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &to_json(run))?;
+            writeln!(out)
+        }
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &to_sarif(run))?;
+            writeln!(out)
+        }
+        Format::Github => write_github(out, run),
+    }
+}
+
+fn position(sources: &Sources, loc: Location) -> (String, u32, u32) {
+    let file = sources.get(loc.file);
+    let lc = file.line_col(loc.span.start);
+    (file.name.clone(), lc.line, lc.column)
+}
+
+// ---------- human ----------
+
+/// One excerpt: a file, a label on it, and more excerpts related to it.
+struct Excerpt {
+    message: String,
+    severity: miette::Severity,
+    code: Option<String>,
+    help: Option<String>,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Excerpt>,
+}
+
+impl fmt::Debug for Excerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Excerpt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Excerpt {}
+
+impl MietteDiagnostic for Excerpt {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn MietteDiagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn MietteDiagnostic),
+        ))
+    }
+}
+
+fn miette_severity(s: Severity) -> miette::Severity {
+    match s {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Info => miette::Severity::Advice,
+    }
+}
+
+/// A label on the first line of a location (objects span whole documents).
+fn label(sources: &Sources, loc: Location, text: &str) -> LabeledSpan {
+    let file = sources.get(loc.file);
+    let start = (loc.span.start as usize).min(file.text.len());
+    let line_end = file.text[start..]
+        .find(['\n', '\r'])
+        .map_or(file.text.len(), |i| start + i);
+    let end = (loc.span.end as usize).clamp(start, line_end);
+    LabeledSpan::new(
+        Some(text.to_string()),
+        start,
+        end.max(start + usize::from(end == start && start < line_end)) - start,
+    )
+}
+
+fn source(sources: &Sources, loc: Location) -> NamedSource<String> {
+    let file = sources.get(loc.file);
+    NamedSource::new(file.name.clone(), file.text.to_string())
+}
+
+fn finding_excerpt(sources: &Sources, f: &Finding) -> Excerpt {
+    let mut labels = vec![label(sources, f.loc, &f.label)];
+    let mut related: Vec<Excerpt> = Vec::new();
+    for r in &f.related {
+        let span = label(sources, r.loc, &r.label);
+        if r.loc.file == f.loc.file {
+            labels.push(span);
+            continue;
+        }
+        // One excerpt per other file, with all its labels.
+        let name = &sources.get(r.loc.file).name;
+        match related.iter_mut().find(|e| e.source.name() == name) {
+            Some(e) => e.labels.push(span),
+            None => related.push(Excerpt {
+                message: format!("see {name}"),
+                severity: miette::Severity::Advice,
+                code: None,
+                help: None,
+                source: source(sources, r.loc),
+                labels: vec![span],
+                related: Vec::new(),
+            }),
+        }
+    }
+    Excerpt {
+        message: f.message.clone(),
+        severity: miette_severity(f.severity),
+        code: Some(f.rule.clone()),
+        help: Some(f.help.clone()),
+        source: source(sources, f.loc),
+        labels,
+        related,
+    }
+}
+
+fn diagnostic_excerpt(sources: &Sources, d: &Diagnostic) -> Excerpt {
+    Excerpt {
+        message: d.message.clone(),
+        severity: miette_severity(d.severity),
+        code: None,
+        help: d.help.clone(),
+        source: source(sources, d.loc),
+        labels: vec![label(sources, d.loc, "here")],
+        related: Vec::new(),
+    }
+}
+
+fn write_human(out: &mut dyn Write, run: &CheckRun, color: bool) -> io::Result<()> {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let sources = &run.analysis.sources;
+    let excerpts = run
+        .analysis
+        .diagnostics
+        .iter()
+        .map(|d| diagnostic_excerpt(sources, d))
+        .chain(run.findings.iter().map(|f| finding_excerpt(sources, f)));
+    for excerpt in excerpts {
+        let mut text = String::new();
+        handler
+            .render_report(&mut text, &excerpt)
+            .map_err(io::Error::other)?;
+        writeln!(out, "{text}")?;
+    }
+    let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
+    let errors = run
+        .analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    writeln!(
+        out,
+        "{} findings ({} errors, {} warnings, {} info) in {} workloads; {} input errors",
+        run.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+        run.analysis.world.workloads.len(),
+        errors
+    )
+}
+
+// ---------- json ----------
+
+pub fn to_json(run: &CheckRun) -> Value {
+    let sources = &run.analysis.sources;
+    let findings: Vec<Value> = run
+        .findings
+        .iter()
+        .map(|f| {
+            let (file, line, column) = position(sources, f.loc);
+            let related: Vec<Value> = f
+                .related
+                .iter()
+                .map(|r| {
+                    let (file, line, column) = position(sources, r.loc);
+                    json!({"file": file, "line": line, "column": column, "label": r.label})
+                })
+                .collect();
+            json!({
+                "rule": f.rule,
+                "severity": f.severity.as_str(),
+                "message": f.message,
+                "help": f.help,
+                "file": file,
+                "line": line,
+                "column": column,
+                "namespace": f.object.namespace,
+                "kind": f.object.kind,
+                "name": f.object.name,
+                "side": f.side.map(|s| s.as_str()),
+                "related": related,
+                "fix": null,
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = run
+        .analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| {
+            let (file, line, column) = position(sources, d.loc);
+            json!({"file": file, "line": line, "column": column, "message": d.message})
+        })
+        .collect();
+    json!({"version": JSON_VERSION, "findings": findings, "errors": errors})
+}
+
+// ---------- sarif ----------
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn sarif_location(sources: &Sources, loc: Location, message: Option<&str>) -> Value {
+    let (file, line, column) = position(sources, loc);
+    let mut v = json!({
+        "physicalLocation": {
+            "artifactLocation": {"uri": file.replace('\\', "/").trim_start_matches("./")},
+            "region": {"startLine": line, "startColumn": column},
+        }
+    });
+    if let Some(m) = message {
+        v["message"] = json!({"text": m});
+    }
+    v
+}
+
+fn sarif_rule(rule: &Rule) -> Value {
+    json!({
+        "id": rule.id,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.rationale},
+        "help": {"text": rule.rationale, "markdown": rule.rationale},
+        "defaultConfiguration": {"level": sarif_level(rule.severity)},
+    })
+}
+
+pub fn to_sarif(run: &CheckRun) -> Value {
+    let sources = &run.analysis.sources;
+    let rules: Vec<Value> = run.catalog.iter().map(sarif_rule).collect();
+    let mut results: Vec<Value> = run
+        .findings
+        .iter()
+        .map(|f| {
+            let related: Vec<Value> = f
+                .related
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut v = sarif_location(sources, r.loc, Some(&r.label));
+                    v["id"] = json!(i);
+                    v
+                })
+                .collect();
+            json!({
+                "ruleId": f.rule,
+                "ruleIndex": run.catalog.iter().position(|r| r.id == f.rule),
+                "level": sarif_level(f.severity),
+                "message": {"text": format!("{} — {}", f.message, f.help)},
+                "locations": [sarif_location(sources, f.loc, None)],
+                "relatedLocations": related,
+            })
+        })
+        .collect();
+    results.extend(
+        run.analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| {
+                json!({
+                    "ruleId": "input-error",
+                    "level": "error",
+                    "message": {"text": d.message},
+                    "locations": [sarif_location(sources, d.loc, None)],
+                })
+            }),
+    );
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "netpol-fix",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://crates.io/crates/netpol-fix",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+// ---------- github ----------
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn write_github(out: &mut dyn Write, run: &CheckRun) -> io::Result<()> {
+    let sources = &run.analysis.sources;
+    let command = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "notice",
+    };
+    for d in &run.analysis.diagnostics {
+        let (file, line, col) = position(sources, d.loc);
+        writeln!(
+            out,
+            "::{} file={},line={line},col={col}::{}",
+            command(d.severity),
+            escape_property(&file),
+            escape_data(&d.message)
+        )?;
+    }
+    for f in &run.findings {
+        let (file, line, col) = position(sources, f.loc);
+        writeln!(
+            out,
+            "::{} file={},line={line},col={col},title={}::{}",
+            command(f.severity),
+            escape_property(&file),
+            escape_property(&f.rule),
+            escape_data(&format!("{}\n{}", f.message, f.help))
+        )?;
+    }
+    Ok(())
+}

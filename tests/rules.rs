@@ -1,0 +1,131 @@
+//! Lint rules: every case under `fixtures/rules/<rule>/<case>/` reports exactly the findings of
+//! its `expect.tsv` (`RULE SEVERITY OBJECT SIDE`), and every rule's documented examples behave
+//! as documented.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use netpol_fix::check::{CheckOptions, check};
+use netpol_fix::diag::Severity;
+use netpol_fix::load::Input;
+
+fn case_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules");
+    let mut cases = Vec::new();
+    for rule in fs::read_dir(&root).unwrap() {
+        for case in fs::read_dir(rule.unwrap().path()).unwrap() {
+            let case = case.unwrap().path();
+            if case.join("world.yaml").is_file() {
+                cases.push(case);
+            }
+        }
+    }
+    cases.sort();
+    assert!(!cases.is_empty());
+    cases
+}
+
+fn severity(s: Severity) -> &'static str {
+    s.as_str()
+}
+
+#[test]
+fn rule_fixtures_report_exactly_the_expected_findings() {
+    let mut failures = Vec::new();
+    for case in case_dirs() {
+        let options = CheckOptions {
+            config_root: Some(case.clone()),
+            ..CheckOptions::default()
+        };
+        let run = check(&[Input::Path(case.join("world.yaml"))], &options);
+        let errors: Vec<_> = run
+            .analysis
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
+        if !errors.is_empty() {
+            failures.push(format!("{}: input errors {errors:?}", case.display()));
+            continue;
+        }
+        let mut got: Vec<String> = run
+            .findings
+            .iter()
+            .map(|f| {
+                let side = f.side.map_or("-", |s| s.as_str());
+                format!("{} {} {} {side}", f.rule, severity(f.severity), f.object)
+            })
+            .collect();
+        got.sort();
+        let text = fs::read_to_string(case.join("expect.tsv")).unwrap();
+        let mut want: Vec<String> = text
+            .lines()
+            .map(|l| {
+                l.split('#')
+                    .next()
+                    .unwrap()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|l| !l.is_empty())
+            .collect();
+        want.sort();
+        if got != want {
+            let detail: Vec<String> = run
+                .findings
+                .iter()
+                .map(|f| format!("    {}: {}", f.rule, f.message))
+                .collect();
+            failures.push(format!(
+                "{}:\n  want {want:?}\n  got  {got:?}\n{}",
+                case.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                    .unwrap()
+                    .display(),
+                detail.join("\n")
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_rule_example_behaves_as_documented() {
+    let catalog = check(&[], &CheckOptions::default()).catalog;
+    assert!(catalog.len() >= 8);
+    let mut failures = Vec::new();
+    for rule in &catalog {
+        for (example, should_fire) in [
+            (&rule.examples.triggers, true),
+            (&rule.examples.passes, false),
+        ] {
+            let run = check(
+                &[Input::Text {
+                    name: format!("{}-example.yaml", rule.id),
+                    text: example.clone(),
+                }],
+                &CheckOptions::default(),
+            );
+            let fired = run.findings.iter().filter(|f| f.rule == rule.id).count();
+            let errors: Vec<_> = run
+                .analysis
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect();
+            if !errors.is_empty() || (fired > 0) != should_fire {
+                failures.push(format!(
+                    "{} {}: fired {fired}, errors {errors:?}",
+                    rule.id,
+                    if should_fire { "triggers" } else { "passes" }
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
