@@ -195,6 +195,12 @@ fn dns_target_port(cx: &Context, target: Endpoint, protocol: Protocol, port: u16
     }
 }
 
+/// `{k: v, …}`: labels as a YAML flow mapping, for help texts users paste into policies.
+fn flow_map(labels: &crate::model::Labels) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
 fn dns_description(cx: &Context) -> String {
     if cx.config.dns.addresses.is_empty() {
         let sel = Selector::from_labels(
@@ -279,16 +285,10 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
             dns_description(cx),
         );
         let target = if cx.config.dns.addresses.is_empty() {
-            let sel = Selector::from_labels(
-                cx.config
-                    .dns
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            );
             format!(
-                "namespaceSelector `kubernetes.io/metadata.name: {}` AND podSelector `{sel}`",
-                cx.config.dns.namespace
+                "`namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {}}}}}` AND `podSelector: {{matchLabels: {}}}`",
+                cx.config.dns.namespace,
+                flow_map(&cx.config.dns.labels)
             )
         } else {
             "an ipBlock for each node-local DNS address (/32)".to_string()

@@ -1,0 +1,346 @@
+//! `netpol-fix check` as CI runs it: exit codes, the JSON contract, SARIF, GitHub annotations,
+//! configuration errors, rule selection, and snapshots of the demo tree's output.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(args: &[&str]) -> (Option<i32>, Value) {
+    let out = run(args);
+    let value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), value)
+}
+
+/// Compares with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        fs::write(&path, actual).unwrap();
+    }
+    let expected = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept):\n{actual}"
+    );
+}
+
+#[test]
+fn no_subcommand_means_check_and_findings_exit_1() {
+    let plain = run(&["fixtures/demo"]);
+    let explicit = run(&["check", "fixtures/demo"]);
+    assert_eq!(plain.status.code(), Some(1));
+    assert_eq!(stdout(&plain), stdout(&explicit));
+    assert_eq!(
+        run(&["fixtures/demo", "--exit-zero"]).status.code(),
+        Some(0)
+    );
+    // A tree without problems exits 0.
+    assert_eq!(
+        run(&["fixtures/semantics/selector-matchlabels"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn demo_output_snapshots() {
+    snapshot("demo-check.txt", &stdout(&run(&["check", "fixtures/demo"])));
+    snapshot(
+        "demo-check.json",
+        &stdout(&run(&["check", "fixtures/demo", "--format", "json"])),
+    );
+    snapshot(
+        "demo-check.github",
+        &stdout(&run(&["check", "fixtures/demo", "--format", "github"])),
+    );
+}
+
+#[test]
+fn json_contract() {
+    let (code, v) = json(&["check", "fixtures/demo", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["errors"], serde_json::json!([]));
+    let findings = v["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    for f in findings {
+        for key in [
+            "rule",
+            "severity",
+            "message",
+            "file",
+            "line",
+            "column",
+            "namespace",
+            "kind",
+            "name",
+        ] {
+            assert!(!f[key].is_null(), "{key} missing in {f}");
+        }
+        assert!(f["fix"].is_null());
+        assert!(
+            f["file"].as_str().unwrap().starts_with("fixtures/demo/"),
+            "{f}"
+        );
+    }
+    let dns = findings
+        .iter()
+        .find(|f| f["rule"] == "missing-dns-egress" && f["name"] == "argo-server")
+        .expect("argo-server lacks DNS");
+    assert_eq!(
+        (
+            dns["file"].as_str(),
+            dns["line"].as_u64(),
+            dns["side"].as_str()
+        ),
+        (
+            Some("fixtures/demo/argo/argo-server.yaml"),
+            Some(10),
+            Some("egress")
+        )
+    );
+    assert!(
+        dns["related"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["file"] == "fixtures/demo/argo/networkpolicy.yaml")
+    );
+}
+
+#[test]
+fn sarif_is_2_1_0_with_the_rule_catalogue() {
+    let (_, v) = json(&["check", "fixtures/demo", "--format", "sarif"]);
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"missing-dns-egress") && rules.contains(&"hardcoded-ip"),
+        "{rules:?}"
+    );
+    for result in run["results"].as_array().unwrap() {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(result["ruleId"].as_str(), Some(rules[index]));
+        assert!(["error", "warning", "note"].contains(&result["level"].as_str().unwrap()));
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().unwrap() >= 1);
+    }
+}
+
+#[test]
+fn select_ignore_and_unknown_rules() {
+    let (_, v) = json(&[
+        "check",
+        "fixtures/demo",
+        "--format",
+        "json",
+        "--select",
+        "hardcoded-ip",
+    ]);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["rule"] == "hardcoded-ip")
+    );
+    let (_, v) = json(&[
+        "check",
+        "fixtures/demo",
+        "--format",
+        "json",
+        "--ignore",
+        "hardcoded-ip,missing-dns-egress",
+    ]);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["rule"] != "hardcoded-ip" && f["rule"] != "missing-dns-egress")
+    );
+    let (code, v) = json(&[
+        "check",
+        "fixtures/demo",
+        "--format",
+        "json",
+        "--select",
+        "no-such-rule",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown rule `no-such-rule`")
+    );
+}
+
+#[test]
+fn config_unknown_keys_are_positioned_errors_and_settings_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml"),
+        root.join("world.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        root.join("netpol-fix.yaml"),
+        "dns:\n  namespace: kube-system\n  lables: {k8s-app: kube-dns}\n",
+    )
+    .unwrap();
+    let (code, v) = json(&["check", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(2));
+    let err = &v["errors"][0];
+    assert_eq!(
+        (err["line"].as_u64(), err["column"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown key `lables` in dns"),
+        "{err}"
+    );
+
+    fs::write(
+        root.join("netpol-fix.yaml"),
+        "rules:\n  severity: {missing-dns-egress: warning}\n",
+    )
+    .unwrap();
+    let (code, v) = json(&["check", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] == "warning")
+    );
+    fs::write(
+        root.join("netpol-fix.yaml"),
+        "rules:\n  ignore: [missing-dns-egress]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        run(&["check", root.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn github_annotations_escape_and_point_at_files() {
+    let out = stdout(&run(&["check", "fixtures/demo", "--format", "github"]));
+    let line = out
+        .lines()
+        .find(|l| l.contains("title=missing-dns-egress"))
+        .unwrap();
+    assert!(line.starts_with("::error file=fixtures/demo/"), "{line}");
+    assert!(line.contains(",line=") && line.contains(",col="));
+    assert!(!line.contains('\n'));
+    assert!(
+        line.contains("%0A"),
+        "message and help are joined by an escaped newline: {line}"
+    );
+}
+
+#[test]
+fn user_rules_extend_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    fs::create_dir(&rules).unwrap();
+    fs::write(
+        rules.join("missing-vault-egress.yaml"),
+        "id: missing-vault-egress\nsummary: Pods with VAULT_ADDR must reach Vault.\nseverity: error\ncheck: env-service-egress\nparameters: {env: [VAULT_ADDR]}\nrationale: Vault is needed.\nexamples: {triggers: '', passes: ''}\n",
+    )
+    .unwrap();
+    let world = dir.path().join("world.yaml");
+    fs::write(
+        &world,
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app, namespace: web}
+spec:
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers: [{name: c, env: [{name: VAULT_ADDR, value: "https://vault.vault:8200"}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: vault, namespace: vault}
+spec: {template: {metadata: {labels: {app: vault}}, spec: {containers: [{name: v, ports: [{containerPort: 8200}]}]}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: vault, namespace: vault}
+spec: {selector: {app: vault}, ports: [{port: 8200}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: web}
+spec: {podSelector: {}, policyTypes: [Egress]}
+"#,
+    )
+    .unwrap();
+    let (_, v) = json(&[
+        "check",
+        world.to_str().unwrap(),
+        "--format",
+        "json",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--select",
+        "missing-vault-egress,missing-service-egress",
+    ]);
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        ["missing-vault-egress"],
+        "the team rule claims VAULT_ADDR; service-egress does not repeat it"
+    );
+    let listed = stdout(&run(&[
+        "rules",
+        "--rules",
+        dir.path().join("rules").to_str().unwrap(),
+    ]));
+    assert!(listed.contains("missing-vault-egress"));
+    assert!(stdout(&run(&["rules", "missing-dns-egress"])).contains("Example that triggers it"));
+}
