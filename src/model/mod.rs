@@ -27,9 +27,14 @@ pub struct ObjectId {
     pub name: String,
 }
 
+/// `namespace/Kind/name`, or `Kind/name` for cluster-scoped objects.
 impl std::fmt::Display for ObjectId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+        }
     }
 }
 
