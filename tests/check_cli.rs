@@ -344,3 +344,40 @@ spec: {podSelector: {}, policyTypes: [Egress]}
     assert!(listed.contains("missing-vault-egress"));
     assert!(stdout(&run(&["rules", "missing-dns-egress"])).contains("Example that triggers it"));
 }
+
+#[test]
+fn config_excludes_paths_and_adds_rule_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    fs::create_dir_all(root.join("vendor")).unwrap();
+    fs::copy(&case, root.join("vendor/world.yaml")).unwrap();
+    fs::create_dir_all(root.join("team-rules")).unwrap();
+    fs::write(
+        root.join("team-rules/no-op.yaml"),
+        "id: team-no-op\nsummary: s\nseverity: info\ncheck: service-egress\nrationale: r\nexamples: {triggers: '', passes: ''}\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("netpol-fix.yaml"),
+        "exclude: [\"vendor/**\"]\nrule_dirs: [team-rules]\n",
+    )
+    .unwrap();
+    let (code, v) = json(&["check", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["findings"], serde_json::json!([]));
+    let listed = stdout(&run(&[
+        "rules",
+        "--rules",
+        root.join("team-rules").to_str().unwrap(),
+    ]));
+    assert!(listed.contains("team-no-op"));
+    fs::write(root.join("netpol-fix.yaml"), "rule_dirs: [team-rules]\n").unwrap();
+    let (code, _) = json(&["check", root.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(
+        code,
+        Some(1),
+        "without the exclude the vendored world is analysed"
+    );
+}
