@@ -21,6 +21,8 @@ pub struct CheckOptions {
     pub rule_dirs: Vec<PathBuf>,
     pub select: Vec<String>,
     pub ignore: Vec<String>,
+    /// File texts to analyse instead of what is on disk (fixes in progress), by display name.
+    pub overrides: std::collections::HashMap<String, Arc<str>>,
 }
 
 pub struct CheckRun {
@@ -53,6 +55,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
 
     let load_options = LoadOptions {
         exclude: config.exclude.clone(),
+        overrides: options.overrides.clone(),
         ..LoadOptions::default()
     };
     let mut analysis = analyze_with(sources, inputs, load_options);

@@ -93,7 +93,12 @@ pub fn parse(file: FileId, text: &str) -> (Config, Vec<Diagnostic>) {
         Some(Ok(root)) if root.is_null() => return (config, errors),
         Some(Ok(root)) => root,
     };
-    let object = Object { file, node: root };
+    let document = root.span;
+    let object = Object {
+        file,
+        node: root,
+        document,
+    };
     let f = Fields { object: &object };
     if let Err(e) = read(f, &object.node, &mut config, &mut errors) {
         errors.push(e);

@@ -9,6 +9,7 @@ pub mod config;
 pub mod connectivity;
 pub mod diag;
 pub mod endpoint;
+pub mod fix;
 pub mod lint;
 pub mod load;
 pub mod model;

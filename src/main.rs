@@ -11,6 +11,7 @@ use netpol_fix::check::{CheckOptions, check};
 use netpol_fix::connectivity::Engine;
 use netpol_fix::diag::Severity;
 use netpol_fix::endpoint;
+use netpol_fix::fix;
 use netpol_fix::load::{Input, LoadOptions};
 use netpol_fix::net::Protocol;
 use netpol_fix::report::{self, explain, findings, graph::GraphFormat};
@@ -34,7 +35,7 @@ struct Cli {
     check: CheckArgs,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct CheckArgs {
     /// Manifest files or directories; `-` reads stdin.
     #[arg(default_value = ".")]
@@ -56,6 +57,18 @@ struct CheckArgs {
     /// A directory of additional rules (repeatable).
     #[arg(long = "rules")]
     rule_dirs: Vec<PathBuf>,
+    /// Print the fixes as a unified diff; write nothing (exit 1 when the diff is not empty).
+    #[arg(long, conflicts_with_all = ["write", "patches"])]
+    diff: bool,
+    /// Apply the fixes in place, then report what remains.
+    #[arg(long, conflicts_with = "patches")]
+    write: bool,
+    /// Also apply fixes that guess (e.g. an API server address nobody configured).
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Write the fixes as kustomize-ready files into DIR instead of editing the sources.
+    #[arg(long, value_name = "DIR")]
+    patches: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -257,17 +270,79 @@ fn run(cli: Cli) -> io::Result<u8> {
 fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
     let first_dir = args.paths.first().map(PathBuf::from).filter(|p| p.is_dir());
     let options = CheckOptions {
-        config: args.config,
+        config: args.config.clone(),
         config_root: first_dir,
-        rule_dirs: args.rule_dirs,
-        select: args.select,
-        ignore: args.ignore,
+        rule_dirs: args.rule_dirs.clone(),
+        select: args.select.clone(),
+        ignore: args.ignore.clone(),
+        overrides: Default::default(),
     };
-    let run = check(&inputs(&args.paths)?, &options);
+    let inputs = inputs(&args.paths)?;
+    if args.write && args.paths.iter().any(|p| p == "-") {
+        eprintln!("error: stdin cannot be written; use --diff to see the fixes");
+        return Ok(EXIT_ERROR);
+    }
+    if args.diff || args.write || args.patches.is_some() {
+        let outcome = fix::apply::fix_all(&inputs, &options, args.unsafe_fixes);
+        for problem in &outcome.problems {
+            eprintln!("warning: {problem}");
+        }
+        if args.diff {
+            fix::output::write_diff(out, &outcome)?;
+            report::write_diagnostics(
+                &mut io::stderr().lock(),
+                &outcome.run.analysis.sources,
+                &outcome.run.analysis.diagnostics,
+            )?;
+            return Ok(if outcome.run.analysis.has_errors() {
+                EXIT_ERROR
+            } else if outcome.changed.is_empty() {
+                0
+            } else {
+                EXIT_FINDINGS
+            });
+        }
+        if let Some(dir) = &args.patches {
+            let written = fix::output::write_patches(dir, &outcome.documents, &outcome.rewrites)?;
+            eprintln!(
+                "wrote {} files to {} (sources untouched)",
+                written.len(),
+                dir.display()
+            );
+            return Ok(if outcome.run.analysis.has_errors() {
+                EXIT_ERROR
+            } else {
+                0
+            });
+        }
+        let roots: Vec<PathBuf> = args.paths.iter().map(PathBuf::from).collect();
+        let refused = fix::output::write_in_place(&outcome, &roots);
+        for r in &refused {
+            eprintln!("error: {r}");
+        }
+        eprintln!(
+            "applied {} fixes to {} files",
+            outcome.applied.len(),
+            outcome.changed.len() - refused.len()
+        );
+        let code = report_findings(out, &outcome.run, &args)?;
+        return Ok(if refused.is_empty() { code } else { EXIT_ERROR });
+    }
+    let run = check(&inputs, &options);
+    report_findings(out, &run, &args)
+}
+
+/// Prints the findings (with their fixes) and returns the exit code.
+fn report_findings(
+    out: &mut dyn Write,
+    run: &netpol_fix::check::CheckRun,
+    args: &CheckArgs,
+) -> io::Result<u8> {
+    let fixes = fix::fixes(run);
     let color = args.format == findings::Format::Human
         && io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    findings::write(out, &run, args.format, color)?;
+    findings::write(out, run, &fixes, args.format, color)?;
     if args.format != findings::Format::Human {
         let notices: Vec<_> = run
             .analysis

@@ -119,7 +119,12 @@ pub fn load(sources: &mut Sources, user_dirs: &[&Path]) -> (Vec<Rule>, Vec<Diagn
                     continue;
                 }
             };
-            let object = Object { file, node };
+            let document = node.span;
+            let object = Object {
+                file,
+                node,
+                document,
+            };
             match parse_rule(Fields { object: &object }) {
                 Ok(rule) if rules.iter().any(|r| r.id == rule.id) => diags.push(
                     Diagnostic::error(object.loc(), format!("rule `{}` is defined twice", rule.id))

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use super::deps::{self, Destination, Holder};
-use super::{Context, Finding, Related, finding};
+use super::{Context, Finding, Peer as RemedyPeer, Related, Remedy, finding};
 use crate::connectivity::Endpoint;
 use crate::diag::Severity;
 use crate::lint::catalog::Rule;
 use crate::model::{
     Direction, DirectionRules, NamespaceScope, ObjectId, Peer, Peers, Selector, TargetPort,
 };
-use crate::net::Protocol;
+use crate::net::{IpNet, Protocol};
 use crate::source::Location;
 
 /// A Service named by a value a client sees.
@@ -256,6 +256,49 @@ fn blocked_dns_ports(cx: &Context, client: usize, side: Direction) -> Vec<(Proto
         .collect()
 }
 
+/// Every DNS port as the DNS targets listen on it (after Service target port translation).
+fn dns_ports(cx: &Context) -> Vec<(Protocol, u16)> {
+    let mut ports: Vec<(Protocol, u16)> = cx
+        .config
+        .dns
+        .ports
+        .iter()
+        .flat_map(|&(protocol, port)| {
+            cx.dns_targets
+                .iter()
+                .map(move |&t| (protocol, dns_target_port(cx, t, protocol, port)))
+        })
+        .collect();
+    let mut seen = Vec::new();
+    ports.retain(|p| {
+        let new = !seen.contains(p);
+        seen.push(*p);
+        new
+    });
+    ports
+}
+
+/// An allow remedy for the pods of workload `w` (selected by its template labels).
+fn allow(
+    cx: &Context,
+    direction: Direction,
+    w: usize,
+    peer: RemedyPeer,
+    ports: Vec<(Protocol, u16)>,
+    safe: bool,
+    anchor_policy: usize,
+) -> Remedy {
+    let workload = &cx.world.workloads[w];
+    Remedy::Allow {
+        direction,
+        selected: (workload.meta.id.namespace.clone(), workload.labels.clone()),
+        peer,
+        ports,
+        safe,
+        anchor_policy,
+    }
+}
+
 fn is_dns_target(cx: &Context, client: usize) -> bool {
     cx.dns_targets.contains(&Endpoint::Workload(client))
 }
@@ -298,6 +341,30 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
             port_list(&cx.config.dns.ports),
             dead_namespace_selectors(cx, isolated_by)
         );
+        let peer = if cx.config.dns.addresses.is_empty() {
+            RemedyPeer::Pods {
+                namespace: cx.config.dns.namespace.clone(),
+                labels: cx.config.dns.labels.clone(),
+            }
+        } else {
+            RemedyPeer::Cidrs(
+                cx.config
+                    .dns
+                    .addresses
+                    .iter()
+                    .map(|&a| IpNet::host(a))
+                    .collect(),
+            )
+        };
+        f.remedies.push(allow(
+            cx,
+            Direction::Egress,
+            client,
+            peer,
+            dns_ports(cx),
+            true,
+            isolated_by[0],
+        ));
         out.push(f);
     }
     out
@@ -418,6 +485,21 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
                 label: "grants API access".into(),
             });
         }
+        let (cidrs, safe) = if api.cidrs.is_empty() {
+            (vec![IpNet::parse("0.0.0.0/0").expect("valid CIDR")], false)
+        } else {
+            (api.cidrs.clone(), true)
+        };
+        let ports = api.ports.iter().map(|&p| (Protocol::Tcp, p)).collect();
+        f.remedies.push(allow(
+            cx,
+            Direction::Egress,
+            client,
+            RemedyPeer::Cidrs(cidrs),
+            ports,
+            safe,
+            isolated_by[0],
+        ));
         out.push(f);
     }
     out
@@ -521,6 +603,7 @@ fn dependency_finding(
             .flatten()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
+    f.remedies = dependency_remedies(cx, first, side, blocked);
     match side {
         Direction::Egress => {
             f.message = format!(
@@ -560,6 +643,62 @@ fn dependency_finding(
         }
     }
     f
+}
+
+/// Egress: one policy for the client towards the Service's pods on every blocked port.
+/// Ingress: one policy per blocked destination workload admitting the client's pods.
+fn dependency_remedies(
+    cx: &Context,
+    d: &Dependency,
+    side: Direction,
+    blocked: &[(Destination, Vec<usize>)],
+) -> Vec<Remedy> {
+    let service = &cx.world.services[d.service];
+    match side {
+        Direction::Egress => {
+            let mut ports: Vec<(Protocol, u16)> =
+                blocked.iter().map(|(b, _)| (b.protocol, b.port)).collect();
+            ports.sort();
+            ports.dedup();
+            let peer = RemedyPeer::Pods {
+                namespace: service.meta.id.namespace.clone(),
+                labels: service.selector.clone().unwrap_or_default(),
+            };
+            let anchor = cx
+                .engine
+                .isolating(Endpoint::Workload(d.client), Direction::Egress)[0];
+            vec![allow(
+                cx,
+                Direction::Egress,
+                d.client,
+                peer,
+                ports,
+                true,
+                anchor,
+            )]
+        }
+        Direction::Ingress => {
+            let client = &cx.world.workloads[d.client];
+            blocked
+                .iter()
+                .map(|(dest, policies)| {
+                    let peer = RemedyPeer::Pods {
+                        namespace: client.meta.id.namespace.clone(),
+                        labels: client.labels.clone(),
+                    };
+                    allow(
+                        cx,
+                        Direction::Ingress,
+                        dest.workload,
+                        peer,
+                        vec![(dest.protocol, dest.port)],
+                        true,
+                        policies[0],
+                    )
+                })
+                .collect()
+        }
+    }
 }
 
 /// Egress to the Services named by dependencies whose env var `claims` accepts.
@@ -630,9 +769,50 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
             port_list(&blocked)
         );
         f.help = format!(
-            "allow ingress to the DNS pods from every namespace (namespaceSelector: {{}}) on {}",
+            "allow ingress to the DNS pods from {} pods `{}` on {}",
+            cx.world.workloads[client].meta.id.namespace,
+            Selector::from_labels(
+                cx.world.workloads[client]
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+            ),
             port_list(&cx.config.dns.ports)
         );
+        let client_peer = RemedyPeer::Pods {
+            namespace: cx.world.workloads[client].meta.id.namespace.clone(),
+            labels: cx.world.workloads[client].labels.clone(),
+        };
+        for &t in &dns_pods {
+            let Some(&anchor) = cx.engine.isolating(t, Direction::Ingress).first() else {
+                continue;
+            };
+            let selected = match t {
+                Endpoint::Workload(w) => (
+                    cx.world.workloads[w].meta.id.namespace.clone(),
+                    cx.world.workloads[w].labels.clone(),
+                ),
+                _ => (
+                    cx.config.dns.namespace.clone(),
+                    cx.config.dns.labels.clone(),
+                ),
+            };
+            let ports = cx
+                .config
+                .dns
+                .ports
+                .iter()
+                .map(|&(p, n)| (p, dns_target_port(cx, t, p, n)))
+                .collect();
+            f.remedies.push(Remedy::Allow {
+                direction: Direction::Ingress,
+                selected,
+                peer: client_peer.clone(),
+                ports,
+                safe: true,
+                anchor_policy: anchor,
+            });
+        }
         out.push(f);
     }
     out

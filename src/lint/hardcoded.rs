@@ -167,6 +167,17 @@ fn ip_finding(
             "prefer a DNS name".to_string(),
         ),
     };
+    if let Kind::LoadBalancer(s) | Kind::ClusterIp(s) = kind {
+        let svc = &cx.world.services[s];
+        f.remedies.push(super::Remedy::ReplaceHost {
+            value: text.loc,
+            host: ip.to_string(),
+            replacement: format!(
+                "{}.{}.svc.{}",
+                svc.meta.id.name, svc.meta.id.namespace, cx.config.cluster_domain
+            ),
+        });
+    }
     f.severity = if rule.severity < severity {
         severity
     } else {

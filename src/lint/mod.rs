@@ -10,7 +10,8 @@ mod suppress;
 use crate::config::Config;
 use crate::connectivity::{Endpoint, Engine, Probe};
 use crate::diag::Severity;
-use crate::model::{Direction, ObjectId, World};
+use crate::model::{Direction, Labels, ObjectId, World};
+use crate::net::{IpNet, Protocol};
 use crate::source::Location;
 use catalog::{Check, Rule};
 use deps::ServiceIndex;
@@ -36,6 +37,37 @@ pub struct Finding {
     pub related: Vec<Related>,
     /// Objects whose `netpol-fix.io/ignore` annotation may suppress this finding.
     pub scope: Vec<ObjectId>,
+    /// What would resolve it; empty when there is no sound remedy.
+    pub remedies: Vec<Remedy>,
+}
+
+/// A remedy as the checks understand it; `fix` turns it into text edits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remedy {
+    /// Allow the pods `selected` (namespace, template labels) to send to (egress) or receive
+    /// from (ingress) `peer` on `ports`, in a new policy placed after `anchor_policy`.
+    Allow {
+        direction: Direction,
+        selected: (String, Labels),
+        peer: Peer,
+        ports: Vec<(Protocol, u16)>,
+        /// False when the peer is a guess (an API server address nobody configured).
+        safe: bool,
+        anchor_policy: usize,
+    },
+    /// Replace `host` inside the value at `value` with `replacement` (an in-cluster name).
+    ReplaceHost {
+        value: Location,
+        host: String,
+        replacement: String,
+    },
+}
+
+/// The other side of an allowed flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Pods { namespace: String, labels: Labels },
+    Cidrs(Vec<IpNet>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,5 +195,6 @@ pub(crate) fn finding(rule: &Rule, object: ObjectId, loc: Location) -> Finding {
         message: String::new(),
         help: String::new(),
         related: Vec::new(),
+        remedies: Vec::new(),
     }
 }

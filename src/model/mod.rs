@@ -46,6 +46,8 @@ pub struct Meta {
     pub loc: Location,
     /// `metadata.name` (the object itself when it has none): where messages point.
     pub name_loc: Location,
+    /// The YAML document holding the object (new documents are inserted after it).
+    pub document: Location,
     pub annotations: Labels,
 }
 

@@ -28,6 +28,14 @@ impl IpNet {
         Ok(IpNet { addr, prefix })
     }
 
+    /// The network of exactly one address (`/32` or `/128`).
+    pub fn host(addr: IpAddr) -> IpNet {
+        IpNet {
+            addr,
+            prefix: if addr.is_ipv4() { 32 } else { 128 },
+        }
+    }
+
     /// The addresses of the network, as a set.
     pub fn to_set(self) -> IpSet {
         match self.addr {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::check::CheckRun;
 use crate::diag::{Diagnostic, Severity};
+use crate::fix::Fix;
 use crate::lint::Finding;
 use crate::lint::catalog::Rule;
 use crate::source::{Location, Sources};
@@ -26,11 +27,20 @@ pub enum Format {
 /// JSON schema version of `--format json`.
 pub const JSON_VERSION: u32 = 1;
 
-pub fn write(out: &mut dyn Write, run: &CheckRun, format: Format, color: bool) -> io::Result<()> {
+/// The fix of each finding, index-aligned with `CheckRun::findings`.
+pub type Fixes = [Result<Fix, String>];
+
+pub fn write(
+    out: &mut dyn Write,
+    run: &CheckRun,
+    fixes: &Fixes,
+    format: Format,
+    color: bool,
+) -> io::Result<()> {
     match format {
-        Format::Human => write_human(out, run, color),
+        Format::Human => write_human(out, run, fixes, color),
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(run))?;
+            serde_json::to_writer_pretty(&mut *out, &to_json(run, fixes))?;
             writeln!(out)
         }
         Format::Sarif => {
@@ -132,7 +142,7 @@ fn source(sources: &Sources, loc: Location) -> NamedSource<String> {
     NamedSource::new(file.name.clone(), file.text.to_string())
 }
 
-fn finding_excerpt(sources: &Sources, f: &Finding) -> Excerpt {
+fn finding_excerpt(sources: &Sources, f: &Finding, fix: &Result<Fix, String>) -> Excerpt {
     let mut labels = vec![label(sources, f.loc, &f.label)];
     let mut related: Vec<Excerpt> = Vec::new();
     for r in &f.related {
@@ -160,7 +170,15 @@ fn finding_excerpt(sources: &Sources, f: &Finding) -> Excerpt {
         message: f.message.clone(),
         severity: miette_severity(f.severity),
         code: Some(f.rule.clone()),
-        help: Some(f.help.clone()),
+        help: Some(match fix {
+            Ok(fix) => format!(
+                "{}\nfix ({}): {}",
+                f.help,
+                fix.applicability.as_str(),
+                fix.title
+            ),
+            Err(why) => format!("{}\n{why}", f.help),
+        }),
         source: source(sources, f.loc),
         labels,
         related,
@@ -179,7 +197,7 @@ fn diagnostic_excerpt(sources: &Sources, d: &Diagnostic) -> Excerpt {
     }
 }
 
-fn write_human(out: &mut dyn Write, run: &CheckRun, color: bool) -> io::Result<()> {
+fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes, color: bool) -> io::Result<()> {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -192,7 +210,12 @@ fn write_human(out: &mut dyn Write, run: &CheckRun, color: bool) -> io::Result<(
         .diagnostics
         .iter()
         .map(|d| diagnostic_excerpt(sources, d))
-        .chain(run.findings.iter().map(|f| finding_excerpt(sources, f)));
+        .chain(
+            run.findings
+                .iter()
+                .zip(fixes)
+                .map(|(f, fix)| finding_excerpt(sources, f, fix)),
+        );
     for excerpt in excerpts {
         let mut text = String::new();
         handler
@@ -221,12 +244,13 @@ fn write_human(out: &mut dyn Write, run: &CheckRun, color: bool) -> io::Result<(
 
 // ---------- json ----------
 
-pub fn to_json(run: &CheckRun) -> Value {
+pub fn to_json(run: &CheckRun, fixes: &Fixes) -> Value {
     let sources = &run.analysis.sources;
     let findings: Vec<Value> = run
         .findings
         .iter()
-        .map(|f| {
+        .zip(fixes)
+        .map(|(f, fix)| {
             let (file, line, column) = position(sources, f.loc);
             let related: Vec<Value> = f
                 .related
@@ -249,7 +273,10 @@ pub fn to_json(run: &CheckRun) -> Value {
                 "name": f.object.name,
                 "side": f.side.map(|s| s.as_str()),
                 "related": related,
-                "fix": null,
+                "fix": match fix {
+                    Ok(fix) => json!({"applicability": fix.applicability.as_str(), "description": fix.title}),
+                    Err(_) => Value::Null,
+                },
             })
         })
         .collect();

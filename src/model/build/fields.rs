@@ -172,6 +172,10 @@ impl<'o> Fields<'o> {
             },
             loc: self.object.loc(),
             name_loc: self.at(name_node),
+            document: Location {
+                file: self.object.file,
+                span: self.object.document,
+            },
             annotations,
         })
     }

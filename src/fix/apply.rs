@@ -1,0 +1,233 @@
+//! The fix loop: apply non-overlapping edits, re-load, re-check, repeat until nothing changes
+//! (bounded). A file whose result no longer loads is left as it was, and a round that would
+//! isolate a pod that was not isolated is undone.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{Applicability, Edit, fixes};
+use crate::check::{CheckOptions, CheckRun, check};
+use crate::connectivity::{Endpoint, Engine};
+use crate::diag::Severity;
+use crate::load::Input;
+use crate::model::{Direction, ObjectId};
+
+const MAX_ROUNDS: usize = 8;
+
+/// The result of fixing: the check of the fixed texts, and every changed file.
+pub struct Outcome {
+    pub run: CheckRun,
+    /// Display name → (original text, fixed text), sorted by name.
+    pub changed: BTreeMap<String, (Arc<str>, String)>,
+    /// Fix titles applied, in order.
+    pub applied: Vec<String>,
+    /// New policy documents of the applied fixes: (namespace, name, text).
+    pub documents: Vec<(String, String, String)>,
+    /// Applied fixes that rewrite values rather than add documents.
+    pub rewrites: Vec<String>,
+    /// Why some fixes were not applied.
+    pub problems: Vec<String>,
+}
+
+/// Applies the safe fixes (and the unsafe ones with `include_unsafe`) to in-memory copies.
+pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -> Outcome {
+    let mut options = options.clone();
+    let mut run = check(inputs, &options);
+    let mut originals: HashMap<String, Arc<str>> = HashMap::new();
+    let mut frozen: HashSet<String> = HashSet::new();
+    let mut tried: HashSet<(String, ObjectId, Option<&'static str>, String)> = HashSet::new();
+    let mut applied = Vec::new();
+    let mut documents = Vec::new();
+    let mut rewrites = Vec::new();
+    let mut problems = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
+        let mut titles = Vec::new();
+        let mut round_documents = Vec::new();
+        let mut round_rewrites = Vec::new();
+        for (finding, fix) in run.findings.iter().zip(fixes(&run)) {
+            let Ok(fix) = fix else { continue };
+            if fix.applicability == Applicability::Unsafe && !include_unsafe {
+                continue;
+            }
+            let files: Vec<String> = fix
+                .edits
+                .iter()
+                .map(|e| run.analysis.sources.get(e.file).name.clone())
+                .collect();
+            if files.iter().any(|f| frozen.contains(f)) {
+                continue;
+            }
+            let key = (
+                finding.rule.clone(),
+                finding.object.clone(),
+                finding.side.map(Direction::as_str),
+                finding.message.clone(),
+            );
+            if !tried.insert(key) {
+                problems.push(format!(
+                    "the fix for `{}` on {} did not resolve it; it was not applied again",
+                    finding.rule, finding.object
+                ));
+                continue;
+            }
+            if fix.documents.is_empty() {
+                round_rewrites.push(fix.title.clone());
+            }
+            round_documents.extend(fix.documents);
+            for (edit, file) in fix.edits.into_iter().zip(files) {
+                edits.entry(file).or_default().push(edit);
+            }
+            titles.push(fix.title);
+        }
+        if edits.is_empty() {
+            break;
+        }
+        let before = isolation(&run);
+        let mut round: Vec<String> = Vec::new();
+        for (name, mut file_edits) in edits {
+            let file = run
+                .analysis
+                .sources
+                .iter()
+                .find(|(_, f)| f.name == name)
+                .map(|(_, f)| f.text.clone());
+            let Some(text) = file else { continue };
+            originals
+                .entry(name.clone())
+                .or_insert_with(|| text.clone());
+            file_edits.sort();
+            file_edits.dedup();
+            options
+                .overrides
+                .insert(name.clone(), apply_edits(&text, &file_edits).into());
+            round.push(name);
+        }
+        let errors_before = error_counts(&run);
+        let next = check(inputs, &options);
+        let errors_after = error_counts(&next);
+        let mut reverted = false;
+        for name in &round {
+            if errors_after.get(name).copied().unwrap_or(0)
+                > errors_before.get(name).copied().unwrap_or(0)
+            {
+                problems.push(format!(
+                    "a fix would leave {name} unloadable; the file was left untouched"
+                ));
+                restore(&mut options, &originals, name, &run);
+                frozen.insert(name.clone());
+                reverted = true;
+            }
+        }
+        let newly_isolated: Vec<String> = isolation(&next)
+            .difference(&before)
+            .map(|(id, d)| format!("{id} ({d})"))
+            .collect();
+        if !newly_isolated.is_empty() {
+            problems.push(format!(
+                "fixes would newly isolate {}; they were not applied",
+                newly_isolated.join(", ")
+            ));
+            for name in &round {
+                restore(&mut options, &originals, name, &run);
+                frozen.insert(name.clone());
+            }
+            run = check(inputs, &options);
+            break;
+        }
+        run = if reverted {
+            check(inputs, &options)
+        } else {
+            next
+        };
+        if !reverted {
+            applied.extend(titles);
+            documents.extend(round_documents);
+            rewrites.extend(round_rewrites);
+        }
+    }
+    let changed = originals
+        .into_iter()
+        .filter_map(|(name, original)| {
+            let fixed = options.overrides.get(&name)?.to_string();
+            (fixed != *original).then_some((name, (original, fixed)))
+        })
+        .collect();
+    Outcome {
+        run,
+        changed,
+        applied,
+        documents,
+        rewrites,
+        problems,
+    }
+}
+
+/// Puts back the text the file had before this round.
+fn restore(
+    options: &mut CheckOptions,
+    originals: &HashMap<String, Arc<str>>,
+    name: &str,
+    before: &CheckRun,
+) {
+    let previous = before
+        .analysis
+        .sources
+        .iter()
+        .find(|(_, f)| f.name == name)
+        .map(|(_, f)| f.text.clone());
+    match previous {
+        Some(text) if originals.get(name) != Some(&text) => {
+            options.overrides.insert(name.to_string(), text);
+        }
+        _ => {
+            options.overrides.remove(name);
+        }
+    }
+}
+
+/// Applies sorted edits, skipping any that overlap an earlier one (a later round retries).
+pub fn apply_edits(text: &str, edits: &[Edit]) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut at = 0;
+    for e in edits {
+        let (start, end) = (e.span.start as usize, e.span.end as usize);
+        if start < at {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(&e.replacement);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+fn error_counts(run: &CheckRun) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for d in run
+        .analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+    {
+        *counts
+            .entry(run.analysis.sources.get(d.loc.file).name.clone())
+            .or_default() += 1;
+    }
+    counts
+}
+
+/// Every (workload, direction) that is isolated.
+fn isolation(run: &CheckRun) -> HashSet<(ObjectId, &'static str)> {
+    let engine = Engine::new(&run.analysis.world);
+    let mut out = HashSet::new();
+    for (i, w) in run.analysis.world.workloads.iter().enumerate() {
+        for d in [Direction::Ingress, Direction::Egress] {
+            if !engine.isolating(Endpoint::Workload(i), d).is_empty() {
+                out.insert((w.meta.id.clone(), d.as_str()));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,380 @@
+//! Fixes: each finding's remedy as text edits on the original files (new NetworkPolicy
+//! documents next to the isolating policy, or an in-cluster name in place of an address).
+//! [`apply`] applies them until nothing changes; `--diff`, `--write` and `--patches` are sinks.
+
+pub mod apply;
+pub mod output;
+pub mod yaml_out;
+
+use std::collections::HashSet;
+
+use crate::check::CheckRun;
+use crate::connectivity::{Endpoint, Engine};
+use crate::lint::{Finding, Peer, Remedy};
+use crate::model::{Direction, Labels, Selector, World};
+use crate::net::Protocol;
+use crate::source::{FileId, Sources, Span};
+use yaml_out::{Style, Y, emit};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Applicability {
+    /// Certainly what the manifests intend: applied by `--diff`/`--write`.
+    Safe,
+    /// Guessed (e.g. an API server address nobody configured): only with `--unsafe-fixes`.
+    Unsafe,
+}
+
+impl Applicability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applicability::Safe => "safe",
+            Applicability::Unsafe => "unsafe",
+        }
+    }
+}
+
+/// Replace `span` of `file` with `replacement` (an insertion when the span is empty).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edit {
+    pub file: FileId,
+    pub span: Span,
+    pub replacement: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub title: String,
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+    /// New documents (namespace, name, text) for `--patches`.
+    pub documents: Vec<(String, String, String)>,
+}
+
+/// The fix of every finding, index-aligned with `run.findings`; `Err` says why there is none.
+pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
+    let world = &run.analysis.world;
+    let engine = Engine::new(world);
+    let mut names: HashSet<(String, String)> = world
+        .policies
+        .iter()
+        .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
+        .collect();
+    run.findings
+        .iter()
+        .map(|f| fix_for(f, world, &engine, &run.analysis.sources, &mut names))
+        .collect()
+}
+
+fn fix_for(
+    finding: &Finding,
+    world: &World,
+    engine: &Engine,
+    sources: &Sources,
+    names: &mut HashSet<(String, String)>,
+) -> Result<Fix, String> {
+    if finding.remedies.is_empty() {
+        return Err("no fix: the right change depends on intent the manifests do not state".into());
+    }
+    let mut fix = Fix {
+        title: String::new(),
+        applicability: Applicability::Safe,
+        edits: Vec::new(),
+        documents: Vec::new(),
+    };
+    let mut titles = Vec::new();
+    for remedy in &finding.remedies {
+        match remedy {
+            Remedy::Allow {
+                direction,
+                selected,
+                peer,
+                ports,
+                safe,
+                anchor_policy,
+            } => {
+                check_already_isolated(world, engine, &selected.0, &selected.1, *direction)?;
+                if !safe {
+                    fix.applicability = Applicability::Unsafe;
+                }
+                let anchor = &world.policies[*anchor_policy].meta.document;
+                let file = sources.get(anchor.file);
+                let style = Style::of(&file.text);
+                let name = unique_name(
+                    names,
+                    &selected.0,
+                    &policy_name(finding, *direction, &selected.1, peer),
+                );
+                let body = policy_document(finding, &name, *direction, selected, peer, ports);
+                let text = emit(&body, style);
+                titles.push(format!(
+                    "add NetworkPolicy {}/{name} allowing {} {} {} on {}",
+                    selected.0,
+                    direction.as_str(),
+                    if *direction == Direction::Egress {
+                        "to"
+                    } else {
+                        "from"
+                    },
+                    describe_peer(peer),
+                    ports
+                        .iter()
+                        .map(|(p, n)| format!("{p} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                fix.documents.push((selected.0.clone(), name, text.clone()));
+                fix.edits.push(insert_document_after(
+                    anchor.file,
+                    &file.text,
+                    anchor.span.end as usize,
+                    &text,
+                    style,
+                ));
+            }
+            Remedy::ReplaceHost {
+                value,
+                host,
+                replacement,
+            } => {
+                let text = &sources.get(value.file).text;
+                let slice = &text[value.span.range()];
+                let bracketed = format!("[{host}]");
+                let needle = if slice.contains(&bracketed) {
+                    bracketed.as_str()
+                } else {
+                    host.as_str()
+                };
+                let found: Vec<usize> = slice.match_indices(needle).map(|(i, _)| i).collect();
+                let [at] = found.as_slice() else {
+                    return Err(format!(
+                        "no fix: `{host}` is not written exactly once in the value"
+                    ));
+                };
+                let start = value.span.start as usize + at;
+                fix.edits.push(Edit {
+                    file: value.file,
+                    span: Span::new(start, start + needle.len()),
+                    replacement: replacement.clone(),
+                });
+                titles.push(format!("replace `{host}` with `{replacement}`"));
+            }
+        }
+    }
+    fix.title = titles.join("; ");
+    Ok(fix)
+}
+
+/// A new policy selecting `labels` must not isolate a pod that was not isolated.
+fn check_already_isolated(
+    world: &World,
+    engine: &Engine,
+    ns: &str,
+    labels: &Labels,
+    direction: Direction,
+) -> Result<(), String> {
+    let selector = Selector::from_labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for (i, w) in world.workloads.iter().enumerate() {
+        if w.meta.id.namespace == ns
+            && selector.matches(&w.labels)
+            && engine
+                .isolating(Endpoint::Workload(i), direction)
+                .is_empty()
+        {
+            return Err(format!(
+                "no safe fix: a policy selecting `{selector}` would also isolate {} for {}, which is not isolated today",
+                w.meta.id,
+                direction.as_str()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn describe_peer(peer: &Peer) -> String {
+    match peer {
+        Peer::Pods { namespace, labels } => {
+            let sel = Selector::from_labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            format!("{namespace} pods `{sel}`")
+        }
+        Peer::Cidrs(cidrs) => cidrs
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// A DNS-1123 name: `<workload>-allow-<what>`.
+fn policy_name(finding: &Finding, direction: Direction, _selected: &Labels, peer: &Peer) -> String {
+    let what = match (finding.rule.as_str(), peer) {
+        ("missing-dns-egress", _) => "allow-dns".to_string(),
+        ("missing-apiserver-egress", _) => "allow-apiserver".to_string(),
+        (_, Peer::Pods { namespace, labels }) => {
+            let app = labels
+                .get("app")
+                .or_else(|| labels.values().next())
+                .cloned()
+                .unwrap_or_else(|| namespace.clone());
+            match direction {
+                Direction::Egress => format!("allow-egress-{app}"),
+                Direction::Ingress => format!("allow-ingress-{app}"),
+            }
+        }
+        (_, Peer::Cidrs(_)) => format!("allow-{}", direction.as_str()),
+    };
+    let base = match direction {
+        Direction::Egress => finding.object.name.clone(),
+        Direction::Ingress => match peer {
+            Peer::Pods { .. } => format!("from-{}", finding.object.name),
+            Peer::Cidrs(_) => finding.object.name.clone(),
+        },
+    };
+    let raw = match direction {
+        Direction::Egress => format!("{base}-{what}"),
+        Direction::Ingress => format!("{what}-{base}"),
+    };
+    dns_label(&raw)
+}
+
+fn dns_label(raw: &str) -> String {
+    let mut out: String = raw
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.truncate(58);
+    out.trim_matches('-').to_string()
+}
+
+fn unique_name(names: &mut HashSet<(String, String)>, ns: &str, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut n = 2;
+    while names.contains(&(ns.to_string(), name.clone())) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    names.insert((ns.to_string(), name.clone()));
+    name
+}
+
+fn match_labels(labels: &Labels) -> Y {
+    if labels.is_empty() {
+        return Y::Map(vec![]);
+    }
+    Y::Map(vec![(
+        "matchLabels".into(),
+        Y::Map(
+            labels
+                .iter()
+                .map(|(k, v)| (k.clone(), Y::Str(v.clone())))
+                .collect(),
+        ),
+    )])
+}
+
+fn policy_document(
+    finding: &Finding,
+    name: &str,
+    direction: Direction,
+    selected: &(String, Labels),
+    peer: &Peer,
+    ports: &[(Protocol, u16)],
+) -> Y {
+    let peer_y = match peer {
+        Peer::Pods { namespace, labels } => Y::Seq(vec![Y::Map(vec![
+            (
+                "namespaceSelector".into(),
+                match_labels(
+                    &[("kubernetes.io/metadata.name".to_string(), namespace.clone())].into(),
+                ),
+            ),
+            ("podSelector".into(), match_labels(labels)),
+        ])]),
+        Peer::Cidrs(cidrs) => Y::Seq(
+            cidrs
+                .iter()
+                .map(|c| {
+                    Y::Map(vec![(
+                        "ipBlock".into(),
+                        Y::Map(vec![("cidr".into(), Y::Str(c.to_string()))]),
+                    )])
+                })
+                .collect(),
+        ),
+    };
+    let ports_y = Y::Seq(
+        ports
+            .iter()
+            .map(|(p, n)| {
+                Y::Map(vec![
+                    ("protocol".into(), Y::Str(p.as_str().into())),
+                    ("port".into(), Y::Raw(n.to_string())),
+                ])
+            })
+            .collect(),
+    );
+    let (kind, peers_key) = match direction {
+        Direction::Egress => ("Egress", "to"),
+        Direction::Ingress => ("Ingress", "from"),
+    };
+    Y::Map(vec![
+        ("apiVersion".into(), Y::Str("networking.k8s.io/v1".into())),
+        ("kind".into(), Y::Str("NetworkPolicy".into())),
+        (
+            "metadata".into(),
+            Y::Map(vec![
+                ("name".into(), Y::Str(name.into())),
+                ("namespace".into(), Y::Str(selected.0.clone())),
+                (
+                    "annotations".into(),
+                    Y::Map(vec![(
+                        "netpol-fix.io/added-for".into(),
+                        Y::Str(format!("{} {}", finding.rule, finding.object)),
+                    )]),
+                ),
+            ]),
+        ),
+        (
+            "spec".into(),
+            Y::Map(vec![
+                ("podSelector".into(), match_labels(&selected.1)),
+                ("policyTypes".into(), Y::Seq(vec![Y::Str(kind.into())])),
+                (
+                    direction.as_str().into(),
+                    Y::Seq(vec![Y::Map(vec![
+                        (peers_key.into(), peer_y),
+                        ("ports".into(), ports_y),
+                    ])]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+/// Inserts `---` and the document after the line holding byte `doc_end` (the end of the anchor
+/// document), keeping the file's line ends.
+fn insert_document_after(
+    file: FileId,
+    text: &str,
+    doc_end: usize,
+    doc: &str,
+    style: Style,
+) -> Edit {
+    let nl = style.newline();
+    let at = text[doc_end..]
+        .find('\n')
+        .map_or(text.len(), |i| doc_end + i + 1);
+    let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
+        nl
+    } else {
+        ""
+    };
+    Edit {
+        file,
+        span: Span::new(at, at),
+        replacement: format!("{lead}---{nl}{doc}"),
+    }
+}
