@@ -26,13 +26,13 @@ impl Style {
         for line in text.lines() {
             let trimmed = line.trim_start();
             let indent = line.len() - trimmed.len();
-            if trimmed.starts_with("- ") || trimmed == "-" {
-                if let Some(key_indent) = previous_key_indent {
-                    if indent > key_indent {
-                        indented += 1;
-                    } else {
-                        flush += 1;
-                    }
+            if (trimmed.starts_with("- ") || trimmed == "-")
+                && let Some(key_indent) = previous_key_indent
+            {
+                if indent > key_indent {
+                    indented += 1;
+                } else {
+                    flush += 1;
                 }
             }
             previous_key_indent =
