@@ -204,34 +204,32 @@ fn describe_peer(peer: &Peer) -> String {
     }
 }
 
-/// A DNS-1123 name: `<workload>-allow-<what>`.
-fn policy_name(finding: &Finding, direction: Direction, _selected: &Labels, peer: &Peer) -> String {
-    let what = match (finding.rule.as_str(), peer) {
-        ("missing-dns-egress", _) => "allow-dns".to_string(),
-        ("missing-apiserver-egress", _) => "allow-apiserver".to_string(),
-        (_, Peer::Pods { namespace, labels }) => {
-            let app = labels
-                .get("app")
-                .or_else(|| labels.values().next())
-                .cloned()
-                .unwrap_or_else(|| namespace.clone());
-            match direction {
-                Direction::Egress => format!("allow-egress-{app}"),
-                Direction::Ingress => format!("allow-ingress-{app}"),
-            }
+/// A DNS-1123 name that says what the policy is for: `<client>-allow-dns`,
+/// `<client>-allow-apiserver`, `<client>-allow-to-<peer>`, `<selected>-allow-from-<client>`.
+fn policy_name(finding: &Finding, direction: Direction, selected: &Labels, peer: &Peer) -> String {
+    let short = |labels: &Labels| {
+        labels
+            .get("app")
+            .or_else(|| labels.values().next())
+            .cloned()
+    };
+    let client = &finding.object.name;
+    let raw = match (finding.rule.as_str(), direction, peer) {
+        ("missing-dns-egress", _, _) => format!("{client}-allow-dns"),
+        ("missing-apiserver-egress", _, _) => format!("{client}-allow-apiserver"),
+        (_, Direction::Egress, Peer::Pods { namespace, labels }) => {
+            format!(
+                "{client}-allow-to-{}",
+                short(labels).unwrap_or_else(|| namespace.clone())
+            )
         }
-        (_, Peer::Cidrs(_)) => format!("allow-{}", direction.as_str()),
-    };
-    let base = match direction {
-        Direction::Egress => finding.object.name.clone(),
-        Direction::Ingress => match peer {
-            Peer::Pods { .. } => format!("from-{}", finding.object.name),
-            Peer::Cidrs(_) => finding.object.name.clone(),
-        },
-    };
-    let raw = match direction {
-        Direction::Egress => format!("{base}-{what}"),
-        Direction::Ingress => format!("{what}-{base}"),
+        (_, Direction::Egress, Peer::Cidrs(_)) => format!("{client}-allow-egress"),
+        (_, Direction::Ingress, _) => {
+            format!(
+                "{}-allow-from-{client}",
+                short(selected).unwrap_or_else(|| "pods".into())
+            )
+        }
     };
     dns_label(&raw)
 }

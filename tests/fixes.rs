@@ -1,0 +1,347 @@
+//! Per rule: the finding, its fix, and the exact diff `--diff` prints, as snapshots in
+//! `fixtures/fixes/` (`UPDATE_SNAPSHOTS=1` rewrites them); and `--write` on a copy of the demo.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use netpol_fix::check::{CheckOptions, check};
+use netpol_fix::fix::{apply::fix_all, fixes, output::write_diff};
+use netpol_fix::load::Input;
+
+/// Cases from `fixtures/rules/`, with whether unsafe fixes are included.
+const CASES: [(&str, bool); 11] = [
+    ("missing-dns-egress/default-deny-no-dns", false),
+    ("missing-dns-egress/node-local-dns-pod-selector-only", false),
+    ("missing-dns-egress/coredns-targetport-5353-blocked", false),
+    ("missing-apiserver-egress/config-cidrs-not-covered", false),
+    ("missing-apiserver-egress/rolebinding", true),
+    ("missing-mlflow-egress/literal-fqdn", false),
+    ("missing-service-egress/env-host-port", false),
+    ("missing-service-ingress/client-not-isolated", false),
+    ("missing-service-ingress/dns-ingress-blocked", false),
+    ("hardcoded-ip/metallb-annotation", false),
+    ("hardcoded-ip/configmap-lb-ip", false),
+];
+
+fn snapshot(case: &str, include_unsafe: bool) -> String {
+    let dir = format!("fixtures/rules/{case}");
+    let options = CheckOptions {
+        config_root: Some(dir.clone().into()),
+        ..CheckOptions::default()
+    };
+    let inputs = [Input::Path(format!("{dir}/world.yaml").into())];
+    let before = check(&inputs, &options);
+    let mut out = String::from("# findings, with their fixes\n");
+    for (f, fix) in before.findings.iter().zip(fixes(&before)) {
+        out.push_str(&format!(
+            "{} {} {} {}\n",
+            f.rule,
+            f.severity.as_str(),
+            f.object,
+            f.side.map_or("-", |s| s.as_str())
+        ));
+        match fix {
+            Ok(fix) => out.push_str(&format!(
+                "  fix ({}): {}\n",
+                fix.applicability.as_str(),
+                fix.title
+            )),
+            Err(why) => out.push_str(&format!("  {why}\n")),
+        }
+    }
+    let outcome = fix_all(&inputs, &options, include_unsafe);
+    out.push_str(&format!(
+        "# diff{}\n",
+        if include_unsafe {
+            " (with --unsafe-fixes)"
+        } else {
+            ""
+        }
+    ));
+    let mut diff = Vec::new();
+    write_diff(&mut diff, &outcome).unwrap();
+    out.push_str(&String::from_utf8(diff).unwrap());
+    out.push_str("# remaining after the fix\n");
+    for f in &outcome.run.findings {
+        out.push_str(&format!(
+            "{} {} {}\n",
+            f.rule,
+            f.severity.as_str(),
+            f.object
+        ));
+    }
+    out
+}
+
+#[test]
+fn fix_snapshots_per_rule() {
+    let mut failures = Vec::new();
+    for (case, include_unsafe) in CASES {
+        let actual = snapshot(case, include_unsafe);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/fixes")
+            .join(format!("{}.snap", case.replace('/', "--")));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            fs::write(&path, &actual).unwrap();
+        }
+        if fs::read_to_string(&path).unwrap_or_default() != actual {
+            failures.push(format!("{case}:\n{actual}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "snapshots differ (UPDATE_SNAPSHOTS=1 to accept):\n{}",
+        failures.join("\n")
+    );
+}
+
+fn netpol_fix(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn write_on_a_copy_of_the_demo_fixes_the_findings_and_only_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo"),
+        &demo,
+    );
+    let demo_arg = demo.to_str().unwrap();
+    let frontend_before = fs::read(demo.join("apps/frontend.yaml")).unwrap();
+
+    let blocked = [
+        ("argo/argo-server", "kube-system/coredns", "53", "UDP"),
+        ("mlflow/mlflow", "kube-system/coredns", "53", "UDP"),
+        ("seldon/mlserver", "mlflow/mlflow", "5000", "TCP"),
+        ("apps/report", "mlflow/mlflow", "5000", "TCP"),
+    ];
+    for (from, to, port, proto) in blocked {
+        let out = netpol_fix(&[
+            "explain",
+            demo_arg,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--port",
+            port,
+            "--protocol",
+            proto,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{from} -> {to} is blocked before the fix"
+        );
+    }
+    let write = netpol_fix(&["--write", demo_arg]);
+    let stderr = String::from_utf8_lossy(&write.stderr);
+    assert!(stderr.contains("applied 10 fixes to 5 files"), "{stderr}");
+    // What remains needs the API server address, which only configuration can give.
+    let after = netpol_fix(&["check", demo_arg, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    let remaining: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        remaining,
+        ["missing-apiserver-egress", "missing-apiserver-egress"]
+    );
+    for (from, to, port, proto) in blocked {
+        let out = netpol_fix(&[
+            "explain",
+            demo_arg,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--port",
+            port,
+            "--protocol",
+            proto,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{from} -> {to} is allowed after the fix: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // Unrelated flows stay denied.
+    for (from, to, port) in [
+        ("apps/frontend", "apps/db", "5432"),
+        ("argo/argo-server", "mlflow/postgres", "5432"),
+    ] {
+        let out = netpol_fix(&[
+            "explain", demo_arg, "--from", from, "--to", to, "--port", port,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{from} -> {to} must stay denied"
+        );
+    }
+    // Untouched files keep every byte (this one has CRLF line ends), and a second run is a no-op.
+    assert_eq!(
+        fs::read(demo.join("apps/frontend.yaml")).unwrap(),
+        frontend_before
+    );
+    let again = netpol_fix(&["--diff", demo_arg]);
+    assert_eq!(again.status.code(), Some(0), "an empty diff exits 0");
+    assert!(
+        again.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn write_keeps_mode_and_refuses_stdin_and_escaping_symlinks() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    fs::copy(&case, tree.join("world.yaml")).unwrap();
+    fs::set_permissions(tree.join("world.yaml"), fs::Permissions::from_mode(0o640)).unwrap();
+    let out = netpol_fix(&["--write", tree.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::metadata(tree.join("world.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640
+    );
+    assert!(
+        fs::read_to_string(tree.join("world.yaml"))
+            .unwrap()
+            .contains("allow-dns")
+    );
+
+    // A symlink inside the tree pointing outside it is analysed but never written through.
+    let outside = tmp.path().join("outside.yaml");
+    fs::copy(&case, &outside).unwrap();
+    let linked = tmp.path().join("linked");
+    fs::create_dir(&linked).unwrap();
+    symlink(&outside, linked.join("world.yaml")).unwrap();
+    let out = netpol_fix(&["--write", linked.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside the paths given"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read(&outside).unwrap(), fs::read(&case).unwrap());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(["--write", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stdin cannot be written"));
+}
+
+#[test]
+fn patches_write_new_policies_and_a_kustomization_without_touching_sources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = "fixtures/rules/missing-dns-egress/default-deny-no-dns";
+    let before = fs::read(format!("{case}/world.yaml")).unwrap();
+    let out = netpol_fix(&[case, "--patches", tmp.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read(format!("{case}/world.yaml")).unwrap(), before);
+    let kustomization = fs::read_to_string(tmp.path().join("kustomization.yaml")).unwrap();
+    let resources: Vec<&str> = kustomization
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .collect();
+    assert!(!resources.is_empty(), "{kustomization}");
+    for r in resources {
+        let doc = fs::read_to_string(tmp.path().join(r)).unwrap();
+        assert!(doc.contains("kind: NetworkPolicy"), "{doc}");
+    }
+    // The patch directory plus the sources check clean.
+    let combined = netpol_fix(&[
+        "check",
+        case,
+        tmp.path().to_str().unwrap(),
+        "--select",
+        "missing-dns-egress",
+    ]);
+    assert_eq!(
+        combined.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&combined.stdout)
+    );
+}
+
+#[test]
+fn write_keeps_bom_and_crlf_line_ends_and_is_idempotent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    let text = fs::read_to_string(case).unwrap().replace('\n', "\r\n");
+    let file = tmp.path().join("world.yaml");
+    fs::write(&file, format!("\u{feff}{text}")).unwrap();
+    let out = netpol_fix(&["--write", tmp.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixed = fs::read_to_string(&file).unwrap();
+    assert!(fixed.starts_with('\u{feff}'));
+    assert!(fixed.len() > text.len() + 3, "a policy was added");
+    assert!(
+        !fixed.replace("\r\n", "").contains('\n'),
+        "every line ends in CRLF"
+    );
+    assert!(fixed.starts_with(&format!("\u{feff}{text}")[..100]));
+    let second = netpol_fix(&["--write", tmp.path().to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        fixed,
+        "--write twice equals --write once"
+    );
+}
