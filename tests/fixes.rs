@@ -345,3 +345,21 @@ fn write_keeps_bom_and_crlf_line_ends_and_is_idempotent() {
         "--write twice equals --write once"
     );
 }
+
+#[test]
+fn stdin_can_be_diffed() {
+    use std::io::Write;
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(["--diff", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&fs::read(case).unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.starts_with("--- a/-\n+++ b/-\n"), "{diff}");
+    assert!(diff.contains("+  name: web-allow-dns"), "{diff}");
+}
