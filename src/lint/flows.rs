@@ -203,13 +203,7 @@ fn flow_map(labels: &crate::model::Labels) -> String {
 
 fn dns_description(cx: &Context) -> String {
     if cx.config.dns.addresses.is_empty() {
-        let sel = Selector::from_labels(
-            cx.config
-                .dns
-                .labels
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        let sel = Selector::matching(&cx.config.dns.labels);
         format!(
             "the DNS pods `{sel}` in namespace {}",
             cx.config.dns.namespace
@@ -590,20 +584,14 @@ fn dependency_finding(
         .collect();
     let svc = format!("{}/{}", service.meta.id.namespace, service.meta.id.name);
     let client = name(cx, first.client);
-    let client_selector = Selector::from_labels(
-        cx.world.workloads[first.client]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    let service_selector = Selector::from_labels(
-        service
-            .selector
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
+    let client_selector = Selector::matching(&cx.world.workloads[first.client].labels);
+    let service_selector = Selector::matching(&service.selector.clone().unwrap_or_default());
     f.remedies = dependency_remedies(cx, first, side, blocked);
+    let ports = blocked
+        .iter()
+        .map(|(d, _)| format!("{} {}", d.protocol, d.port))
+        .collect::<Vec<_>>()
+        .join(", ");
     match side {
         Direction::Egress => {
             f.message = format!(
@@ -615,11 +603,7 @@ fn dependency_finding(
             f.help = format!(
                 "allow egress from pods `{client_selector}` to namespace {} pods `{service_selector}` on {}.{}",
                 service.meta.id.namespace,
-                blocked
-                    .iter()
-                    .map(|(d, _)| format!("{} {}", d.protocol, d.port))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                ports,
                 dead_namespace_selectors(cx, &policies)
             );
         }
@@ -634,11 +618,7 @@ fn dependency_finding(
                 "allow ingress to pods `{service_selector}` in {} from namespace {} pods `{client_selector}` on {}",
                 service.meta.id.namespace,
                 cx.world.workloads[first.client].meta.id.namespace,
-                blocked
-                    .iter()
-                    .map(|(d, _)| format!("{} {}", d.protocol, d.port))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                ports
             );
         }
     }
@@ -771,12 +751,7 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
         f.help = format!(
             "allow ingress to the DNS pods from {} pods `{}` on {}",
             cx.world.workloads[client].meta.id.namespace,
-            Selector::from_labels(
-                cx.world.workloads[client]
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-            ),
+            Selector::matching(&cx.world.workloads[client].labels),
             port_list(&cx.config.dns.ports)
         );
         let client_peer = RemedyPeer::Pods {

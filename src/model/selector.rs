@@ -60,6 +60,11 @@ impl Selector {
         Selector { requirements }
     }
 
+    /// The selector matching exactly these labels (`matchLabels`).
+    pub fn matching(labels: &Labels) -> Selector {
+        Selector::from_labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
     /// `matchLabels` only.
     pub fn from_labels<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> Selector {
         Selector::new(
