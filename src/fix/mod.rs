@@ -172,7 +172,7 @@ fn check_already_isolated(
     labels: &Labels,
     direction: Direction,
 ) -> Result<(), String> {
-    let selector = Selector::matching(&labels);
+    let selector = Selector::matching(labels);
     for (i, w) in world.workloads.iter().enumerate() {
         if w.meta.id.namespace == ns
             && selector.matches(&w.labels)
@@ -193,7 +193,7 @@ fn check_already_isolated(
 fn describe_peer(peer: &Peer) -> String {
     match peer {
         Peer::Pods { namespace, labels } => {
-            let sel = Selector::matching(&labels);
+            let sel = Selector::matching(labels);
             format!("{namespace} pods `{sel}`")
         }
         Peer::Cidrs(cidrs) => cidrs
