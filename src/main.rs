@@ -315,6 +315,17 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
                 0
             });
         }
+        if outcome.run.analysis.has_errors() {
+            report::write_diagnostics(
+                &mut io::stderr().lock(),
+                &outcome.run.analysis.sources,
+                &outcome.run.analysis.diagnostics,
+            )?;
+            eprintln!(
+                "error: nothing was written because the input has errors (a fix computed on it could be wrong); fix them first, or see the fixes with --diff"
+            );
+            return Ok(EXIT_ERROR);
+        }
         let roots: Vec<PathBuf> = args.paths.iter().map(PathBuf::from).collect();
         let refused = fix::output::write_in_place(&outcome, &roots);
         for r in &refused {

@@ -349,17 +349,43 @@ fn write_keeps_bom_and_crlf_line_ends_and_is_idempotent() {
 #[test]
 fn stdin_can_be_diffed() {
     use std::io::Write;
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
         .args(["--diff", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(&fs::read(case).unwrap()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&fs::read(case).unwrap())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let diff = String::from_utf8_lossy(&out.stdout);
     assert!(diff.starts_with("--- a/-\n+++ b/-\n"), "{diff}");
     assert!(diff.contains("+  name: web-allow-dns"), "{diff}");
+}
+
+#[test]
+fn nothing_is_written_when_the_input_has_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    fs::copy(&case, tmp.path().join("world.yaml")).unwrap();
+    fs::write(
+        tmp.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\ndata: [\n",
+    )
+    .unwrap();
+    let out = netpol_fix(&["--write", tmp.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
+    assert_eq!(
+        fs::read(tmp.path().join("world.yaml")).unwrap(),
+        fs::read(&case).unwrap()
+    );
 }
