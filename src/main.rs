@@ -303,7 +303,7 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
             });
         }
         if let Some(dir) = &args.patches {
-            let written = fix::output::write_patches(dir, &outcome.documents, &outcome.rewrites)?;
+            let written = fix::output::write_patches(dir, &outcome)?;
             eprintln!(
                 "wrote {} files to {} (sources untouched)",
                 written.len(),

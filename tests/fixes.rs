@@ -389,3 +389,32 @@ fn nothing_is_written_when_the_input_has_errors() {
         fs::read(&case).unwrap()
     );
 }
+
+#[test]
+fn patches_express_value_rewrites_as_strategic_merge_patches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = netpol_fix(&["fixtures/demo", "--patches", tmp.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kustomization = fs::read_to_string(tmp.path().join("kustomization.yaml")).unwrap();
+    assert!(
+        kustomization.contains("patches:\n- path: patch-deployment-apps-backend-1.yaml\n"),
+        "{kustomization}"
+    );
+    assert!(
+        kustomization.contains(
+            "# not expressible as a patch (apply with --write): replace `192.168.10.241`"
+        ),
+        "{kustomization}"
+    );
+    let patch =
+        fs::read_to_string(tmp.path().join("patch-deployment-apps-backend-1.yaml")).unwrap();
+    assert_eq!(
+        patch,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\n  namespace: apps\nspec:\n  template:\n    spec:\n      containers:\n      - name: backend\n        env:\n        - name: DB_HOST\n          value: db.apps.svc.cluster.local\n"
+    );
+}

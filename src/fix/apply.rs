@@ -9,6 +9,7 @@ use super::{Applicability, Edit, fixes};
 use crate::check::{CheckOptions, CheckRun, check};
 use crate::connectivity::{Endpoint, Engine};
 use crate::diag::Severity;
+use crate::lint::ValuePatch;
 use crate::load::Input;
 use crate::model::{Direction, ObjectId};
 
@@ -23,8 +24,10 @@ pub struct Outcome {
     pub applied: Vec<String>,
     /// New policy documents of the applied fixes: (namespace, name, text).
     pub documents: Vec<(String, String, String)>,
-    /// Applied fixes that rewrite values rather than add documents.
-    pub rewrites: Vec<String>,
+    /// Value rewrites of the applied fixes, as patches.
+    pub patches: Vec<ValuePatch>,
+    /// Applied value rewrites that no patch can express.
+    pub unpatchable: Vec<String>,
     /// Why some fixes were not applied.
     pub problems: Vec<String>,
 }
@@ -38,13 +41,15 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
     let mut tried: HashSet<(String, ObjectId, Option<&'static str>, String)> = HashSet::new();
     let mut applied = Vec::new();
     let mut documents = Vec::new();
-    let mut rewrites = Vec::new();
+    let mut patches = Vec::new();
+    let mut unpatchable = Vec::new();
     let mut problems = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
         let mut titles = Vec::new();
         let mut round_documents = Vec::new();
-        let mut round_rewrites = Vec::new();
+        let mut round_patches = Vec::new();
+        let mut round_unpatchable = Vec::new();
         for (finding, fix) in run.findings.iter().zip(fixes(&run)) {
             let Ok(fix) = fix else { continue };
             if fix.applicability == Applicability::Unsafe && !include_unsafe {
@@ -71,10 +76,9 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
                 ));
                 continue;
             }
-            if fix.documents.is_empty() {
-                round_rewrites.push(fix.title.clone());
-            }
             round_documents.extend(fix.documents);
+            round_patches.extend(fix.patches);
+            round_unpatchable.extend(fix.unpatchable);
             for (edit, file) in fix.edits.into_iter().zip(files) {
                 edits.entry(file).or_default().push(edit);
             }
@@ -143,7 +147,8 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
         if !reverted {
             applied.extend(titles);
             documents.extend(round_documents);
-            rewrites.extend(round_rewrites);
+            patches.extend(round_patches);
+            unpatchable.extend(round_unpatchable);
         }
     }
     let changed = originals
@@ -158,7 +163,8 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
         changed,
         applied,
         documents,
-        rewrites,
+        patches,
+        unpatchable,
         problems,
     }
 }

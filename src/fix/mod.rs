@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use crate::check::CheckRun;
 use crate::connectivity::{Endpoint, Engine};
-use crate::lint::{Finding, Peer, Remedy};
+use crate::lint::{Finding, Peer, Remedy, ValuePatch};
 use crate::model::{Direction, Labels, Selector, World};
 use crate::net::Protocol;
 use crate::source::{FileId, Sources, Span};
@@ -48,6 +48,10 @@ pub struct Fix {
     pub edits: Vec<Edit>,
     /// New documents (namespace, name, text) for `--patches`.
     pub documents: Vec<(String, String, String)>,
+    /// Value rewrites as patches of the objects holding them, for `--patches`.
+    pub patches: Vec<ValuePatch>,
+    /// Value rewrites no strategic-merge patch can express (args, Argo templates).
+    pub unpatchable: Vec<String>,
 }
 
 /// The fix of every finding, index-aligned with `run.findings`; `Err` says why there is none.
@@ -80,6 +84,8 @@ fn fix_for(
         applicability: Applicability::Safe,
         edits: Vec::new(),
         documents: Vec::new(),
+        patches: Vec::new(),
+        unpatchable: Vec::new(),
     };
     let mut titles = Vec::new();
     for remedy in &finding.remedies {
@@ -135,6 +141,7 @@ fn fix_for(
                 value,
                 host,
                 replacement,
+                patch,
             } => {
                 let text = &sources.get(value.file).text;
                 let slice = &text[value.span.range()];
@@ -156,7 +163,14 @@ fn fix_for(
                     span: Span::new(start, start + needle.len()),
                     replacement: replacement.clone(),
                 });
-                titles.push(format!("replace `{host}` with `{replacement}`"));
+                let title = format!("replace `{host}` with `{replacement}`");
+                match patch {
+                    Some(p) => fix.patches.push(p.clone()),
+                    None => fix
+                        .unpatchable
+                        .push(format!("{title} in {}", finding.object)),
+                }
+                titles.push(title);
             }
         }
     }

@@ -21,9 +21,23 @@ pub enum Holder {
 pub struct Text<'w> {
     /// The env var it feeds, when it is one (ConfigMap keys via envFrom get prefix + key).
     pub env: Option<String>,
+    /// Where a value rewrite would go as a patch, when it can be expressed as one.
+    pub patch_target: Option<PatchTarget>,
     pub value: &'w str,
     pub loc: Location,
     pub holder: Holder,
+}
+
+/// A field a strategic-merge patch can set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatchTarget {
+    ConfigMapKey(String),
+    /// An env var's `value` in a container of a core workload's pod spec.
+    Env {
+        list: &'static str,
+        container: String,
+        name: String,
+    },
 }
 
 /// Every value a workload's containers see: env literals, ConfigMap keys referenced through
@@ -40,6 +54,11 @@ pub fn workload_texts<'w>(
         for e in &c.env {
             match &e.source {
                 EnvSource::Value(v) => out.push(Text {
+                    patch_target: (!c.list.is_empty()).then(|| PatchTarget::Env {
+                        list: c.list,
+                        container: c.name.clone(),
+                        name: e.name.clone(),
+                    }),
                     env: Some(e.name.clone()),
                     value: &v.value,
                     loc: v.loc,
@@ -48,6 +67,7 @@ pub fn workload_texts<'w>(
                 EnvSource::ConfigMapKey { config_map, key } => {
                     if let Some((cm, value)) = index.config_map_key(world, ns, config_map, key) {
                         out.push(Text {
+                            patch_target: Some(PatchTarget::ConfigMapKey(key.clone())),
                             env: Some(e.name.clone()),
                             value: &value.value,
                             loc: value.loc,
@@ -65,6 +85,7 @@ pub fn workload_texts<'w>(
             {
                 for (key, value) in &world.config_maps[cm].data {
                     out.push(Text {
+                        patch_target: Some(PatchTarget::ConfigMapKey(key.clone())),
                         env: Some(format!("{}{key}", from.prefix)),
                         value: &value.value,
                         loc: value.loc,
@@ -75,6 +96,7 @@ pub fn workload_texts<'w>(
         }
         for arg in c.command.iter().chain(&c.args) {
             out.push(Text {
+                patch_target: None,
                 env: None,
                 value: &arg.value,
                 loc: arg.loc,

@@ -76,6 +76,7 @@ pub(crate) fn hardcoded_ips(cx: &Context, rule: &Rule) -> Vec<Finding> {
         .collect();
     for (i, cm) in cx.world.config_maps.iter().enumerate() {
         texts.extend(cm.data.iter().map(|(key, value)| Text {
+            patch_target: Some(super::deps::PatchTarget::ConfigMapKey(key.clone())),
             env: Some(key.clone()),
             value: &value.value,
             loc: value.loc,
@@ -169,8 +170,17 @@ fn ip_finding(
     };
     if let Kind::LoadBalancer(s) | Kind::ClusterIp(s) = kind {
         let svc = &cx.world.services[s];
+        let replacement = format!(
+            "{}.{}.svc.{}",
+            svc.meta.id.name, svc.meta.id.namespace, cx.config.cluster_domain
+        );
         f.remedies.push(super::Remedy::ReplaceHost {
             value: text.loc,
+            patch: text.patch_target.clone().map(|target| super::ValuePatch {
+                object: object.id.clone(),
+                target,
+                value: text.value.replacen(&ip.to_string(), &replacement, 1),
+            }),
             host: ip.to_string(),
             replacement: format!(
                 "{}.{}.svc.{}",

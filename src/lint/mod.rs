@@ -60,7 +60,17 @@ pub enum Remedy {
         value: Location,
         host: String,
         replacement: String,
+        /// The same change as a patch of the holding object, when one can express it.
+        patch: Option<ValuePatch>,
     },
+}
+
+/// A value rewrite as a strategic-merge patch: set `target` of `object` to `value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValuePatch {
+    pub object: ObjectId,
+    pub target: deps::PatchTarget,
+    pub value: String,
 }
 
 /// The other side of an allowed flow.

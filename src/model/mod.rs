@@ -86,6 +86,8 @@ pub struct ContainerPort {
 #[derive(Clone, Debug)]
 pub struct Container {
     pub name: String,
+    /// The pod spec list it is in (`containers`, `initContainers`); empty for Argo templates.
+    pub list: &'static str,
     pub env: Vec<EnvVar>,
     pub env_from: Vec<EnvFrom>,
     pub command: Vec<Spanned<String>>,

@@ -81,7 +81,7 @@ pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
     for key in ["initContainers", "containers"] {
         if let Some(list) = f.get(spec, key) {
             for c in f.seq(list, key)? {
-                add_container(f, c, &mut workload)?;
+                add_container(f, c, key, &mut workload)?;
             }
         }
     }
@@ -118,7 +118,7 @@ fn controller_owner(f: Fields, namespace: &str) -> Result<Option<ObjectId>> {
     Ok(None)
 }
 
-fn add_container(f: Fields, c: &Node, w: &mut Workload) -> Result<()> {
+fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> Result<()> {
     f.map(c, "containers")?;
     if let Some(ports) = f.get(c, "ports") {
         for p in f.seq(ports, "ports")? {
@@ -147,6 +147,7 @@ fn add_container(f: Fields, c: &Node, w: &mut Workload) -> Result<()> {
     }
     let mut container = Container {
         name: f.opt_string(c, "name")?.unwrap_or_default(),
+        list,
         env: Vec::new(),
         env_from: Vec::new(),
         command: strings(f, c, "command")?,
@@ -246,19 +247,19 @@ fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
         };
         for key in ["container", "script"] {
             if let Some(c) = f.get(t, key) {
-                add_container(f, c, &mut workload)?;
+                add_container(f, c, "", &mut workload)?;
             }
         }
         for key in ["initContainers", "sidecars"] {
             if let Some(list) = f.get(t, key) {
                 for c in f.seq(list, key)? {
-                    add_container(f, c, &mut workload)?;
+                    add_container(f, c, "", &mut workload)?;
                 }
             }
         }
         if let Some(list) = f.path(t, &["containerSet", "containers"]) {
             for c in f.seq(list, "containers")? {
-                add_container(f, c, &mut workload)?;
+                add_container(f, c, "", &mut workload)?;
             }
         }
         out.push(Owned {
