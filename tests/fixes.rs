@@ -418,3 +418,26 @@ fn patches_express_value_rewrites_as_strategic_merge_patches() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\n  namespace: apps\nspec:\n  template:\n    spec:\n      containers:\n      - name: backend\n        env:\n        - name: DB_HOST\n          value: db.apps.svc.cluster.local\n"
     );
 }
+
+#[test]
+fn a_policy_in_a_json_file_gets_no_yaml_document_appended() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("deny.json");
+    fs::write(&policy, r#"{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "shop"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}"#).unwrap();
+    fs::write(
+        tmp.path().join("web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {metadata: {labels: {app: web}}}}\n",
+    )
+    .unwrap();
+    let out = netpol_fix(&["--diff", tmp.path().to_str().unwrap()]);
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let human = netpol_fix(&["check", tmp.path().to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout)
+            .contains("no safe fix: the policies of namespace shop are in JSON files")
+    );
+}

@@ -102,7 +102,7 @@ fn fix_for(
                 if !safe {
                     fix.applicability = Applicability::Unsafe;
                 }
-                let anchor = &world.policies[*anchor_policy].meta.document;
+                let anchor = yaml_anchor(world, sources, *anchor_policy)?;
                 let file = sources.get(anchor.file);
                 let style = Style::of(&file.text);
                 let name = unique_name(
@@ -176,6 +176,27 @@ fn fix_for(
     }
     fix.title = titles.join("; ");
     Ok(fix)
+}
+
+/// The document a new policy goes after: the isolating policy's, or, when that file is JSON
+/// (where a YAML document cannot go), another policy's of the same namespace in a YAML file.
+fn yaml_anchor(
+    world: &World,
+    sources: &Sources,
+    policy: usize,
+) -> Result<crate::source::Location, String> {
+    let is_yaml = |p: usize| {
+        !sources
+            .get(world.policies[p].meta.document.file)
+            .name
+            .ends_with(".json")
+    };
+    let ns = &world.policies[policy].meta.id.namespace;
+    std::iter::once(policy)
+        .chain((0..world.policies.len()).filter(|&p| &world.policies[p].meta.id.namespace == ns))
+        .find(|&p| is_yaml(p))
+        .map(|p| world.policies[p].meta.document)
+        .ok_or_else(|| format!("no safe fix: the policies of namespace {ns} are in JSON files, where a YAML document cannot be added; use --patches"))
 }
 
 /// A new policy selecting `labels` must not isolate a pod that was not isolated.
