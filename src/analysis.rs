@@ -4,6 +4,7 @@ use crate::diag::{Diagnostic, Severity};
 use crate::load::{self, Input, LoadOptions};
 use crate::model::{World, build};
 use crate::source::Sources;
+use crate::timings::Timings;
 
 /// What the rest of the pipeline works from.
 #[derive(Debug)]
@@ -12,6 +13,7 @@ pub struct Analysis {
     pub world: World,
     /// Input problems and notices, sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
+    pub timings: Timings,
 }
 
 impl Analysis {
@@ -28,8 +30,20 @@ pub fn analyze(inputs: &[Input], options: LoadOptions) -> Analysis {
 
 /// Like [`analyze`], adding the inputs to `sources` that already hold other files (config, rules).
 pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) -> Analysis {
-    let loaded = load::load(sources, inputs, options);
-    let (world, model_diags) = build::build(&loaded.objects);
+    let mut timings = Timings::default();
+    let earlier_files = sources.iter().count();
+    let loaded = timings.phase("load and parse", || load::load(sources, inputs, options));
+    let (world, model_diags) = timings.phase("model", || build::build(&loaded.objects));
+    let bytes: usize = loaded
+        .sources
+        .iter()
+        .skip(earlier_files)
+        .map(|(_, f)| f.text.len())
+        .sum();
+    timings.count("bytes", bytes as u64);
+    timings.count("objects", loaded.objects.len() as u64);
+    timings.count("workloads", world.workloads.len() as u64);
+    timings.count("policies", world.policies.len() as u64);
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(model_diags);
     diagnostics
@@ -38,5 +52,6 @@ pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) ->
         sources: loaded.sources,
         world,
         diagnostics,
+        timings,
     }
 }

@@ -67,7 +67,10 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         &mut diagnostics,
     );
     let known: Vec<String> = catalog.iter().map(|r| r.id.clone()).collect();
-    let findings = lint::run(&mut analysis.world, &config, &active, &known);
+    let mut timings = std::mem::take(&mut analysis.timings);
+    let findings = lint::run(&mut analysis.world, &config, &active, &known, &mut timings);
+    timings.count("findings", findings.len() as u64);
+    analysis.timings = timings;
     analysis.diagnostics.extend(diagnostics);
     analysis
         .diagnostics

@@ -17,4 +17,5 @@ pub mod net;
 pub mod refs;
 pub mod report;
 pub mod source;
+pub mod timings;
 pub mod yaml;

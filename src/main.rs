@@ -69,6 +69,9 @@ struct CheckArgs {
     /// Write the fixes as kustomize-ready files into DIR instead of editing the sources.
     #[arg(long, value_name = "DIR")]
     patches: Option<PathBuf>,
+    /// Print the time of each phase and the counters behind it on stderr.
+    #[arg(long)]
+    timings: bool,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +112,9 @@ enum Command {
         paths: Vec<String>,
         #[arg(long, value_enum, default_value_t = GraphFormat::Txt)]
         format: GraphFormat,
+        /// Print the time of each phase and the counters behind it on stderr.
+        #[arg(long)]
+        timings: bool,
     },
 }
 
@@ -250,10 +256,24 @@ fn run(cli: Cli) -> io::Result<u8> {
                 EXIT_FINDINGS
             }
         }
-        Command::Graph { paths, format } => {
+        Command::Graph {
+            paths,
+            format,
+            timings: show_timings,
+        } => {
             let analysis = load(&paths)?;
-            let engine = Engine::new(&analysis.world);
-            let count = report::graph::write_graph(&mut out, &engine, format)?;
+            let mut timings = analysis.timings.clone();
+            let engine = timings.phase("classes and selectors", || Engine::new(&analysis.world));
+            let count = timings.phase("listing", || {
+                report::graph::write_graph(&mut out, &engine, format)
+            })?;
+            timings.count("classes", engine.classes.classes.len() as u64);
+            timings.count("distinct selectors", engine.distinct_selectors as u64);
+            timings.count("connections", count);
+            if show_timings {
+                out.flush()?;
+                eprint!("{timings}");
+            }
             if io::stderr().is_terminal() {
                 eprintln!(
                     "{count} allowed connections among {} workloads",
@@ -340,7 +360,13 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         return Ok(if refused.is_empty() { code } else { EXIT_ERROR });
     }
     let run = check(&inputs, &options);
-    report_findings(out, &run, &args)
+    let mut timings = run.analysis.timings.clone();
+    let code = timings.phase("report", || report_findings(out, &run, &args))?;
+    if args.timings {
+        out.flush()?;
+        eprint!("{timings}");
+    }
+    Ok(code)
 }
 
 /// Prints the findings (with their fixes) and returns the exit code.

@@ -105,6 +105,10 @@ impl CompiledRule {
 /// The compiled world.
 pub struct Engine<'w> {
     pub world: &'w World,
+    /// Distinct pod and namespace selectors evaluated while compiling.
+    pub distinct_selectors: usize,
+    /// How many verdicts were asked for (for `--timings`).
+    pub verdicts: std::cell::Cell<u64>,
     pub probes: Vec<Probe>,
     pub classes: Classes,
     /// Per direction (ingress, egress), per class: the policies that isolate it.
@@ -191,6 +195,8 @@ impl<'w> Engine<'w> {
         }
         Engine {
             world,
+            distinct_selectors: compiler.pod_selectors.len() + compiler.namespace_selectors.len(),
+            verdicts: std::cell::Cell::new(0),
             probes: probes.to_vec(),
             classes,
             isolating,
@@ -240,6 +246,7 @@ impl<'w> Engine<'w> {
 
     /// May `src` reach `dst` on `protocol`/`port`, and which policies and rules decide it.
     pub fn verdict(&self, src: Endpoint, dst: Endpoint, protocol: Protocol, port: u16) -> Verdict {
+        self.verdicts.set(self.verdicts.get() + 1);
         let dst_class = self.class_of_endpoint(dst);
         let side = |own: ClassId, direction: Direction, peer: Endpoint| {
             let isolated_by = self.isolating[dir_index(direction)][own as usize].clone();

@@ -13,6 +13,7 @@ use crate::diag::Severity;
 use crate::model::{Direction, Labels, ObjectId, World};
 use crate::net::{IpNet, Protocol};
 use crate::source::Location;
+use crate::timings::Timings;
 use catalog::{Check, Rule};
 use deps::ServiceIndex;
 
@@ -99,7 +100,13 @@ pub(crate) struct Context<'w> {
 
 /// Runs the active `rules` over the world; `known` lists every rule id of the catalogue (for
 /// suppressions of rules that are not active). The world gains the DNS namespace if it lacked it.
-pub fn run(world: &mut World, config: &Config, rules: &[Rule], known: &[String]) -> Vec<Finding> {
+pub fn run(
+    world: &mut World,
+    config: &Config,
+    rules: &[Rule],
+    known: &[String],
+    timings: &mut Timings,
+) -> Vec<Finding> {
     world.ensure_namespace(&config.dns.namespace);
     let world: &World = world;
     let dns_pods: Vec<usize> = (0..world.workloads.len())
@@ -137,10 +144,15 @@ pub fn run(world: &mut World, config: &Config, rules: &[Rule], known: &[String])
     let cx = Context {
         world,
         config,
-        engine: Engine::with_probes(world, &probes),
+        engine: timings.phase("classes and selectors", || {
+            Engine::with_probes(world, &probes)
+        }),
         services: ServiceIndex::new(world, &config.cluster_domain),
         dns_targets,
     };
+    timings.count("classes", cx.engine.classes.classes.len() as u64);
+    timings.count("distinct selectors", cx.engine.distinct_selectors as u64);
+    let check_start = std::time::Instant::now();
     let dependencies = flows::dependencies(&cx);
     let env_rules: Vec<(&Rule, &[String])> = rules
         .iter()
@@ -173,6 +185,9 @@ pub fn run(world: &mut World, config: &Config, rules: &[Rule], known: &[String])
         findings.extend(found);
     }
     let mut findings = suppress::apply(world, rules, known, findings);
+    timings.count("dependencies", dependencies.len() as u64);
+    timings.count("flows checked", cx.engine.verdicts.get());
+    timings.record("flow checks", check_start.elapsed());
     findings.sort_by(|a, b| {
         (
             a.loc,
