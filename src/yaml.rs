@@ -237,6 +237,14 @@ impl Builder<'_> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let tagged_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
+                // A block scalar's end marker is the next token, past trailing blank lines.
+                let end = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => {
+                        let source = &self.offsets.text[start..end.max(start)];
+                        start + source.trim_end().len()
+                    }
+                    _ => end,
+                };
                 let node = Node {
                     span: Span::new(start, end),
                     value: Value::Scalar(Scalar {
@@ -541,6 +549,23 @@ mod tests {
             slice(text, root.get("a").unwrap().get("b").unwrap()),
             "[1, 2]"
         );
+    }
+
+    #[test]
+    fn block_scalars_end_at_their_last_character() {
+        let text = "a:\n  b: |\n    one\n    two\n\n---\nc: 1\n";
+        let root = one_of(text, 0);
+        assert_eq!(
+            slice(text, root.get("a").unwrap().get("b").unwrap()),
+            "one\n    two"
+        );
+        assert_eq!(slice(text, &root), "a:\n  b: |\n    one\n    two");
+    }
+
+    fn one_of(text: &str, i: usize) -> Node {
+        parse_stream(text, Limits::default())
+            .remove(i)
+            .expect("valid yaml")
     }
 
     #[test]

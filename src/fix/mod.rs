@@ -397,9 +397,14 @@ fn insert_document_after(
     style: Style,
 ) -> Edit {
     let nl = style.newline();
-    let at = text[doc_end..]
-        .find('\n')
-        .map_or(text.len(), |i| doc_end + i + 1);
+    let at_line_start = doc_end == 0 || text.as_bytes().get(doc_end - 1) == Some(&b'\n');
+    let at = if at_line_start {
+        doc_end
+    } else {
+        text[doc_end..]
+            .find('\n')
+            .map_or(text.len(), |i| doc_end + i + 1)
+    };
     let lead = if at == text.len() && !text.is_empty() && !text.ends_with('\n') {
         nl
     } else {
