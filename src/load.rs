@@ -151,10 +151,11 @@ pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded 
 }
 
 fn is_manifest_name(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["yaml", "yml", "json"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
 }
 
 /// Walks a directory like git: `.gitignore` and `.git/info/exclude` honoured (even outside a

@@ -421,8 +421,9 @@ fn patches_express_value_rewrites_as_strategic_merge_patches() {
 
 #[test]
 fn a_policy_in_a_json_file_gets_no_yaml_document_appended() {
+    // JSON is recognised by its content, whatever the file is called.
     let tmp = tempfile::tempdir().unwrap();
-    let policy = tmp.path().join("deny.json");
+    let policy = tmp.path().join("deny.JSON");
     fs::write(&policy, r#"{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "shop"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}"#).unwrap();
     fs::write(
         tmp.path().join("web.yaml"),

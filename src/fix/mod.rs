@@ -185,11 +185,13 @@ fn yaml_anchor(
     sources: &Sources,
     policy: usize,
 ) -> Result<crate::source::Location, String> {
+    // JSON by content, whatever the name (`.JSON`, stdin): a YAML document cannot follow it.
     let is_yaml = |p: usize| {
-        !sources
-            .get(world.policies[p].meta.document.file)
-            .name
-            .ends_with(".json")
+        let text = &sources.get(world.policies[p].meta.document.file).text;
+        !text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with(['{', '['])
     };
     let ns = &world.policies[policy].meta.id.namespace;
     std::iter::once(policy)
