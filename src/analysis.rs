@@ -32,8 +32,11 @@ pub fn analyze(inputs: &[Input], options: LoadOptions) -> Analysis {
 pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) -> Analysis {
     let mut timings = Timings::default();
     let earlier_files = sources.iter().count();
-    let loaded = timings.phase("load and parse", || load::load(sources, inputs, options));
-    let (world, model_diags) = timings.phase("model", || build::build(&loaded.objects));
+    let loaded = timings.phase("load, parse, model", || {
+        load::load_with(sources, inputs, options, &|object| build::object(&object))
+    });
+    let objects = loaded.objects.len();
+    let (world, model_diags) = timings.phase("assemble model", || build::assemble(loaded.objects));
     let bytes: usize = loaded
         .sources
         .iter()
@@ -41,7 +44,7 @@ pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) ->
         .map(|(_, f)| f.text.len())
         .sum();
     timings.count("bytes", bytes as u64);
-    timings.count("objects", loaded.objects.len() as u64);
+    timings.count("objects", objects as u64);
     timings.count("workloads", world.workloads.len() as u64);
     timings.count("policies", world.policies.len() as u64);
     let mut diagnostics = loaded.diagnostics;

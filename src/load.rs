@@ -69,21 +69,24 @@ impl Object {
     }
 }
 
-/// Everything read, in input order.
-#[derive(Debug, Default)]
-pub struct Loaded {
+/// Everything read, in input order; `T` is what each object became (by default the object).
+#[derive(Debug)]
+pub struct Loaded<T = Object> {
     pub sources: Sources,
-    pub objects: Vec<Object>,
+    pub objects: Vec<T>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// What reading one file produced, before it gets a [`FileId`].
-struct FileResult {
+/// What reading one file produced.
+struct FileResult<T> {
     name: String,
     text: Arc<str>,
-    objects: Vec<(Node, Span)>,
+    objects: Vec<T>,
     problems: Vec<(Span, Problem)>,
 }
+
+/// Files larger than this are split at document boundaries and parsed in parallel.
+const CHUNK_BYTES: usize = 512 * 1024;
 
 enum Problem {
     Error(String, Option<String>),
@@ -92,6 +95,17 @@ enum Problem {
 
 /// Reads every input; `sources` may already hold files (config, rules) that diagnostics name.
 pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded {
+    load_with(sources, inputs, options, &|object| object)
+}
+
+/// Reads every input and turns each object into a `T` right away, in parallel (files, and the
+/// documents of a big file), so YAML trees never outlive their file.
+pub fn load_with<T: Send>(
+    mut sources: Sources,
+    inputs: &[Input],
+    options: LoadOptions,
+    per_object: &(dyn Fn(Object) -> T + Sync),
+) -> Loaded<T> {
     let mut pending: Vec<(String, Input)> = Vec::new();
     let mut walk_errors: Vec<(String, String)> = Vec::new();
     for input in inputs {
@@ -103,18 +117,10 @@ pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded 
             Input::Text { name, .. } => pending.push((name.clone(), input.clone())),
         }
     }
-    let results: Vec<FileResult> = pending
-        .into_par_iter()
-        .map(|(name, input)| read_one(name, &input, &options))
-        .collect();
-
-    let mut loaded = Loaded {
-        sources,
-        ..Loaded::default()
-    };
+    let mut diagnostics = Vec::new();
     for (name, message) in walk_errors {
-        let file = loaded.sources.add(SourceFile::new(name, "".into()));
-        loaded.diagnostics.push(Diagnostic::error(
+        let file = sources.add(SourceFile::new(name, "".into()));
+        diagnostics.push(Diagnostic::error(
             Location {
                 file,
                 span: Span::default(),
@@ -122,13 +128,27 @@ pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded 
             message,
         ));
     }
+    // File ids are handed out in input order, before the parallel reads.
+    let first_id = sources.iter().count() as u32;
+    let results: Vec<FileResult<T>> = pending
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (name, input))| {
+            read_one(
+                FileId(first_id + i as u32),
+                name,
+                &input,
+                &options,
+                per_object,
+            )
+        })
+        .collect();
+    let mut objects = Vec::new();
     for result in results {
-        let file = loaded
-            .sources
-            .add(SourceFile::new(result.name, result.text));
+        let file = sources.add(SourceFile::new(result.name, result.text));
         for (span, problem) in result.problems {
             let loc = Location { file, span };
-            loaded.diagnostics.push(match problem {
+            diagnostics.push(match problem {
                 Problem::Error(message, help) => {
                     let d = Diagnostic::error(loc, message);
                     match help {
@@ -139,15 +159,13 @@ pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded 
                 Problem::Notice(message) => Diagnostic::info(loc, message),
             });
         }
-        loaded
-            .objects
-            .extend(result.objects.into_iter().map(|(node, document)| Object {
-                file,
-                node,
-                document,
-            }));
+        objects.extend(result.objects);
     }
-    loaded
+    Loaded {
+        sources,
+        objects,
+        diagnostics,
+    }
 }
 
 fn is_manifest_name(path: &Path) -> bool {
@@ -207,7 +225,13 @@ fn walk_error_message(err: &ignore::Error) -> String {
     format!("cannot read part of the directory tree: {err}")
 }
 
-fn read_one(name: String, input: &Input, options: &LoadOptions) -> FileResult {
+fn read_one<T: Send>(
+    file: FileId,
+    name: String,
+    input: &Input,
+    options: &LoadOptions,
+    per_object: &(dyn Fn(Object) -> T + Sync),
+) -> FileResult<T> {
     let mut result = FileResult {
         name,
         text: "".into(),
@@ -266,22 +290,42 @@ fn read_one(name: String, input: &Input, options: &LoadOptions) -> FileResult {
     }
     // A BOM is not part of the YAML; spans keep counting from the start of the file.
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-    for doc in yaml::parse_stream(&text[bom..], options.limits) {
-        match doc {
-            Ok(mut node) => {
-                if bom != 0 {
-                    shift_node(&mut node, bom as u32);
+    let chunks = if text.len() > CHUNK_BYTES {
+        yaml::document_chunks(&text, bom, CHUNK_BYTES)
+    } else {
+        std::iter::once(bom..text.len()).collect()
+    };
+    let parsed: Vec<FileResult<T>> = chunks
+        .into_par_iter()
+        .map(|range| {
+            let mut objects = Vec::new();
+            let mut problems = Vec::new();
+            for doc in yaml::parse_range(&text, range, options.limits) {
+                match doc {
+                    Ok(node) => {
+                        let document = node.span;
+                        collect_objects(node, document, &mut |node, document| {
+                            objects.push(per_object(Object {
+                                file,
+                                node,
+                                document,
+                            }))
+                        });
+                    }
+                    Err(err) => problems.push((err.span, Problem::Error(err.message, None))),
                 }
-                let document = node.span;
-                collect_objects(node, document, &mut result.objects)
             }
-            Err(err) => {
-                let span = shift(err.span, bom as u32);
-                result
-                    .problems
-                    .push((span, Problem::Error(err.message, None)));
+            FileResult {
+                name: String::new(),
+                text: text.clone(),
+                objects,
+                problems,
             }
-        }
+        })
+        .collect();
+    for part in parsed {
+        result.objects.extend(part.objects);
+        result.problems.extend(part.problems);
     }
     result
 }
@@ -297,27 +341,8 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
 }
 
-fn shift(span: Span, by: u32) -> Span {
-    Span {
-        start: span.start + by,
-        end: span.end + by,
-    }
-}
-
-fn shift_node(node: &mut Node, by: u32) {
-    node.span = shift(node.span, by);
-    match &mut node.value {
-        yaml::Value::Scalar(_) => {}
-        yaml::Value::Seq(items) => items.iter_mut().for_each(|n| shift_node(n, by)),
-        yaml::Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-            shift_node(k, by);
-            shift_node(v, by);
-        }),
-    }
-}
-
 /// Keeps Kubernetes objects, expanding `List` kinds; other documents are not ours to judge.
-fn collect_objects(node: Node, document: Span, out: &mut Vec<(Node, Span)>) {
+fn collect_objects(node: Node, document: Span, out: &mut dyn FnMut(Node, Span)) {
     let kind = node.get("kind").and_then(Node::as_str);
     let is_object = kind.is_some() && node.get("apiVersion").and_then(Node::as_str).is_some();
     if !is_object {
@@ -339,7 +364,7 @@ fn collect_objects(node: Node, document: Span, out: &mut Vec<(Node, Span)>) {
                 }
             }
         }
-        _ => out.push((node, document)),
+        _ => out(node, document),
     }
 }
 

@@ -143,17 +143,27 @@ impl Scalar {
 /// Parses every document of a YAML stream. A document that is broken yields an error; a
 /// syntax error ends the stream (the parser cannot resynchronise), keeping earlier documents.
 pub fn parse_stream(text: &str, limits: Limits) -> Vec<Result<Node, YamlError>> {
+    parse_range(text, 0..text.len(), limits)
+}
+
+/// Parses `text[range]` (whole documents) with spans that index `text` itself.
+pub fn parse_range(
+    text: &str,
+    range: std::ops::Range<usize>,
+    limits: Limits,
+) -> Vec<Result<Node, YamlError>> {
+    let part = &text[range.clone()];
     let mut builder = Builder {
-        offsets: Offsets::new(text),
+        offsets: Offsets::new(text, range.start, part.is_ascii()),
         stack: Vec::new(),
         anchors: HashMap::new(),
-        budget: 2 * text.len() + 10_000,
+        budget: 2 * part.len() + 10_000,
         limits,
         doc_error: None,
         root: None,
     };
     let mut docs = Vec::new();
-    for event in Parser::new_from_str(text) {
+    for event in Parser::new_from_str(part) {
         let (event, span) = match event {
             Ok(ev) => ev,
             Err(e) => {
@@ -475,35 +485,38 @@ fn merge_and_check_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>,
     Ok(out)
 }
 
-/// Converts the parser's character offsets to byte offsets with a cursor (events arrive in
-/// nearly increasing order, so each conversion walks only a few characters).
+/// Converts the parser's character offsets (counted from the start of the parsed range) to
+/// byte offsets in the whole text, with a cursor (events arrive in nearly increasing order, so
+/// each conversion walks only a few characters).
 struct Offsets<'t> {
     text: &'t str,
+    start: usize,
     ascii: bool,
     char_pos: usize,
     byte_pos: usize,
 }
 
 impl<'t> Offsets<'t> {
-    fn new(text: &'t str) -> Offsets<'t> {
+    fn new(text: &'t str, start: usize, ascii: bool) -> Offsets<'t> {
         Offsets {
             text,
-            ascii: text.is_ascii(),
+            start,
+            ascii,
             char_pos: 0,
-            byte_pos: 0,
+            byte_pos: start,
         }
     }
 
     fn byte(&mut self, char_index: usize) -> usize {
         if self.ascii {
-            return char_index.min(self.text.len());
+            return (self.start + char_index).min(self.text.len());
         }
         while self.char_pos < char_index && self.byte_pos < self.text.len() {
             let c = self.text[self.byte_pos..].chars().next().unwrap_or('\0');
             self.byte_pos += c.len_utf8();
             self.char_pos += 1;
         }
-        while self.char_pos > char_index {
+        while self.char_pos > char_index && self.byte_pos > self.start {
             let c = self.text[..self.byte_pos]
                 .chars()
                 .next_back()
@@ -513,6 +526,26 @@ impl<'t> Offsets<'t> {
         }
         self.byte_pos
     }
+}
+
+/// Byte ranges of `text[from..]` holding whole documents, each at least `min_len` long (but the
+/// last): cut only at `---`/`...` lines at column 0, which YAML forbids inside any scalar.
+pub fn document_chunks(text: &str, from: usize, min_len: usize) -> Vec<std::ops::Range<usize>> {
+    let mut chunks = Vec::new();
+    let mut start = from;
+    let mut search = from;
+    while let Some(i) = text[search..].find("\n---") {
+        let line = search + i + 1;
+        let after = text.as_bytes().get(line + 3);
+        search = line + 3;
+        let is_marker = after.is_none_or(|b| b.is_ascii_whitespace());
+        if is_marker && line - start >= min_len {
+            chunks.push(start..line);
+            start = line;
+        }
+    }
+    chunks.push(start..text.len());
+    chunks
 }
 
 #[cfg(test)]
@@ -566,6 +599,32 @@ mod tests {
         parse_stream(text, Limits::default())
             .remove(i)
             .expect("valid yaml")
+    }
+
+    #[test]
+    fn chunks_cut_only_at_document_markers_and_parse_like_the_whole() {
+        let text = "a: é\n---\nb: \"x\n  ---\"\n---\nc: |\n  ---x\n--- \nd: 4\n";
+        let chunks = document_chunks(text, 0, 1);
+        assert_eq!(chunks.len(), 4, "{chunks:?}");
+        let whole = parse_stream(text, Limits::default());
+        let pieces: Vec<_> = chunks
+            .iter()
+            .flat_map(|r| parse_range(text, r.clone(), Limits::default()))
+            .collect();
+        let spans = |docs: &[Result<Node, YamlError>]| {
+            docs.iter()
+                .filter_map(|d| d.as_ref().ok())
+                .filter(|n| !n.is_null())
+                .map(|n| n.span)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(&whole), spans(&pieces));
+        let d = pieces
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .find(|n| n.get("d").is_some())
+            .unwrap();
+        assert_eq!(&text[d.get("d").unwrap().span.range()], "4");
     }
 
     #[test]

@@ -13,68 +13,109 @@ pub use policy::check_port_name;
 
 use crate::diag::{Diagnostic, Severity};
 use crate::load::Object;
-use crate::model::{Labels, Namespace, ObjectId, World};
+use crate::model::{
+    AddressPool, Binding, ConfigMap, Labels, Namespace, ObjectId, Policy, Service, ServiceAccount,
+    World,
+};
 use crate::source::Location;
 use crate::yaml::Node;
 
-/// Builds the model. Objects that Kubernetes would reject become error diagnostics and are
-/// left out; everything else is still modelled.
-pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
+/// What one object contributes to the model; built in parallel, right after parsing, so the
+/// YAML tree can be dropped at once.
+#[derive(Debug)]
+pub struct Piece {
+    item: Item,
+    diagnostics: Vec<Diagnostic>,
+    /// `(ClusterWorkflowTemplate name, namespace)` a Workflow runs it in.
+    cluster_template_user: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+enum Item {
+    None,
+    Policy(Policy),
+    Service(Service),
+    ConfigMap(ConfigMap),
+    ServiceAccount(ServiceAccount),
+    Namespace(String, Labels, Labels, Location),
+    Binding(Binding),
+    Pool(AddressPool),
+    Workloads(Vec<workloads::Owned>),
+}
+
+/// Models one object. Objects that Kubernetes would reject become error diagnostics and
+/// contribute nothing; other kinds are not ours and contribute nothing either.
+pub fn object(object: &Object) -> Piece {
+    let f = Fields { object };
+    let api = object
+        .node
+        .get("apiVersion")
+        .and_then(Node::as_str)
+        .unwrap_or("");
+    let kind = object.node.get("kind").and_then(Node::as_str).unwrap_or("");
+    let group = api.rsplit_once('/').map_or("", |(g, _)| g);
+    let mut diagnostics = Vec::new();
+    let mut cluster_template_user = None;
+    let result = match (group, kind) {
+        ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
+            Ok(p) => Ok(Item::Policy(p)),
+            Err(mut errors) => {
+                let last = errors.pop();
+                diagnostics.extend(errors);
+                last.map_or(Ok(Item::None), Err)
+            }
+        },
+        ("", "Service") => objects::service(f).map(Item::Service),
+        ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
+        ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
+        ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
+            Item::Namespace(name, labels, annotations, object.loc())
+        }),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            objects::binding(f, kind).map(Item::Binding)
+        }
+        ("metallb.io", "IPAddressPool") => objects::address_pool(f).map(Item::Pool),
+        ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
+            cluster_template_user = cluster_template_user_of(f, k);
+            workloads::workloads(f, k).map(Item::Workloads)
+        }
+        _ => Ok(Item::None),
+    };
+    let item = result.unwrap_or_else(|d| {
+        diagnostics.push(d);
+        Item::None
+    });
+    Piece {
+        item,
+        diagnostics,
+        cluster_template_user,
+    }
+}
+
+/// Puts the pieces together, in input order: owners, duplicates, namespaces.
+pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
     let mut world = World::default();
     let mut diags = Vec::new();
     let mut declared: BTreeMap<String, (Labels, Labels, Location)> = BTreeMap::new();
     let mut owned = Vec::new();
     let mut cluster_template_users: HashMap<String, Vec<String>> = HashMap::new();
-    for object in objects {
-        let f = Fields { object };
-        let api = object
-            .node
-            .get("apiVersion")
-            .and_then(Node::as_str)
-            .unwrap_or("");
-        let kind = object.node.get("kind").and_then(Node::as_str).unwrap_or("");
-        let group = api.rsplit_once('/').map_or("", |(g, _)| g);
-        let result = match (group, kind) {
-            ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
-                Ok(p) => {
-                    world.policies.push(p);
-                    Ok(())
-                }
-                Err(mut errors) => {
-                    let last = errors.pop();
-                    diags.extend(errors);
-                    last.map_or(Ok(()), Err)
-                }
-            },
-            ("", "Service") => objects::service(f).map(|s| world.services.push(s)),
-            ("", "ConfigMap") => objects::config_map(f).map(|c| world.config_maps.push(c)),
-            ("", "ServiceAccount") => {
-                objects::service_account(f).map(|s| world.service_accounts.push(s))
+    for piece in pieces {
+        diags.extend(piece.diagnostics);
+        if let Some((template, ns)) = piece.cluster_template_user {
+            cluster_template_users.entry(template).or_default().push(ns);
+        }
+        match piece.item {
+            Item::None => {}
+            Item::Policy(p) => world.policies.push(p),
+            Item::Service(s) => world.services.push(s),
+            Item::ConfigMap(c) => world.config_maps.push(c),
+            Item::ServiceAccount(s) => world.service_accounts.push(s),
+            Item::Namespace(name, labels, annotations, loc) => {
+                declared.entry(name).or_insert((labels, annotations, loc));
             }
-            ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
-                declared
-                    .entry(name)
-                    .or_insert((labels, annotations, object.loc()));
-            }),
-            ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-                objects::binding(f, kind).map(|b| world.bindings.push(b))
-            }
-            ("metallb.io", "IPAddressPool") => {
-                objects::address_pool(f).map(|p| world.address_pools.push(p))
-            }
-            ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
-                if let Some(user) = cluster_template_user(f, k) {
-                    cluster_template_users
-                        .entry(user.0)
-                        .or_default()
-                        .push(user.1);
-                }
-                workloads::workloads(f, k).map(|w| owned.extend(w))
-            }
-            _ => Ok(()),
-        };
-        if let Err(d) = result {
-            diags.push(d);
+            Item::Binding(b) => world.bindings.push(b),
+            Item::Pool(p) => world.address_pools.push(p),
+            Item::Workloads(w) => owned.extend(w),
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);
@@ -98,7 +139,7 @@ pub fn build(objects: &[Object]) -> (World, Vec<Diagnostic>) {
 }
 
 /// `(template name, namespace)` of a Workflow that runs a ClusterWorkflowTemplate.
-fn cluster_template_user(f: Fields, kind: &str) -> Option<(String, String)> {
+fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(String, String)> {
     let root = &f.object.node;
     let spec = match kind {
         "Workflow" => f.get(root, "spec"),

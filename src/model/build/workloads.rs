@@ -32,6 +32,7 @@ pub fn is_workload_kind(kind: &str) -> bool {
 }
 
 /// A workload and the controller that owns it, when the object says so.
+#[derive(Debug)]
 pub struct Owned {
     pub workload: Workload,
     pub owner: Option<ObjectId>,
