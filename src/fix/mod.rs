@@ -6,7 +6,7 @@ pub mod apply;
 pub mod output;
 pub mod yaml_out;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::check::CheckRun;
 use crate::connectivity::{Endpoint, Engine};
@@ -54,28 +54,56 @@ pub struct Fix {
     pub unpatchable: Vec<String>,
 }
 
+/// What fix computation looks things up in, built once per run.
+struct Index<'r> {
+    world: &'r World,
+    sources: &'r Sources,
+    engine: Engine<'r>,
+    workloads_by_namespace: HashMap<&'r str, Vec<usize>>,
+    policies_by_namespace: HashMap<&'r str, Vec<usize>>,
+    styles: HashMap<FileId, Style>,
+    /// (namespace, name) of every policy, existing or added.
+    names: HashSet<(String, String)>,
+}
+
 /// The fix of every finding, index-aligned with `run.findings`; `Err` says why there is none.
 pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
     let world = &run.analysis.world;
-    let engine = Engine::new(world);
-    let mut names: HashSet<(String, String)> = world
-        .policies
-        .iter()
-        .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
-        .collect();
+    let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, w) in world.workloads.iter().enumerate() {
+        workloads_by_namespace
+            .entry(w.meta.id.namespace.as_str())
+            .or_default()
+            .push(i);
+    }
+    let mut policies_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in world.policies.iter().enumerate() {
+        policies_by_namespace
+            .entry(p.meta.id.namespace.as_str())
+            .or_default()
+            .push(i);
+    }
+    let mut index = Index {
+        world,
+        sources: &run.analysis.sources,
+        engine: Engine::new(world),
+        workloads_by_namespace,
+        policies_by_namespace,
+        styles: HashMap::new(),
+        names: world
+            .policies
+            .iter()
+            .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
+            .collect(),
+    };
     run.findings
         .iter()
-        .map(|f| fix_for(f, world, &engine, &run.analysis.sources, &mut names))
+        .map(|f| fix_for(f, &mut index))
         .collect()
 }
 
-fn fix_for(
-    finding: &Finding,
-    world: &World,
-    engine: &Engine,
-    sources: &Sources,
-    names: &mut HashSet<(String, String)>,
-) -> Result<Fix, String> {
+fn fix_for(finding: &Finding, index: &mut Index) -> Result<Fix, String> {
+    let sources = index.sources;
     if finding.remedies.is_empty() {
         return Err("no fix: the right change depends on intent the manifests do not state".into());
     }
@@ -98,15 +126,18 @@ fn fix_for(
                 safe,
                 anchor_policy,
             } => {
-                check_already_isolated(world, engine, &selected.0, &selected.1, *direction)?;
+                check_already_isolated(index, &selected.0, &selected.1, *direction)?;
                 if !safe {
                     fix.applicability = Applicability::Unsafe;
                 }
-                let anchor = yaml_anchor(world, sources, *anchor_policy)?;
+                let anchor = yaml_anchor(index, *anchor_policy)?;
                 let file = sources.get(anchor.file);
-                let style = Style::of(&file.text);
+                let style = *index
+                    .styles
+                    .entry(anchor.file)
+                    .or_insert_with(|| Style::of(&file.text));
                 let name = unique_name(
-                    names,
+                    &mut index.names,
                     &selected.0,
                     &policy_name(finding, *direction, &selected.1, peer),
                 );
@@ -180,11 +211,8 @@ fn fix_for(
 
 /// The document a new policy goes after: the isolating policy's, or, when that file is JSON
 /// (where a YAML document cannot go), another policy's of the same namespace in a YAML file.
-fn yaml_anchor(
-    world: &World,
-    sources: &Sources,
-    policy: usize,
-) -> Result<crate::source::Location, String> {
+fn yaml_anchor(index: &Index, policy: usize) -> Result<crate::source::Location, String> {
+    let (world, sources) = (index.world, index.sources);
     // JSON by content, whatever the name (`.JSON`, stdin): a YAML document cannot follow it.
     let is_yaml = |p: usize| {
         let text = &sources.get(world.policies[p].meta.document.file).text;
@@ -193,9 +221,9 @@ fn yaml_anchor(
             .trim_start()
             .starts_with(['{', '['])
     };
-    let ns = &world.policies[policy].meta.id.namespace;
+    let ns = world.policies[policy].meta.id.namespace.as_str();
     std::iter::once(policy)
-        .chain((0..world.policies.len()).filter(|&p| &world.policies[p].meta.id.namespace == ns))
+        .chain(index.policies_by_namespace.get(ns).into_iter().flatten().copied())
         .find(|&p| is_yaml(p))
         .map(|p| world.policies[p].meta.document)
         .ok_or_else(|| format!("no safe fix: the policies of namespace {ns} are in JSON files, where a YAML document cannot be added; use --patches"))
@@ -203,17 +231,17 @@ fn yaml_anchor(
 
 /// A new policy selecting `labels` must not isolate a pod that was not isolated.
 fn check_already_isolated(
-    world: &World,
-    engine: &Engine,
+    index: &Index,
     ns: &str,
     labels: &Labels,
     direction: Direction,
 ) -> Result<(), String> {
     let selector = Selector::matching(labels);
-    for (i, w) in world.workloads.iter().enumerate() {
-        if w.meta.id.namespace == ns
-            && selector.matches(&w.labels)
-            && engine
+    for &i in index.workloads_by_namespace.get(ns).into_iter().flatten() {
+        let w = &index.world.workloads[i];
+        if selector.matches(&w.labels)
+            && index
+                .engine
                 .isolating(Endpoint::Workload(i), direction)
                 .is_empty()
         {

@@ -110,6 +110,8 @@ pub fn workload_texts<'w>(
 /// Lookups from names and addresses to Services, and from names to ConfigMaps.
 pub struct ServiceIndex<'w> {
     by_name: HashMap<(&'w str, &'w str), usize>,
+    /// Per Service: the workloads its selector selects (its backends).
+    backends: Vec<Vec<usize>>,
     by_ip: HashMap<IpAddr, Vec<usize>>,
     config_maps: HashMap<(&'w str, &'w str), usize>,
     cluster_domain: String,
@@ -131,7 +133,35 @@ impl<'w> ServiceIndex<'w> {
                 }
             }
         }
+        let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, w) in world.workloads.iter().enumerate() {
+            by_namespace
+                .entry(w.meta.id.namespace.as_str())
+                .or_default()
+                .push(i);
+        }
+        let backends = world
+            .services
+            .iter()
+            .map(
+                |s| match s.selector.as_ref().filter(|sel| !sel.is_empty()) {
+                    None => Vec::new(),
+                    Some(selector) => by_namespace
+                        .get(s.meta.id.namespace.as_str())
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&w| {
+                            selector
+                                .iter()
+                                .all(|(k, v)| world.workloads[w].labels.get(k) == Some(v))
+                        })
+                        .collect(),
+                },
+            )
+            .collect();
         ServiceIndex {
+            backends,
             by_name: world
                 .services
                 .iter()
@@ -213,20 +243,17 @@ pub struct Destination {
 
 /// The Service's pods in the input and the port each listens on for `port_index`
 /// (named target ports resolved per pod; pods without that name are left out).
-pub fn destinations(world: &World, service: &Service, port_index: usize) -> Vec<Destination> {
-    let Some(selector) = service.selector.as_ref().filter(|s| !s.is_empty()) else {
-        return Vec::new();
-    };
-    let sp = &service.ports[port_index];
-    world
-        .workloads
+pub fn destinations(
+    world: &World,
+    index: &ServiceIndex,
+    service: usize,
+    port_index: usize,
+) -> Vec<Destination> {
+    let sp = &world.services[service].ports[port_index];
+    index.backends[service]
         .iter()
-        .enumerate()
-        .filter(|(_, w)| {
-            w.meta.id.namespace == service.meta.id.namespace
-                && selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
-        })
-        .filter_map(|(i, w)| {
+        .filter_map(|&i| {
+            let w = &world.workloads[i];
             let port = match &sp.target {
                 TargetPort::Number(n) => *n,
                 TargetPort::Name(name) => {

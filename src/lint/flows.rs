@@ -1,7 +1,7 @@
 //! The flow checks: DNS, API server, and the Services the configuration names, on the client's
 //! egress and at the destination's ingress.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::deps::{self, Destination, Holder};
 use super::{Context, Finding, Peer as RemedyPeer, Related, Remedy, finding};
@@ -33,6 +33,7 @@ fn clients<'a>(cx: &'a Context) -> impl Iterator<Item = usize> + 'a {
 
 pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
     let mut out: Vec<Dependency> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for client in clients(cx) {
         let ns = &cx.world.workloads[client].meta.id.namespace;
         for text in deps::workload_texts(cx.world, &cx.services, client) {
@@ -44,11 +45,7 @@ pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
                 else {
                     continue;
                 };
-                let seen = out.iter().any(|d| {
-                    (d.client, d.service, d.port_index, &d.env)
-                        == (client, service, port_index, &text.env)
-                });
-                if !seen {
+                if seen.insert((service, port_index, text.env.clone(), client)) {
                     out.push(Dependency {
                         client,
                         service,
@@ -162,8 +159,30 @@ fn dead_namespace_selectors(cx: &Context, policies: &[usize]) -> String {
     notes.concat()
 }
 
-/// The port a DNS target listens on for the DNS Service port `(protocol, port)`.
+/// The port a DNS target listens on for the DNS Service port `(protocol, port)`, as computed
+/// once per run into `Context::dns_ports`.
 fn dns_target_port(cx: &Context, target: Endpoint, protocol: Protocol, port: u16) -> u16 {
+    cx.dns_ports
+        .get(&(target, protocol, port))
+        .copied()
+        .unwrap_or(port)
+}
+
+/// Every (DNS target, protocol, Service port) → the port the target listens on.
+pub(crate) fn dns_target_ports(cx: &Context) -> HashMap<(Endpoint, Protocol, u16), u16> {
+    let mut out = HashMap::new();
+    for &target in &cx.dns_targets {
+        for &(protocol, port) in &cx.config.dns.ports {
+            out.insert(
+                (target, protocol, port),
+                resolve_dns_target_port(cx, target, protocol, port),
+            );
+        }
+    }
+    out
+}
+
+fn resolve_dns_target_port(cx: &Context, target: Endpoint, protocol: Protocol, port: u16) -> u16 {
     let labels = match target {
         Endpoint::Workload(w) => &cx.world.workloads[w].labels,
         Endpoint::Probe(p) => &cx.engine.probes[p].labels,
@@ -364,8 +383,70 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
     out
 }
 
+/// Who may talk to the API: ServiceAccounts bound by a binding of the input, indexed once.
+struct ApiAccess<'w> {
+    automount: HashMap<(&'w str, &'w str), Option<bool>>,
+    /// (namespace, ServiceAccount) → first binding naming it.
+    by_account: HashMap<(&'w str, &'w str), usize>,
+    /// namespace → first binding of `system:serviceaccounts:<namespace>`.
+    by_namespace_group: HashMap<&'w str, usize>,
+    /// First binding of `system:serviceaccounts`.
+    all_accounts: Option<usize>,
+}
+
+impl<'w> ApiAccess<'w> {
+    fn new(world: &'w crate::model::World) -> ApiAccess<'w> {
+        let mut access = ApiAccess {
+            automount: world
+                .service_accounts
+                .iter()
+                .map(|s| {
+                    (
+                        (s.meta.id.namespace.as_str(), s.meta.id.name.as_str()),
+                        s.automount_token,
+                    )
+                })
+                .collect(),
+            by_account: HashMap::new(),
+            by_namespace_group: HashMap::new(),
+            all_accounts: None,
+        };
+        for (i, b) in world.bindings.iter().enumerate() {
+            for s in &b.subjects {
+                match s.kind.as_str() {
+                    "ServiceAccount" => {
+                        let ns = if s.namespace.is_empty() {
+                            &b.meta.id.namespace
+                        } else {
+                            &s.namespace
+                        };
+                        access
+                            .by_account
+                            .entry((ns.as_str(), s.name.as_str()))
+                            .or_insert(i);
+                    }
+                    "Group" if s.name == "system:serviceaccounts" => {
+                        access.all_accounts.get_or_insert(i);
+                    }
+                    "Group" => {
+                        if let Some(ns) = s.name.strip_prefix("system:serviceaccounts:") {
+                            access.by_namespace_group.entry(ns).or_insert(i);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        access
+    }
+}
+
 /// Why a workload needs the Kubernetes API, if it does (and where that is written).
-fn api_reason(cx: &Context, client: usize) -> Option<(String, Option<Location>)> {
+fn api_reason(
+    cx: &Context,
+    access: &ApiAccess,
+    client: usize,
+) -> Option<(String, Option<Location>)> {
     let w = &cx.world.workloads[client];
     let id = &w.meta.id;
     if matches!(
@@ -377,50 +458,43 @@ fn api_reason(cx: &Context, client: usize) -> Option<(String, Option<Location>)>
             None,
         ));
     }
-    let sa = cx
-        .world
-        .service_accounts
-        .iter()
-        .find(|s| s.meta.id.namespace == id.namespace && s.meta.id.name == w.service_account);
-    if w.automount_token.or(sa.and_then(|s| s.automount_token)) == Some(false) {
+    let key = (id.namespace.as_str(), w.service_account.as_str());
+    let sa_automount = access.automount.get(&key).copied().flatten();
+    if w.automount_token.or(sa_automount) == Some(false) {
         return None;
     }
-    let group = format!("system:serviceaccounts:{}", id.namespace);
-    cx.world.bindings.iter().find_map(|b| {
-        let binds = b.subjects.iter().any(|s| match s.kind.as_str() {
-            "ServiceAccount" => {
-                let ns = if s.namespace.is_empty() {
-                    &b.meta.id.namespace
-                } else {
-                    &s.namespace
-                };
-                s.name == w.service_account && *ns == id.namespace
-            }
-            "Group" => s.name == "system:serviceaccounts" || s.name == group,
-            _ => false,
-        });
-        binds.then(|| {
-            let binding = if b.meta.id.namespace.is_empty() {
-                format!("{} {}", b.meta.id.kind, b.meta.id.name)
-            } else {
-                format!(
-                    "{} {}/{}",
-                    b.meta.id.kind, b.meta.id.namespace, b.meta.id.name
-                )
-            };
-            (
-                format!(
-                    "its ServiceAccount `{}` is bound by {binding}",
-                    w.service_account
-                ),
-                Some(b.meta.name_loc),
-            )
-        })
-    })
+    let binding = [
+        access.by_account.get(&key).copied(),
+        access
+            .by_namespace_group
+            .get(id.namespace.as_str())
+            .copied(),
+        access.all_accounts,
+    ]
+    .into_iter()
+    .flatten()
+    .min()?;
+    let b = &cx.world.bindings[binding];
+    let name = if b.meta.id.namespace.is_empty() {
+        format!("{} {}", b.meta.id.kind, b.meta.id.name)
+    } else {
+        format!(
+            "{} {}/{}",
+            b.meta.id.kind, b.meta.id.namespace, b.meta.id.name
+        )
+    };
+    Some((
+        format!(
+            "its ServiceAccount `{}` is bound by {name}",
+            w.service_account
+        ),
+        Some(b.meta.name_loc),
+    ))
 }
 
 pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
     let api = &cx.config.api_server;
+    let access = ApiAccess::new(cx.world);
     let mut out = Vec::new();
     for client in clients(cx) {
         let isolated_by = cx
@@ -429,7 +503,7 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
         if isolated_by.is_empty() {
             continue;
         }
-        let Some((why, binding)) = api_reason(cx, client) else {
+        let Some((why, binding)) = api_reason(cx, &access, client) else {
             continue;
         };
         let missing: Vec<u16> = api
@@ -518,8 +592,7 @@ fn blocked(cx: &Context, group: &[&Dependency], side: Direction) -> Vec<(Destina
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for d in group {
-        let service = &cx.world.services[d.service];
-        for dest in deps::destinations(cx.world, service, d.port_index) {
+        for dest in deps::destinations(cx.world, &cx.services, d.service, d.port_index) {
             if seen.contains(&dest) {
                 continue;
             }

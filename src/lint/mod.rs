@@ -96,6 +96,8 @@ pub(crate) struct Context<'w> {
     /// Where clients must reach DNS: the DNS pods (or a probe standing for them) or the
     /// configured NodeLocal addresses.
     pub dns_targets: Vec<Endpoint>,
+    /// (DNS target, protocol, Service port) → the port the target listens on.
+    pub dns_ports: std::collections::HashMap<(Endpoint, Protocol, u16), u16>,
 }
 
 /// Runs the active `rules` over the world; `known` lists every rule id of the catalogue (for
@@ -141,7 +143,7 @@ pub fn run(
     } else {
         dns_pods.into_iter().map(Endpoint::Workload).collect()
     };
-    let cx = Context {
+    let mut cx = Context {
         world,
         config,
         engine: timings.phase("classes and selectors", || {
@@ -149,7 +151,9 @@ pub fn run(
         }),
         services: ServiceIndex::new(world, &config.cluster_domain),
         dns_targets,
+        dns_ports: Default::default(),
     };
+    cx.dns_ports = flows::dns_target_ports(&cx);
     timings.count("classes", cx.engine.classes.classes.len() as u64);
     timings.count("distinct selectors", cx.engine.distinct_selectors as u64);
     let check_start = std::time::Instant::now();
