@@ -60,6 +60,8 @@ struct Index<'r> {
     sources: &'r Sources,
     engine: Engine<'r>,
     workloads_by_namespace: HashMap<&'r str, Vec<usize>>,
+    /// (namespace, label key, value) → workloads with that template label.
+    workloads_by_label: HashMap<(&'r str, &'r str, &'r str), Vec<usize>>,
     policies_by_namespace: HashMap<&'r str, Vec<usize>>,
     styles: HashMap<FileId, Style>,
     /// (namespace, name) of every policy, existing or added.
@@ -70,11 +72,13 @@ struct Index<'r> {
 pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
     let world = &run.analysis.world;
     let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut workloads_by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
     for (i, w) in world.workloads.iter().enumerate() {
-        workloads_by_namespace
-            .entry(w.meta.id.namespace.as_str())
-            .or_default()
-            .push(i);
+        let ns = w.meta.id.namespace.as_str();
+        workloads_by_namespace.entry(ns).or_default().push(i);
+        for (k, v) in &w.labels {
+            workloads_by_label.entry((ns, k, v)).or_default().push(i);
+        }
     }
     let mut policies_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, p) in world.policies.iter().enumerate() {
@@ -88,6 +92,7 @@ pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
         sources: &run.analysis.sources,
         engine: Engine::new(world),
         workloads_by_namespace,
+        workloads_by_label,
         policies_by_namespace,
         styles: HashMap::new(),
         names: world
@@ -237,7 +242,19 @@ fn check_already_isolated(
     direction: Direction,
 ) -> Result<(), String> {
     let selector = Selector::matching(labels);
-    for &i in index.workloads_by_namespace.get(ns).into_iter().flatten() {
+    // The pods a selector may select: those with its rarest label (all of the namespace for `{}`).
+    let candidates = labels
+        .iter()
+        .map(|(k, v)| {
+            index
+                .workloads_by_label
+                .get(&(ns, k.as_str(), v.as_str()))
+                .map_or(&[][..], Vec::as_slice)
+        })
+        .min_by_key(|list| list.len())
+        .or_else(|| index.workloads_by_namespace.get(ns).map(Vec::as_slice))
+        .unwrap_or(&[]);
+    for &i in candidates {
         let w = &index.world.workloads[i];
         if selector.matches(&w.labels)
             && index
