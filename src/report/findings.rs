@@ -39,10 +39,7 @@ pub fn write(
 ) -> io::Result<()> {
     match format {
         Format::Human => write_human(out, run, fixes, color),
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(run, fixes))?;
-            writeln!(out)
-        }
+        Format::Json => write_json(out, run, fixes),
         Format::Sarif => {
             serde_json::to_writer_pretty(&mut *out, &to_sarif(run))?;
             writeln!(out)
@@ -244,53 +241,64 @@ fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes, color: bool) 
 
 // ---------- json ----------
 
-pub fn to_json(run: &CheckRun, fixes: &Fixes) -> Value {
+/// `{"version", "findings", "errors"}`, one finding at a time (a big tree has tens of
+/// thousands; they are never held as one JSON value).
+fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes) -> io::Result<()> {
     let sources = &run.analysis.sources;
-    let findings: Vec<Value> = run
-        .findings
-        .iter()
-        .zip(fixes)
-        .map(|(f, fix)| {
-            let (file, line, column) = position(sources, f.loc);
-            let related: Vec<Value> = f
-                .related
-                .iter()
-                .map(|r| {
-                    let (file, line, column) = position(sources, r.loc);
-                    json!({"file": file, "line": line, "column": column, "label": r.label})
-                })
-                .collect();
-            json!({
-                "rule": f.rule,
-                "severity": f.severity.as_str(),
-                "message": f.message,
-                "help": f.help,
-                "file": file,
-                "line": line,
-                "column": column,
-                "namespace": f.object.namespace,
-                "kind": f.object.kind,
-                "name": f.object.name,
-                "side": f.side.map(|s| s.as_str()),
-                "related": related,
-                "fix": match fix {
-                    Ok(fix) => json!({"applicability": fix.applicability.as_str(), "description": fix.title}),
-                    Err(_) => Value::Null,
-                },
-            })
-        })
-        .collect();
-    let errors: Vec<Value> = run
+    writeln!(out, "{{\n\"version\": {JSON_VERSION},\n\"findings\": [")?;
+    for (i, (f, fix)) in run.findings.iter().zip(fixes).enumerate() {
+        if i > 0 {
+            writeln!(out, ",")?;
+        }
+        serde_json::to_writer_pretty(&mut *out, &finding_json(sources, f, fix))?;
+    }
+    writeln!(out, "\n],\n\"errors\": [")?;
+    let errors = run
         .analysis
         .diagnostics
         .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| {
-            let (file, line, column) = position(sources, d.loc);
-            json!({"file": file, "line": line, "column": column, "message": d.message})
+        .filter(|d| d.severity == Severity::Error);
+    for (i, d) in errors.enumerate() {
+        if i > 0 {
+            writeln!(out, ",")?;
+        }
+        let (file, line, column) = position(sources, d.loc);
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &json!({"file": file, "line": line, "column": column, "message": d.message}),
+        )?;
+    }
+    writeln!(out, "\n]\n}}")
+}
+
+fn finding_json(sources: &Sources, f: &Finding, fix: &Result<Fix, String>) -> Value {
+    let (file, line, column) = position(sources, f.loc);
+    let related: Vec<Value> = f
+        .related
+        .iter()
+        .map(|r| {
+            let (file, line, column) = position(sources, r.loc);
+            json!({"file": file, "line": line, "column": column, "label": r.label})
         })
         .collect();
-    json!({"version": JSON_VERSION, "findings": findings, "errors": errors})
+    json!({
+        "rule": f.rule,
+        "severity": f.severity.as_str(),
+        "message": f.message,
+        "help": f.help,
+        "file": file,
+        "line": line,
+        "column": column,
+        "namespace": f.object.namespace,
+        "kind": f.object.kind,
+        "name": f.object.name,
+        "side": f.side.map(|s| s.as_str()),
+        "related": related,
+        "fix": match fix {
+            Ok(fix) => json!({"applicability": fix.applicability.as_str(), "description": fix.title}),
+            Err(_) => Value::Null,
+        },
+    })
 }
 
 // ---------- sarif ----------
