@@ -1,0 +1,84 @@
+//! Per-stage benchmarks over generated trees at 1x and 10x (throughput in input bytes):
+//! the YAML event tokenizer alone (the baseline the targets are stated against), load and
+//! model, pod classes and selectors, the whole `check`, and fix computation.
+//!
+//! Trees come from the `gen` example (same code, included below) and are cached under
+//! `target/bench-trees/scale-N`. Run with `cargo bench --bench pipeline`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use netpol_fix::analysis::analyze;
+use netpol_fix::check::{check, CheckOptions};
+use netpol_fix::connectivity::Engine;
+use netpol_fix::fix::fixes;
+use netpol_fix::load::{Input, LoadOptions};
+
+#[allow(dead_code)]
+#[path = "../examples/gen.rs"]
+mod generator;
+
+/// The tree of `scale`, generated once (seed 1, many files).
+fn tree(scale: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-trees").join(format!("scale-{scale}"));
+    if !dir.join(".complete").exists() {
+        let args: Vec<String> = ["--scale", scale, "--seed", "1", "--force", "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([dir.display().to_string()])
+            .collect();
+        let options = generator::parse_args(&args).expect("generator options").expect("not --help");
+        generator::run(&options).expect("generate the tree");
+        fs::write(dir.join(".complete"), "").unwrap();
+    }
+    dir
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                out.push(fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn stages(c: &mut Criterion) {
+    for scale in ["1", "10"] {
+        let dir = tree(scale);
+        let texts = files(&dir);
+        let bytes: usize = texts.iter().map(String::len).sum();
+        let inputs = [Input::Path(dir.clone())];
+        let mut group = c.benchmark_group(format!("scale-{scale}"));
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.sample_size(10);
+        group.bench_function("tokenize (saphyr events, 1 thread)", |b| {
+            b.iter(|| {
+                texts
+                    .iter()
+                    .map(|t| saphyr_parser::Parser::new_from_str(t).count())
+                    .sum::<usize>()
+            })
+        });
+        group.bench_function("load and model", |b| b.iter(|| analyze(&inputs, LoadOptions::default())));
+        let analysis = analyze(&inputs, LoadOptions::default());
+        group.bench_function("classes and selectors", |b| b.iter(|| Engine::new(&analysis.world)));
+        let options = CheckOptions::default();
+        group.bench_function("check (end to end, no output)", |b| b.iter(|| check(&inputs, &options)));
+        let run = check(&inputs, &options);
+        group.bench_function("fixes", |b| b.iter(|| fixes(&run)));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
