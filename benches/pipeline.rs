@@ -8,10 +8,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 use netpol_fix::analysis::analyze;
-use netpol_fix::check::{check, CheckOptions};
+use netpol_fix::check::{CheckOptions, check};
 use netpol_fix::connectivity::Engine;
 use netpol_fix::fix::fixes;
 use netpol_fix::load::{Input, LoadOptions};
@@ -22,14 +22,18 @@ mod generator;
 
 /// The tree of `scale`, generated once (seed 1, many files).
 fn tree(scale: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-trees").join(format!("scale-{scale}"));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-trees")
+        .join(format!("scale-{scale}"));
     if !dir.join(".complete").exists() {
         let args: Vec<String> = ["--scale", scale, "--seed", "1", "--force", "--out"]
             .iter()
             .map(|s| s.to_string())
             .chain([dir.display().to_string()])
             .collect();
-        let options = generator::parse_args(&args).expect("generator options").expect("not --help");
+        let options = generator::parse_args(&args)
+            .expect("generator options")
+            .expect("not --help");
         generator::run(&options).expect("generate the tree");
         fs::write(dir.join(".complete"), "").unwrap();
     }
@@ -69,11 +73,17 @@ fn stages(c: &mut Criterion) {
                     .sum::<usize>()
             })
         });
-        group.bench_function("load and model", |b| b.iter(|| analyze(&inputs, LoadOptions::default())));
+        group.bench_function("load and model", |b| {
+            b.iter(|| analyze(&inputs, LoadOptions::default()))
+        });
         let analysis = analyze(&inputs, LoadOptions::default());
-        group.bench_function("classes and selectors", |b| b.iter(|| Engine::new(&analysis.world)));
+        group.bench_function("classes and selectors", |b| {
+            b.iter(|| Engine::new(&analysis.world))
+        });
         let options = CheckOptions::default();
-        group.bench_function("check (end to end, no output)", |b| b.iter(|| check(&inputs, &options)));
+        group.bench_function("check (end to end, no output)", |b| {
+            b.iter(|| check(&inputs, &options))
+        });
         let run = check(&inputs, &options);
         group.bench_function("fixes", |b| b.iter(|| fixes(&run)));
         group.finish();
