@@ -236,7 +236,7 @@ impl<'w> Engine<'w> {
         for &policy in isolated_by {
             let rules = self.policy_rules(policy, Direction::Egress);
             for (i, compiled) in self.rules[d][policy].iter().enumerate() {
-                if self.ports(&rules[i].ports, None).contains(protocol, port) {
+                if self.allows_port(&rules[i].ports, None, protocol, port) {
                     set = set.union(&compiled.addresses());
                 }
             }
@@ -260,11 +260,7 @@ impl<'w> Engine<'w> {
                         (_, Some(class)) => compiled.matches_class(class),
                         (_, None) => false,
                     };
-                    if peer_ok
-                        && self
-                            .ports(&rules[rule].ports, dst_class)
-                            .contains(protocol, port)
-                    {
+                    if peer_ok && self.allows_port(&rules[rule].ports, dst_class, protocol, port) {
                         allowed_by.push(RuleRef { policy, rule });
                     }
                 }
@@ -287,6 +283,36 @@ impl<'w> Engine<'w> {
             DirectionRules::Isolates(rules) => rules,
             DirectionRules::NotAffected => &[],
         }
+    }
+
+    /// Whether a rule's ports include `protocol`/`port` towards `dst` (what [`Self::ports`]
+    /// computes as a set, without building it: verdicts ask this for every rule).
+    pub fn allows_port(
+        &self,
+        ports: &Ports,
+        dst: Option<ClassId>,
+        protocol: Protocol,
+        port: u16,
+    ) -> bool {
+        let Ports::Listed(list) = ports else {
+            return true;
+        };
+        list.iter()
+            .filter(|p| p.protocol == protocol)
+            .any(|p| match &p.port {
+                PortSpec::All => true,
+                PortSpec::Range(a, b) => (*a..=*b).contains(&port),
+                PortSpec::Named(name) => dst.is_some_and(|c| {
+                    self.classes.classes[c as usize]
+                        .named_ports
+                        .iter()
+                        .any(|cp| {
+                            cp.protocol == protocol
+                                && cp.port == port
+                                && cp.name.as_deref() == Some(name)
+                        })
+                }),
+            })
     }
 
     /// The ports a rule allows towards a destination class (named ports resolve on it;
