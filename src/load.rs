@@ -46,14 +46,14 @@ impl Default for LoadOptions {
 
 /// A Kubernetes object: a mapping with `apiVersion` and `kind`.
 #[derive(Clone, Debug)]
-pub struct Object {
+pub struct Object<'t> {
     pub file: FileId,
-    pub node: Node,
+    pub node: Node<'t>,
     /// The YAML document the object is in (a `List` document for its items).
     pub document: Span,
 }
 
-impl Object {
+impl Object<'_> {
     pub fn loc(&self) -> Location {
         Location {
             file: self.file,
@@ -71,7 +71,7 @@ impl Object {
 
 /// Everything read, in input order; `T` is what each object became (by default the object).
 #[derive(Debug)]
-pub struct Loaded<T = Object> {
+pub struct Loaded<T> {
     pub sources: Sources,
     pub objects: Vec<T>,
     pub diagnostics: Vec<Diagnostic>,
@@ -94,8 +94,12 @@ enum Problem {
 }
 
 /// Reads every input; `sources` may already hold files (config, rules) that diagnostics name.
-pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded {
-    load_with(sources, inputs, options, &|object| object)
+pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded<Object<'static>> {
+    load_with(sources, inputs, options, &|object| Object {
+        file: object.file,
+        node: object.node.into_owned(),
+        document: object.document,
+    })
 }
 
 /// Reads every input and turns each object into a `T` right away, in parallel (files, and the
@@ -104,7 +108,7 @@ pub fn load_with<T: Send>(
     mut sources: Sources,
     inputs: &[Input],
     options: LoadOptions,
-    per_object: &(dyn Fn(Object) -> T + Sync),
+    per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
 ) -> Loaded<T> {
     let mut pending: Vec<(String, Input)> = Vec::new();
     let mut walk_errors: Vec<(String, String)> = Vec::new();
@@ -230,7 +234,7 @@ fn read_one<T: Send>(
     name: String,
     input: &Input,
     options: &LoadOptions,
-    per_object: &(dyn Fn(Object) -> T + Sync),
+    per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
 ) -> FileResult<T> {
     let mut result = FileResult {
         name,
@@ -409,7 +413,7 @@ fn helm_template(path: &Path, text: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    fn load_text(text: &str) -> Loaded {
+    fn load_text(text: &str) -> Loaded<Object<'static>> {
         load(
             Sources::default(),
             &[Input::Text {

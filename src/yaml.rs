@@ -3,6 +3,7 @@
 //! Built on saphyr-parser's event stream. The parser reports character offsets; they are
 //! converted to byte offsets here so that every span slices the source text exactly.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -11,21 +12,22 @@ use crate::source::Span;
 
 /// A YAML node and the bytes it was read from.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub struct Node<'t> {
     pub span: Span,
-    pub value: Value,
+    pub value: Value<'t>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Scalar(Scalar),
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>),
+pub enum Value<'t> {
+    Scalar(Scalar<'t>),
+    Seq(Vec<Node<'t>>),
+    Map(Vec<(Node<'t>, Node<'t>)>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Scalar {
-    pub text: String,
+pub struct Scalar<'t> {
+    /// Borrowed from the source when it reads the same as written (most scalars).
+    pub text: Cow<'t, str>,
     /// Plain (unquoted, untagged) scalars are the only ones that can be null, bool or int.
     pub plain: bool,
 }
@@ -53,22 +55,42 @@ impl Default for Limits {
     }
 }
 
-impl Node {
-    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+impl<'t> Node<'t> {
+    /// The same node with every scalar owned (for trees kept beyond their source text).
+    pub fn into_owned(self) -> Node<'static> {
+        Node {
+            span: self.span,
+            value: match self.value {
+                Value::Scalar(s) => Value::Scalar(Scalar {
+                    text: Cow::Owned(s.text.into_owned()),
+                    plain: s.plain,
+                }),
+                Value::Seq(items) => Value::Seq(items.into_iter().map(Node::into_owned).collect()),
+                Value::Map(entries) => Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect(),
+                ),
+            },
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Node<'t>, Node<'t>)]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
             _ => None,
         }
     }
 
-    pub fn as_seq(&self) -> Option<&[Node]> {
+    pub fn as_seq(&self) -> Option<&[Node<'t>]> {
         match &self.value {
             Value::Seq(items) => Some(items),
             _ => None,
         }
     }
 
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub fn as_scalar(&self) -> Option<&Scalar<'t>> {
         match &self.value {
             Value::Scalar(s) => Some(s),
             _ => None,
@@ -79,7 +101,7 @@ impl Node {
     pub fn as_str(&self) -> Option<&str> {
         self.as_scalar()
             .filter(|s| !s.is_null())
-            .map(|s| s.text.as_str())
+            .map(|s| s.text.as_ref())
     }
 
     /// True for `~`, `null`, an empty value, and for the absent node's usual stand-in.
@@ -88,12 +110,12 @@ impl Node {
     }
 
     /// Value of `key` in a mapping.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'t>> {
         self.entry(key).map(|(_, v)| v)
     }
 
     /// Key and value nodes of `key` in a mapping.
-    pub fn entry(&self, key: &str) -> Option<&(Node, Node)> {
+    pub fn entry(&self, key: &str) -> Option<&(Node<'t>, Node<'t>)> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.as_scalar().is_some_and(|s| s.text == key))
@@ -110,9 +132,9 @@ impl Node {
     }
 }
 
-impl Scalar {
+impl Scalar<'_> {
     pub fn is_null(&self) -> bool {
-        self.plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+        self.plain && matches!(self.text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
     }
 
     /// A boolean as Kubernetes reads YAML (1.1: `yes`/`no`/`on`/`off` too).
@@ -120,7 +142,7 @@ impl Scalar {
         if !self.plain {
             return None;
         }
-        match self.text.as_str() {
+        match self.text.as_ref() {
             "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
                 Some(true)
             }
@@ -142,7 +164,7 @@ impl Scalar {
 
 /// Parses every document of a YAML stream. A document that is broken yields an error; a
 /// syntax error ends the stream (the parser cannot resynchronise), keeping earlier documents.
-pub fn parse_stream(text: &str, limits: Limits) -> Vec<Result<Node, YamlError>> {
+pub fn parse_stream(text: &str, limits: Limits) -> Vec<Result<Node<'_>, YamlError>> {
     parse_range(text, 0..text.len(), limits)
 }
 
@@ -151,7 +173,7 @@ pub fn parse_range(
     text: &str,
     range: std::ops::Range<usize>,
     limits: Limits,
-) -> Vec<Result<Node, YamlError>> {
+) -> Vec<Result<Node<'_>, YamlError>> {
     let part = &text[range.clone()];
     let mut builder = Builder {
         offsets: Offsets::new(text, range.start, part.is_ascii()),
@@ -200,19 +222,19 @@ pub fn parse_range(
 const ALIAS_BOMB: &str =
     "alias expansion exceeds the size limit (a YAML alias bomb?); the document is not read";
 
-enum Frame {
+enum Frame<'t> {
     Seq {
         start: usize,
         anchor: usize,
-        items: Vec<Node>,
+        items: Vec<Node<'t>>,
         size: usize,
         flow: bool,
     },
     Map {
         start: usize,
         anchor: usize,
-        entries: Vec<(Node, Node)>,
-        key: Option<Node>,
+        entries: Vec<(Node<'t>, Node<'t>)>,
+        key: Option<Node<'t>>,
         size: usize,
         flow: bool,
     },
@@ -220,17 +242,17 @@ enum Frame {
 
 struct Builder<'t> {
     offsets: Offsets<'t>,
-    stack: Vec<Frame>,
+    stack: Vec<Frame<'t>>,
     /// Anchor id → the node and its size in nodes (what an alias to it costs).
-    anchors: HashMap<usize, (Node, usize)>,
+    anchors: HashMap<usize, (Node<'t>, usize)>,
     /// Nodes (including alias expansions) this file may still produce: bounds alias bombs.
     budget: usize,
     limits: Limits,
     doc_error: Option<YamlError>,
-    root: Option<Node>,
+    root: Option<Node<'t>>,
 }
 
-impl Builder<'_> {
+impl<'t> Builder<'t> {
     fn fail(&mut self, start: usize, message: String) {
         if self.doc_error.is_none() {
             self.doc_error = Some(YamlError {
@@ -255,10 +277,23 @@ impl Builder<'_> {
                     }
                     _ => end,
                 };
+                // The parser always allocates; keep the source slice instead when it reads the
+                // same (plain and simple quoted scalars), so the file holds few small strings.
+                let source = self.offsets.text;
+                let quoted = matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted);
+                let inner = if quoted && end >= start + 2 {
+                    start + 1..end - 1
+                } else {
+                    start..end
+                };
+                let text = match source.get(inner) {
+                    Some(written) if written == text => Cow::Borrowed(written),
+                    _ => Cow::Owned(text.into_owned()),
+                };
                 let node = Node {
                     span: Span::new(start, end),
                     value: Value::Scalar(Scalar {
-                        text: text.into_owned(),
+                        text,
                         plain: style == ScalarStyle::Plain && !tagged_str,
                     }),
                 };
@@ -308,7 +343,7 @@ impl Builder<'_> {
         start_event_end > 0 && matches!(text.get(start_event_end - 1), Some(b'{' | b'['))
     }
 
-    fn open(&mut self, frame: Frame, start: usize) {
+    fn open(&mut self, frame: Frame<'t>, start: usize) {
         if self.stack.len() >= self.limits.max_depth {
             self.fail(
                 start,
@@ -374,7 +409,14 @@ impl Builder<'_> {
 
     /// Attaches a finished node of `size` nodes to its parent (or makes it the document root),
     /// charging `charge` newly created nodes to the file's budget.
-    fn complete(&mut self, node: Node, anchor: usize, size: usize, charge: usize, start: usize) {
+    fn complete(
+        &mut self,
+        node: Node<'t>,
+        anchor: usize,
+        size: usize,
+        charge: usize,
+        start: usize,
+    ) {
         if charge > self.budget {
             self.fail(start, ALIAS_BOMB.into());
             return;
@@ -409,7 +451,7 @@ impl Builder<'_> {
         }
     }
 
-    fn finish_document(&mut self, at: usize) -> Result<Node, YamlError> {
+    fn finish_document(&mut self, at: usize) -> Result<Node<'t>, YamlError> {
         self.stack.clear();
         let root = self.root.take();
         if let Some(err) = self.doc_error.take() {
@@ -418,7 +460,7 @@ impl Builder<'_> {
         Ok(root.unwrap_or(Node {
             span: Span::new(at, at),
             value: Value::Scalar(Scalar {
-                text: String::new(),
+                text: Cow::Borrowed(""),
                 plain: true,
             }),
         }))
@@ -441,10 +483,12 @@ fn collection_end(
 }
 
 /// Applies `<<` merge keys (explicit keys win) and rejects duplicate keys, as Kubernetes does.
-fn merge_and_check_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+fn merge_and_check_keys<'t>(
+    entries: Vec<(Node<'t>, Node<'t>)>,
+) -> Result<Vec<(Node<'t>, Node<'t>)>, YamlError> {
     let is_merge = |k: &Node| k.as_scalar().is_some_and(|s| s.plain && s.text == "<<");
-    let mut out: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
-    let mut merged: Vec<(Node, Node)> = Vec::new();
+    let mut out: Vec<(Node<'t>, Node<'t>)> = Vec::with_capacity(entries.len());
+    let mut merged: Vec<(Node<'t>, Node<'t>)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (k, v) in entries {
         if is_merge(&k) {
@@ -552,7 +596,7 @@ pub fn document_chunks(text: &str, from: usize, min_len: usize) -> Vec<std::ops:
 mod tests {
     use super::*;
 
-    fn one(text: &str) -> Node {
+    fn one(text: &str) -> Node<'_> {
         let mut docs = parse_stream(text, Limits::default());
         assert_eq!(docs.len(), 1, "{docs:?}");
         docs.remove(0).expect("valid yaml")
@@ -595,7 +639,7 @@ mod tests {
         assert_eq!(slice(text, &root), "a:\n  b: |\n    one\n    two");
     }
 
-    fn one_of(text: &str, i: usize) -> Node {
+    fn one_of(text: &str, i: usize) -> Node<'_> {
         parse_stream(text, Limits::default())
             .remove(i)
             .expect("valid yaml")

@@ -11,7 +11,7 @@ pub type Result<T> = std::result::Result<T, Diagnostic>;
 /// Reads fields of one object, turning type mismatches into positioned errors.
 #[derive(Clone, Copy)]
 pub struct Fields<'o> {
-    pub object: &'o Object,
+    pub object: &'o Object<'o>,
 }
 
 impl<'o> Fields<'o> {
@@ -24,16 +24,20 @@ impl<'o> Fields<'o> {
     }
 
     /// A field that is present and not null.
-    pub fn get<'n>(&self, node: &'n Node, key: &str) -> Option<&'n Node> {
+    pub fn get<'n, 't>(&self, node: &'n Node<'t>, key: &str) -> Option<&'n Node<'t>> {
         node.get(key).filter(|n| !n.is_null())
     }
 
     /// Follows a path of keys; `None` if any step is absent or null.
-    pub fn path<'n>(&self, node: &'n Node, keys: &[&str]) -> Option<&'n Node> {
+    pub fn path<'n, 't>(&self, node: &'n Node<'t>, keys: &[&str]) -> Option<&'n Node<'t>> {
         keys.iter().try_fold(node, |n, k| self.get(n, k))
     }
 
-    pub fn map<'n>(&self, node: &'n Node, what: &str) -> Result<&'n [(Node, Node)]> {
+    pub fn map<'n, 't>(
+        &self,
+        node: &'n Node<'t>,
+        what: &str,
+    ) -> Result<&'n [(Node<'t>, Node<'t>)]> {
         match &node.value {
             Value::Map(entries) => Ok(entries),
             _ if node.is_null() => Ok(&[]),
@@ -44,7 +48,7 @@ impl<'o> Fields<'o> {
         }
     }
 
-    pub fn seq<'n>(&self, node: &'n Node, what: &str) -> Result<&'n [Node]> {
+    pub fn seq<'n, 't>(&self, node: &'n Node<'t>, what: &str) -> Result<&'n [Node<'t>]> {
         match &node.value {
             Value::Seq(items) => Ok(items),
             _ if node.is_null() => Ok(&[]),
@@ -77,7 +81,7 @@ impl<'o> Fields<'o> {
                     scalar.text
                 )));
         }
-        Ok(scalar.text.clone())
+        Ok(scalar.text.to_string())
     }
 
     pub fn spanned_string(&self, node: &Node, what: &str) -> Result<Spanned<String>> {
@@ -189,7 +193,7 @@ fn is_plain_float(node: &Node) -> bool {
 
 fn display(node: &Node) -> String {
     match node.as_scalar() {
-        Some(s) => s.text.clone(),
+        Some(s) => s.text.to_string(),
         None => node.kind_name().to_string(),
     }
 }

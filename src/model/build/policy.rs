@@ -99,7 +99,11 @@ fn rules(
 }
 
 /// A list field that is present and has items (absent, null and `[]` all mean "any").
-fn nonempty_list<'n>(f: Fields, node: &'n Node, key: &str) -> Result<Option<&'n [Node]>> {
+fn nonempty_list<'n, 't>(
+    f: Fields,
+    node: &'n Node<'t>,
+    key: &str,
+) -> Result<Option<&'n [Node<'t>]>> {
     match f.get(node, key) {
         Some(list) => Ok(Some(f.seq(list, key)?).filter(|l| !l.is_empty())),
         None => Ok(None),
