@@ -104,6 +104,22 @@ fn netpol_fix(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `explain` of one flow in a tree (exit 0 allowed, 1 denied).
+fn explain(tree: &str, from: &str, to: &str, port: &str, protocol: &str) -> std::process::Output {
+    netpol_fix(&[
+        "explain",
+        tree,
+        "--from",
+        from,
+        "--to",
+        to,
+        "--port",
+        port,
+        "--protocol",
+        protocol,
+    ])
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
@@ -135,18 +151,7 @@ fn write_on_a_copy_of_the_demo_fixes_the_findings_and_only_them() {
         ("apps/report", "mlflow/mlflow", "5000", "TCP"),
     ];
     for (from, to, port, proto) in blocked {
-        let out = netpol_fix(&[
-            "explain",
-            demo_arg,
-            "--from",
-            from,
-            "--to",
-            to,
-            "--port",
-            port,
-            "--protocol",
-            proto,
-        ]);
+        let out = explain(demo_arg, from, to, port, proto);
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -170,18 +175,7 @@ fn write_on_a_copy_of_the_demo_fixes_the_findings_and_only_them() {
         ["missing-apiserver-egress", "missing-apiserver-egress"]
     );
     for (from, to, port, proto) in blocked {
-        let out = netpol_fix(&[
-            "explain",
-            demo_arg,
-            "--from",
-            from,
-            "--to",
-            to,
-            "--port",
-            port,
-            "--protocol",
-            proto,
-        ]);
+        let out = explain(demo_arg, from, to, port, proto);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -194,9 +188,7 @@ fn write_on_a_copy_of_the_demo_fixes_the_findings_and_only_them() {
         ("apps/frontend", "apps/db", "5432"),
         ("argo/argo-server", "mlflow/postgres", "5432"),
     ] {
-        let out = netpol_fix(&[
-            "explain", demo_arg, "--from", from, "--to", to, "--port", port,
-        ]);
+        let out = explain(demo_arg, from, to, port, "TCP");
         assert_eq!(
             out.status.code(),
             Some(1),
