@@ -133,12 +133,16 @@ impl<'w> ServiceIndex<'w> {
                 }
             }
         }
-        let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        // (namespace, key, value) → workloads: a selector's backends are found from its
+        // rarest label instead of scanning its namespace.
+        let mut by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
         for (i, w) in world.workloads.iter().enumerate() {
-            by_namespace
-                .entry(w.meta.id.namespace.as_str())
-                .or_default()
-                .push(i);
+            for (k, v) in &w.labels {
+                by_label
+                    .entry((w.meta.id.namespace.as_str(), k, v))
+                    .or_default()
+                    .push(i);
+            }
         }
         let backends = world
             .services
@@ -146,17 +150,27 @@ impl<'w> ServiceIndex<'w> {
             .map(
                 |s| match s.selector.as_ref().filter(|sel| !sel.is_empty()) {
                     None => Vec::new(),
-                    Some(selector) => by_namespace
-                        .get(s.meta.id.namespace.as_str())
-                        .into_iter()
-                        .flatten()
-                        .copied()
-                        .filter(|&w| {
-                            selector
-                                .iter()
-                                .all(|(k, v)| world.workloads[w].labels.get(k) == Some(v))
-                        })
-                        .collect(),
+                    Some(selector) => {
+                        let ns = s.meta.id.namespace.as_str();
+                        let rarest = selector
+                            .iter()
+                            .map(|(k, v)| {
+                                by_label
+                                    .get(&(ns, k.as_str(), v.as_str()))
+                                    .map_or(&[][..], Vec::as_slice)
+                            })
+                            .min_by_key(|list| list.len())
+                            .unwrap_or(&[]);
+                        rarest
+                            .iter()
+                            .copied()
+                            .filter(|&w| {
+                                selector
+                                    .iter()
+                                    .all(|(k, v)| world.workloads[w].labels.get(k) == Some(v))
+                            })
+                            .collect()
+                    }
                 },
             )
             .collect();

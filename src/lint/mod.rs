@@ -149,7 +149,9 @@ pub fn run(
         engine: timings.phase("classes and selectors", || {
             Engine::with_probes(world, &probes)
         }),
-        services: ServiceIndex::new(world, &config.cluster_domain),
+        services: timings.phase("service index", || {
+            ServiceIndex::new(world, &config.cluster_domain)
+        }),
         dns_targets,
         dns_ports: Default::default(),
     };
