@@ -27,11 +27,6 @@ impl Timings {
         self.counters.push((name, value));
     }
 
-    pub fn extend(&mut self, other: Timings) {
-        self.phases.extend(other.phases);
-        self.counters.extend(other.counters);
-    }
-
     pub fn total(&self) -> Duration {
         self.phases.iter().map(|(_, d)| *d).sum()
     }

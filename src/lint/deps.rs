@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use crate::model::{EnvSource, Service, TargetPort, World};
 use crate::net::Protocol;
-use crate::refs::{self, Host, HostRef};
+use crate::refs::{Host, HostRef};
 use crate::source::Location;
 
 /// Who holds a piece of configuration text.
@@ -284,9 +284,4 @@ pub fn destinations(
             })
         })
         .collect()
-}
-
-/// Host references in a text (thin wrapper so checks read as prose).
-pub fn hosts(text: &Text) -> Vec<HostRef> {
-    refs::find(text.value)
 }

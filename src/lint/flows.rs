@@ -37,7 +37,7 @@ pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
     for client in clients(cx) {
         let ns = &cx.world.workloads[client].meta.id.namespace;
         for text in deps::workload_texts(cx.world, &cx.services, client) {
-            for host in deps::hosts(&text) {
+            for host in crate::refs::find(text.value) {
                 let Some(service) = cx.services.resolve(&host.host, ns) else {
                     continue;
                 };
@@ -107,7 +107,7 @@ fn client_finding(
     let w = &cx.world.workloads[client];
     let mut f = finding(rule, w.meta.id.clone(), w.meta.name_loc);
     f.side = Some(side);
-    f.scope.push(namespace_id(&w.meta.id.namespace));
+    f.scope.push(ObjectId::namespace(&w.meta.id.namespace));
     f.scope.extend(
         policies
             .iter()
@@ -115,14 +115,6 @@ fn client_finding(
     );
     f.related = policy_related(cx, policies, &format!("{} isolated", side.as_str()));
     f
-}
-
-fn namespace_id(name: &str) -> ObjectId {
-    ObjectId {
-        namespace: String::new(),
-        kind: "Namespace".into(),
-        name: name.to_string(),
-    }
 }
 
 /// Notes on namespace selectors of these policies' egress rules that match no namespace: the

@@ -6,7 +6,7 @@ use super::deps::{self, Holder, Text};
 use super::{Context, Finding, Related, finding};
 use crate::diag::Severity;
 use crate::lint::catalog::Rule;
-use crate::net::IpNet;
+use crate::net::{IpNet, IpSet};
 use crate::refs::{Host, HostRef};
 
 /// What an address is, from the most to the least certain harm.
@@ -17,6 +17,20 @@ enum Kind {
     Private,
     Public,
 }
+
+/// Private and shared address space: RFC 1918, RFC 6598 (CGNAT) and IPv6 unique local.
+static PRIVATE: std::sync::LazyLock<IpSet> = std::sync::LazyLock::new(|| {
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ]
+    .iter()
+    .map(|c| IpNet::parse(c).expect("valid CIDR").to_set())
+    .fold(IpSet::empty(), |all, net| all.union(&net))
+});
 
 fn classify(cx: &Context, ip: IpAddr) -> Option<Kind> {
     if ip.is_unspecified() || ip.is_loopback() || is_link_local(ip) {
@@ -44,18 +58,7 @@ fn classify(cx: &Context, ip: IpAddr) -> Option<Kind> {
     if let Some(&s) = services.first() {
         return Some(Kind::ClusterIp(s));
     }
-    let private = [
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "fc00::/7",
-    ];
-    if private
-        .iter()
-        .filter_map(|c| IpNet::parse(c).ok())
-        .any(|n| n.to_set().contains(ip))
-    {
+    if PRIVATE.contains(ip) {
         Some(Kind::Private)
     } else {
         Some(Kind::Public)
@@ -85,7 +88,7 @@ pub(crate) fn hardcoded_ips(cx: &Context, rule: &Rule) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     for text in &texts {
-        for host in deps::hosts(text) {
+        for host in crate::refs::find(text.value) {
             let Host::Ip(ip) = host.host else { continue };
             let Some(kind) = classify(cx, ip) else {
                 continue;
@@ -116,11 +119,8 @@ fn ip_finding(
     };
     let mut f = finding(rule, object.id.clone(), text.loc);
     f.label = "hardcoded address".into();
-    f.scope.push(crate::model::ObjectId {
-        namespace: String::new(),
-        kind: "Namespace".into(),
-        name: object.id.namespace.clone(),
-    });
+    f.scope
+        .push(crate::model::ObjectId::namespace(&object.id.namespace));
     f.related.push(Related {
         loc: object_loc,
         label: format!("held by {}", object.id),

@@ -299,14 +299,21 @@ pub struct World {
     pub address_pools: Vec<AddressPool>,
 }
 
-impl Namespace {
-    /// The id suppression and messages use for a Namespace object.
-    pub fn id(&self) -> ObjectId {
+impl ObjectId {
+    /// The id of the Namespace object `name` (cluster-scoped).
+    pub fn namespace(name: &str) -> ObjectId {
         ObjectId {
             namespace: String::new(),
             kind: "Namespace".into(),
-            name: self.name.clone(),
+            name: name.to_string(),
         }
+    }
+}
+
+impl Namespace {
+    /// The id suppression and messages use for a Namespace object.
+    pub fn id(&self) -> ObjectId {
+        ObjectId::namespace(&self.name)
     }
 }
 

@@ -97,8 +97,8 @@ impl IpSet {
     /// Every IPv4 and IPv6 address.
     pub fn all() -> IpSet {
         IpSet {
-            v4: RangeSet::full(0, u32::MAX),
-            v6: RangeSet::full(0, u128::MAX),
+            v4: RangeSet::range(0, u32::MAX),
+            v6: RangeSet::range(0, u128::MAX),
         }
     }
 

@@ -59,7 +59,7 @@ impl PortSet {
 
     /// Every port of every protocol (a rule without `ports`).
     pub fn all() -> PortSet {
-        let full = RangeSet::full(MIN_PORT, MAX_PORT);
+        let full = RangeSet::range(MIN_PORT, MAX_PORT);
         PortSet {
             by_protocol: [full.clone(), full.clone(), full],
         }

@@ -47,10 +47,6 @@ impl<T: Bound> RangeSet<T> {
         RangeSet { ranges }
     }
 
-    pub fn full(min: T, max: T) -> Self {
-        Self::range(min, max)
-    }
-
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
@@ -168,7 +164,7 @@ mod tests {
 
     #[test]
     fn full_domain_union_does_not_overflow() {
-        let full = RangeSet::full(u16::MIN, u16::MAX);
+        let full = RangeSet::range(u16::MIN, u16::MAX);
         assert_eq!(full.union(&RangeSet::range(5, 9)), full);
         assert!(full.difference(&full).is_empty());
         assert_eq!(

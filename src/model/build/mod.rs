@@ -8,8 +8,6 @@ mod workloads;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use fields::Fields;
-pub use objects::METALLB_IP_ANNOTATIONS;
-pub use policy::check_port_name;
 
 use crate::diag::{Diagnostic, Severity};
 use crate::load::Object;

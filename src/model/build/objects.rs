@@ -10,7 +10,7 @@ use crate::model::{
 use crate::net::{IpNet, IpSet, Protocol, RangeSet};
 use crate::yaml::Node;
 
-pub const METALLB_IP_ANNOTATIONS: [&str; 2] = [
+const METALLB_IP_ANNOTATIONS: [&str; 2] = [
     "metallb.universe.tf/loadBalancerIPs",
     "metallb.io/loadBalancerIPs",
 ];

@@ -241,7 +241,7 @@ fn port_rule(f: Fields, node: &Node) -> Result<PortRule> {
 }
 
 /// Kubernetes' IANA_SVC_NAME rule for named ports.
-pub fn check_port_name(name: &str) -> std::result::Result<(), &'static str> {
+fn check_port_name(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty() || name.len() > 15 {
         return Err("a port name has 1 to 15 characters");
     }
