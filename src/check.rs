@@ -31,6 +31,8 @@ pub struct CheckRun {
     /// The whole catalogue (built in and user rules).
     pub catalog: Vec<Rule>,
     pub findings: Vec<Finding>,
+    /// Per workload: is it isolated for [ingress, egress]? (Fixes must not isolate more.)
+    pub isolated: Vec<[bool; 2]>,
 }
 
 impl CheckRun {
@@ -68,8 +70,8 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
     );
     let known: Vec<String> = catalog.iter().map(|r| r.id.clone()).collect();
     let mut timings = std::mem::take(&mut analysis.timings);
-    let findings = lint::run(&mut analysis.world, &config, &active, &known, &mut timings);
-    timings.count("findings", findings.len() as u64);
+    let lint = lint::run(&mut analysis.world, &config, &active, &known, &mut timings);
+    timings.count("findings", lint.findings.len() as u64);
     analysis.timings = timings;
     analysis.diagnostics.extend(diagnostics);
     analysis
@@ -79,7 +81,8 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         analysis,
         config,
         catalog,
-        findings,
+        findings: lint.findings,
+        isolated: lint.isolated,
     }
 }
 

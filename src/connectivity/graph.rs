@@ -5,8 +5,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::Engine;
 use super::classes::ClassId;
-use super::{Engine, dir_index};
 use crate::model::Direction;
 use crate::net::ranges::Bound;
 use crate::net::{IpSet, PortSet, RangeSet};
@@ -94,7 +94,7 @@ impl Engine<'_> {
         peer: ClassId,
         dst: Option<ClassId>,
     ) -> PortSet {
-        let d = dir_index(direction);
+        let d = direction.index();
         let isolated_by = &self.isolating[d][own as usize];
         if isolated_by.is_empty() {
             return PortSet::all();
@@ -118,7 +118,7 @@ impl Engine<'_> {
         own: ClassId,
         direction: Direction,
     ) -> Vec<(IpAddr, IpAddr, PortSet)> {
-        let d = dir_index(direction);
+        let d = direction.index();
         let isolated_by = &self.isolating[d][own as usize];
         // Named ports resolve on the destination pod: for egress the external side has none.
         let dst = (direction == Direction::Ingress).then_some(own);

@@ -117,13 +117,6 @@ pub struct Engine<'w> {
     rules: [Vec<Vec<CompiledRule>>; 2],
 }
 
-fn dir_index(d: Direction) -> usize {
-    match d {
-        Direction::Ingress => 0,
-        Direction::Egress => 1,
-    }
-}
-
 impl Probe {
     /// `namespace/{labels}`: how messages name a pod that is not in the input.
     pub fn describe(&self) -> String {
@@ -183,14 +176,14 @@ impl<'w> Engine<'w> {
                     DirectionRules::NotAffected => Vec::new(),
                     DirectionRules::Isolates(list) => {
                         for class in &selected {
-                            isolating[dir_index(d)][class as usize].push(pi);
+                            isolating[d.index()][class as usize].push(pi);
                         }
                         list.iter()
                             .map(|r| compiler.rule(&r.peers, &policy.meta.id.namespace))
                             .collect()
                     }
                 };
-                rules[dir_index(d)].push(compiled);
+                rules[d.index()].push(compiled);
             }
         }
         Engine {
@@ -220,7 +213,7 @@ impl<'w> Engine<'w> {
     /// Policies isolating a pod in a direction (empty: not isolated, or an external address).
     pub fn isolating(&self, pod: Endpoint, direction: Direction) -> &[usize] {
         match self.class_of_endpoint(pod) {
-            Some(c) => &self.isolating[dir_index(direction)][c as usize],
+            Some(c) => &self.isolating[direction.index()][c as usize],
             None => &[],
         }
     }
@@ -231,7 +224,7 @@ impl<'w> Engine<'w> {
         if isolated_by.is_empty() {
             return IpSet::all();
         }
-        let d = dir_index(Direction::Egress);
+        let d = Direction::Egress.index();
         let mut set = IpSet::empty();
         for &policy in isolated_by {
             let rules = self.policy_rules(policy, Direction::Egress);
@@ -249,12 +242,11 @@ impl<'w> Engine<'w> {
         self.verdicts.set(self.verdicts.get() + 1);
         let dst_class = self.class_of_endpoint(dst);
         let side = |own: ClassId, direction: Direction, peer: Endpoint| {
-            let isolated_by = self.isolating[dir_index(direction)][own as usize].clone();
+            let isolated_by = self.isolating[direction.index()][own as usize].clone();
             let mut allowed_by = Vec::new();
             for &policy in &isolated_by {
                 let rules = self.policy_rules(policy, direction);
-                for (rule, compiled) in self.rules[dir_index(direction)][policy].iter().enumerate()
-                {
+                for (rule, compiled) in self.rules[direction.index()][policy].iter().enumerate() {
                     let peer_ok = match (peer, self.class_of_endpoint(peer)) {
                         (Endpoint::External(ip), _) => compiled.matches_ip(ip),
                         (_, Some(class)) => compiled.matches_class(class),

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use super::{Applicability, Edit, fixes};
 use crate::check::{CheckOptions, CheckRun, check};
-use crate::connectivity::{Endpoint, Engine};
 use crate::diag::Severity;
 use crate::lint::ValuePatch;
 use crate::load::Input;
@@ -226,11 +225,10 @@ fn error_counts(run: &CheckRun) -> HashMap<String, usize> {
 
 /// Every (workload, direction) that is isolated.
 fn isolation(run: &CheckRun) -> HashSet<(ObjectId, &'static str)> {
-    let engine = Engine::new(&run.analysis.world);
     let mut out = HashSet::new();
-    for (i, w) in run.analysis.world.workloads.iter().enumerate() {
-        for d in [Direction::Ingress, Direction::Egress] {
-            if !engine.isolating(Endpoint::Workload(i), d).is_empty() {
+    for (w, isolated) in run.analysis.world.workloads.iter().zip(&run.isolated) {
+        for (d, isolated) in [Direction::Ingress, Direction::Egress].iter().zip(isolated) {
+            if *isolated {
                 out.insert((w.meta.id.clone(), d.as_str()));
             }
         }

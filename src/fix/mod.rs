@@ -9,7 +9,6 @@ pub mod yaml_out;
 use std::collections::{HashMap, HashSet};
 
 use crate::check::CheckRun;
-use crate::connectivity::{Endpoint, Engine};
 use crate::lint::{Finding, Peer, Remedy, ValuePatch};
 use crate::model::{Direction, Labels, Selector, World};
 use crate::net::Protocol;
@@ -58,7 +57,8 @@ pub struct Fix {
 struct Index<'r> {
     world: &'r World,
     sources: &'r Sources,
-    engine: Engine<'r>,
+    /// Per workload: isolated for [ingress, egress].
+    isolated: &'r [[bool; 2]],
     workloads_by_namespace: HashMap<&'r str, Vec<usize>>,
     /// (namespace, label key, value) → workloads with that template label.
     workloads_by_label: HashMap<(&'r str, &'r str, &'r str), Vec<usize>>,
@@ -90,7 +90,7 @@ pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
     let mut index = Index {
         world,
         sources: &run.analysis.sources,
-        engine: Engine::new(world),
+        isolated: &run.isolated,
         workloads_by_namespace,
         workloads_by_label,
         policies_by_namespace,
@@ -256,12 +256,7 @@ fn check_already_isolated(
         .unwrap_or(&[]);
     for &i in candidates {
         let w = &index.world.workloads[i];
-        if selector.matches(&w.labels)
-            && index
-                .engine
-                .isolating(Endpoint::Workload(i), direction)
-                .is_empty()
-        {
+        if selector.matches(&w.labels) && !index.isolated[i][direction.index()] {
             return Err(format!(
                 "no safe fix: a policy selecting `{selector}` would also isolate {} for {}, which is not isolated today",
                 w.meta.id,

@@ -100,6 +100,13 @@ pub(crate) struct Context<'w> {
     pub dns_ports: std::collections::HashMap<(Endpoint, Protocol, u16), u16>,
 }
 
+/// What a lint run found, and what the fixes need to know of the engine it used.
+pub struct Lint {
+    pub findings: Vec<Finding>,
+    /// Per workload (index into `world.workloads`): is it isolated for [ingress, egress]?
+    pub isolated: Vec<[bool; 2]>,
+}
+
 /// Runs the active `rules` over the world; `known` lists every rule id of the catalogue (for
 /// suppressions of rules that are not active). The world gains the DNS namespace if it lacked it.
 pub fn run(
@@ -108,7 +115,7 @@ pub fn run(
     rules: &[Rule],
     known: &[String],
     timings: &mut Timings,
-) -> Vec<Finding> {
+) -> Lint {
     world.ensure_namespace(&config.dns.namespace);
     let world: &World = world;
     let dns_pods: Vec<usize> = (0..world.workloads.len())
@@ -210,7 +217,13 @@ pub fn run(
                 &b.message,
             ))
     });
-    findings
+    let isolated = (0..world.workloads.len())
+        .map(|i| {
+            [Direction::Ingress, Direction::Egress]
+                .map(|d| !cx.engine.isolating(Endpoint::Workload(i), d).is_empty())
+        })
+        .collect();
+    Lint { findings, isolated }
 }
 
 /// A finding of `rule` with the fields every check fills the same way.

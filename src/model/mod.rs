@@ -201,6 +201,11 @@ impl Direction {
             Direction::Egress => "egress",
         }
     }
+
+    /// 0 for ingress, 1 for egress: the index of per-direction arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// What a policy does in one direction.
