@@ -380,11 +380,11 @@ fn report_findings(
     run: &netpol_fix::check::CheckRun,
     args: &CheckArgs,
 ) -> io::Result<u8> {
-    let fixes = fix::fixes(run);
+    let mut fixes = fix::fixes(run);
     let color = args.format == findings::Format::Human
         && io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
-    findings::write(out, run, &fixes, args.format, color)?;
+    findings::write(out, run, &mut fixes, args.format, color)?;
     if args.format != findings::Format::Human {
         let notices: Vec<_> = run
             .analysis

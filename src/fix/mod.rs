@@ -68,8 +68,10 @@ struct Index<'r> {
     names: HashSet<(String, String)>,
 }
 
-/// The fix of every finding, index-aligned with `run.findings`; `Err` says why there is none.
-pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
+/// The fix of every finding, in the order of `run.findings`; `Err` says why there is none.
+/// Computed one at a time (names of added policies depend on the ones before), so a report
+/// never holds them all.
+pub fn fixes(run: &CheckRun) -> impl Iterator<Item = Result<Fix, String>> + '_ {
     let world = &run.analysis.world;
     let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut workloads_by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
@@ -101,10 +103,7 @@ pub fn fixes(run: &CheckRun) -> Vec<Result<Fix, String>> {
             .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
             .collect(),
     };
-    run.findings
-        .iter()
-        .map(|f| fix_for(f, &mut index))
-        .collect()
+    run.findings.iter().map(move |f| fix_for(f, &mut index))
 }
 
 fn fix_for(finding: &Finding, index: &mut Index) -> Result<Fix, String> {

@@ -27,13 +27,13 @@ pub enum Format {
 /// JSON schema version of `--format json`.
 pub const JSON_VERSION: u32 = 1;
 
-/// The fix of each finding, index-aligned with `CheckRun::findings`.
-pub type Fixes = [Result<Fix, String>];
+/// The fix of each finding, in the order of `CheckRun::findings`.
+pub type Fixes<'a> = dyn Iterator<Item = Result<Fix, String>> + 'a;
 
 pub fn write(
     out: &mut dyn Write,
     run: &CheckRun,
-    fixes: &Fixes,
+    fixes: &mut Fixes,
     format: Format,
     color: bool,
 ) -> io::Result<()> {
@@ -194,7 +194,7 @@ fn diagnostic_excerpt(sources: &Sources, d: &Diagnostic) -> Excerpt {
     }
 }
 
-fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes, color: bool) -> io::Result<()> {
+fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes, color: bool) -> io::Result<()> {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -211,7 +211,7 @@ fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes, color: bool) 
             run.findings
                 .iter()
                 .zip(fixes)
-                .map(|(f, fix)| finding_excerpt(sources, f, fix)),
+                .map(|(f, fix)| finding_excerpt(sources, f, &fix)),
         );
     for excerpt in excerpts {
         let mut text = String::new();
@@ -243,14 +243,14 @@ fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes, color: bool) 
 
 /// `{"version", "findings", "errors"}`, one finding at a time (a big tree has tens of
 /// thousands; they are never held as one JSON value).
-fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &Fixes) -> io::Result<()> {
+fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Result<()> {
     let sources = &run.analysis.sources;
     writeln!(out, "{{\n\"version\": {JSON_VERSION},\n\"findings\": [")?;
     for (i, (f, fix)) in run.findings.iter().zip(fixes).enumerate() {
         if i > 0 {
             writeln!(out, ",")?;
         }
-        serde_json::to_writer_pretty(&mut *out, &finding_json(sources, f, fix))?;
+        serde_json::to_writer_pretty(&mut *out, &finding_json(sources, f, &fix))?;
     }
     writeln!(out, "\n],\n\"errors\": [")?;
     let errors = run
