@@ -367,6 +367,8 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
     let run = check(&inputs, &options);
     let mut timings = run.analysis.timings.clone();
     let code = timings.phase("report", || report_findings(out, &run, &args))?;
+    // The process ends here: freeing a large model piece by piece only costs time.
+    std::mem::forget(run);
     if args.timings {
         out.flush()?;
         eprint!("{timings}");
@@ -380,7 +382,7 @@ fn report_findings(
     run: &netpol_fix::check::CheckRun,
     args: &CheckArgs,
 ) -> io::Result<u8> {
-    let mut fixes = fix::fixes(run);
+    let mut fixes = fix::summaries(run);
     let color = args.format == findings::Format::Human
         && io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();

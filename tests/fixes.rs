@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use netpol_fix::check::{CheckOptions, check};
-use netpol_fix::fix::{apply::fix_all, fixes, output::write_diff};
+use netpol_fix::fix::{Summary, apply::fix_all, fixes, output::write_diff, summaries};
 use netpol_fix::load::Input;
 
 /// Cases from `fixtures/rules/`, with whether unsafe fixes are included.
@@ -94,6 +94,27 @@ fn fix_snapshots_per_rule() {
         "snapshots differ (UPDATE_SNAPSHOTS=1 to accept):\n{}",
         failures.join("\n")
     );
+}
+
+/// Reports show `summaries` (no text rendered); they must name exactly the fixes applied.
+#[test]
+fn report_summaries_are_the_fixes_titles() {
+    let options = CheckOptions {
+        config_root: Some("fixtures/demo".into()),
+        ..CheckOptions::default()
+    };
+    let run = check(&[Input::Path("fixtures/demo".into())], &options);
+    let full: Vec<Result<Summary, String>> = fixes(&run)
+        .map(|fix| {
+            fix.map(|fix| Summary {
+                title: fix.title,
+                applicability: fix.applicability,
+            })
+        })
+        .collect();
+    let summarised: Vec<Result<Summary, String>> = summaries(&run).collect();
+    assert!(full.iter().filter(|f| f.is_ok()).count() >= 5);
+    assert_eq!(summarised, full);
 }
 
 fn netpol_fix(args: &[&str]) -> std::process::Output {

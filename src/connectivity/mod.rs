@@ -108,7 +108,7 @@ pub struct Engine<'w> {
     /// Distinct pod and namespace selectors evaluated while compiling.
     pub distinct_selectors: usize,
     /// How many verdicts were asked for (for `--timings`).
-    pub verdicts: std::cell::Cell<u64>,
+    pub verdicts: std::sync::atomic::AtomicU64,
     pub probes: Vec<Probe>,
     pub classes: Classes,
     /// Per direction (ingress, egress), per class: the policies that isolate it.
@@ -189,7 +189,7 @@ impl<'w> Engine<'w> {
         Engine {
             world,
             distinct_selectors: compiler.pod_selectors.len() + compiler.namespace_selectors.len(),
-            verdicts: std::cell::Cell::new(0),
+            verdicts: std::sync::atomic::AtomicU64::new(0),
             probes: probes.to_vec(),
             classes,
             isolating,
@@ -239,7 +239,8 @@ impl<'w> Engine<'w> {
 
     /// May `src` reach `dst` on `protocol`/`port`, and which policies and rules decide it.
     pub fn verdict(&self, src: Endpoint, dst: Endpoint, protocol: Protocol, port: u16) -> Verdict {
-        self.verdicts.set(self.verdicts.get() + 1);
+        self.verdicts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dst_class = self.class_of_endpoint(dst);
         let side = |own: ClassId, direction: Direction, peer: Endpoint| {
             let isolated_by = self.isolating[direction.index()][own as usize].clone();

@@ -72,41 +72,74 @@ struct Index<'r> {
 /// Computed one at a time (names of added policies depend on the ones before), so a report
 /// never holds them all.
 pub fn fixes(run: &CheckRun) -> impl Iterator<Item = Result<Fix, String>> + '_ {
-    let world = &run.analysis.world;
-    let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut workloads_by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
-    for (i, w) in world.workloads.iter().enumerate() {
-        let ns = w.meta.id.namespace.as_str();
-        workloads_by_namespace.entry(ns).or_default().push(i);
-        for (k, v) in &w.labels {
-            workloads_by_label.entry((ns, k, v)).or_default().push(i);
-        }
-    }
-    let mut policies_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, p) in world.policies.iter().enumerate() {
-        policies_by_namespace
-            .entry(p.meta.id.namespace.as_str())
-            .or_default()
-            .push(i);
-    }
-    let mut index = Index {
-        world,
-        sources: &run.analysis.sources,
-        isolated: &run.isolated,
-        workloads_by_namespace,
-        workloads_by_label,
-        policies_by_namespace,
-        styles: HashMap::new(),
-        names: world
-            .policies
-            .iter()
-            .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
-            .collect(),
-    };
-    run.findings.iter().map(move |f| fix_for(f, &mut index))
+    let mut index = Index::new(run);
+    run.findings
+        .iter()
+        .map(move |f| fix_for(f, &mut index, Render::Edits))
 }
 
-fn fix_for(finding: &Finding, index: &mut Index) -> Result<Fix, String> {
+/// What a report shows of a fix: its title and applicability, without rendering any text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub title: String,
+    pub applicability: Applicability,
+}
+
+/// [`fixes`] as reports need them: the same titles (and added policy names), no edits.
+pub fn summaries(run: &CheckRun) -> impl Iterator<Item = Result<Summary, String>> + '_ {
+    let mut index = Index::new(run);
+    run.findings.iter().map(move |f| {
+        fix_for(f, &mut index, Render::TitleOnly).map(|fix| Summary {
+            title: fix.title,
+            applicability: fix.applicability,
+        })
+    })
+}
+
+/// Whether a fix's new documents are rendered (for edits) or only named (for reports).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Render {
+    Edits,
+    TitleOnly,
+}
+
+impl<'r> Index<'r> {
+    fn new(run: &'r CheckRun) -> Self {
+        let world = &run.analysis.world;
+        let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut workloads_by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
+        for (i, w) in world.workloads.iter().enumerate() {
+            let ns = w.meta.id.namespace.as_str();
+            workloads_by_namespace.entry(ns).or_default().push(i);
+            for (k, v) in &w.labels {
+                workloads_by_label.entry((ns, k, v)).or_default().push(i);
+            }
+        }
+        let mut policies_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, p) in world.policies.iter().enumerate() {
+            policies_by_namespace
+                .entry(p.meta.id.namespace.as_str())
+                .or_default()
+                .push(i);
+        }
+        Index {
+            world,
+            sources: &run.analysis.sources,
+            isolated: &run.isolated,
+            workloads_by_namespace,
+            workloads_by_label,
+            policies_by_namespace,
+            styles: HashMap::new(),
+            names: world
+                .policies
+                .iter()
+                .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
+                .collect(),
+        }
+    }
+}
+
+fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, String> {
     let sources = index.sources;
     if finding.remedies.is_empty() {
         return Err("no fix: the right change depends on intent the manifests do not state".into());
@@ -135,18 +168,11 @@ fn fix_for(finding: &Finding, index: &mut Index) -> Result<Fix, String> {
                     fix.applicability = Applicability::Unsafe;
                 }
                 let anchor = yaml_anchor(index, *anchor_policy)?;
-                let file = sources.get(anchor.file);
-                let style = *index
-                    .styles
-                    .entry(anchor.file)
-                    .or_insert_with(|| Style::of(&file.text));
                 let name = unique_name(
                     &mut index.names,
                     &selected.0,
                     &policy_name(finding, *direction, &selected.1, peer),
                 );
-                let body = policy_document(finding, &name, *direction, selected, peer, ports);
-                let text = emit(&body, style);
                 titles.push(format!(
                     "add NetworkPolicy {}/{name} allowing {} {} {} on {}",
                     selected.0,
@@ -163,14 +189,23 @@ fn fix_for(finding: &Finding, index: &mut Index) -> Result<Fix, String> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
-                fix.documents.push((selected.0.clone(), name, text.clone()));
-                fix.edits.push(insert_document_after(
-                    anchor.file,
-                    &file.text,
-                    anchor.span.end as usize,
-                    &text,
-                    style,
-                ));
+                if render == Render::Edits {
+                    let file = sources.get(anchor.file);
+                    let style = *index
+                        .styles
+                        .entry(anchor.file)
+                        .or_insert_with(|| Style::of(&file.text));
+                    let body = policy_document(finding, &name, *direction, selected, peer, ports);
+                    let text = emit(&body, style);
+                    fix.edits.push(insert_document_after(
+                        anchor.file,
+                        &file.text,
+                        anchor.span.end as usize,
+                        &text,
+                        style,
+                    ));
+                    fix.documents.push((selected.0.clone(), name, text));
+                }
             }
             Remedy::ReplaceHost {
                 value,

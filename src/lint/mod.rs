@@ -16,6 +16,7 @@ use crate::source::Location;
 use crate::timings::Timings;
 use catalog::{Check, Rule};
 use deps::ServiceIndex;
+use rayon::prelude::*;
 
 /// A problem the migration will hit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,9 +175,10 @@ pub fn run(
             _ => None,
         })
         .collect();
-    let mut findings = Vec::new();
-    for rule in rules {
-        let found = match &rule.check {
+    // Rules are independent: checked in parallel, concatenated in catalogue order.
+    let per_rule: Vec<Vec<Finding>> = rules
+        .par_iter()
+        .map(|rule| match &rule.check {
             Check::DnsEgress { tcp_only_severity } => {
                 flows::dns_egress(&cx, rule, *tcp_only_severity)
             }
@@ -194,12 +196,17 @@ pub fn run(
             Check::ServiceIngress => flows::service_ingress(&cx, rule, &dependencies),
             Check::HardcodedIp => hardcoded::hardcoded_ips(&cx, rule),
             Check::UnusedSuppression | Check::SuppressionWithoutReason => Vec::new(),
-        };
-        findings.extend(found);
-    }
+        })
+        .collect();
+    let findings = per_rule.into_iter().flatten().collect();
     let mut findings = suppress::apply(world, rules, known, findings);
     timings.count("dependencies", dependencies.len() as u64);
-    timings.count("flows checked", cx.engine.verdicts.get());
+    timings.count(
+        "flows checked",
+        cx.engine
+            .verdicts
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     timings.record("flow checks", check_start.elapsed());
     findings.sort_by(|a, b| {
         (

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::check::CheckRun;
 use crate::diag::{Diagnostic, Severity};
-use crate::fix::Fix;
+use crate::fix::Summary;
 use crate::lint::Finding;
 use crate::lint::catalog::Rule;
 use crate::source::{Location, Sources};
@@ -28,7 +28,7 @@ pub enum Format {
 pub const JSON_VERSION: u32 = 1;
 
 /// The fix of each finding, in the order of `CheckRun::findings`.
-pub type Fixes<'a> = dyn Iterator<Item = Result<Fix, String>> + 'a;
+pub type Fixes<'a> = dyn Iterator<Item = Result<Summary, String>> + 'a;
 
 pub fn write(
     out: &mut dyn Write,
@@ -139,7 +139,7 @@ fn source(sources: &Sources, loc: Location) -> NamedSource<String> {
     NamedSource::new(file.name.clone(), file.text.to_string())
 }
 
-fn finding_excerpt(sources: &Sources, f: &Finding, fix: &Result<Fix, String>) -> Excerpt {
+fn finding_excerpt(sources: &Sources, f: &Finding, fix: &Result<Summary, String>) -> Excerpt {
     let mut labels = vec![label(sources, f.loc, &f.label)];
     let mut related: Vec<Excerpt> = Vec::new();
     for r in &f.related {
@@ -194,7 +194,12 @@ fn diagnostic_excerpt(sources: &Sources, d: &Diagnostic) -> Excerpt {
     }
 }
 
-fn write_human(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes, color: bool) -> io::Result<()> {
+fn write_human(
+    out: &mut dyn Write,
+    run: &CheckRun,
+    fixes: &mut Fixes,
+    color: bool,
+) -> io::Result<()> {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -271,34 +276,75 @@ fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Res
     writeln!(out, "\n]\n}}")
 }
 
-fn finding_json(sources: &Sources, f: &Finding, fix: &Result<Fix, String>) -> Value {
+/// One finding of `--format json`; fields in alphabetical order (the order of schema v1).
+#[derive(serde::Serialize)]
+struct FindingJson<'a> {
+    column: u32,
+    file: String,
+    fix: Option<FixJson<'a>>,
+    help: &'a str,
+    kind: &'a str,
+    line: u32,
+    message: &'a str,
+    name: &'a str,
+    namespace: &'a str,
+    related: Vec<RelatedJson<'a>>,
+    rule: &'a str,
+    severity: &'static str,
+    side: Option<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct FixJson<'a> {
+    applicability: &'static str,
+    description: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct RelatedJson<'a> {
+    column: u32,
+    file: String,
+    label: &'a str,
+    line: u32,
+}
+
+fn finding_json<'a>(
+    sources: &Sources,
+    f: &'a Finding,
+    fix: &'a Result<Summary, String>,
+) -> FindingJson<'a> {
     let (file, line, column) = position(sources, f.loc);
-    let related: Vec<Value> = f
+    let related = f
         .related
         .iter()
         .map(|r| {
             let (file, line, column) = position(sources, r.loc);
-            json!({"file": file, "line": line, "column": column, "label": r.label})
+            RelatedJson {
+                column,
+                file,
+                label: &r.label,
+                line,
+            }
         })
         .collect();
-    json!({
-        "rule": f.rule,
-        "severity": f.severity.as_str(),
-        "message": f.message,
-        "help": f.help,
-        "file": file,
-        "line": line,
-        "column": column,
-        "namespace": f.object.namespace,
-        "kind": f.object.kind,
-        "name": f.object.name,
-        "side": f.side.map(|s| s.as_str()),
-        "related": related,
-        "fix": match fix {
-            Ok(fix) => json!({"applicability": fix.applicability.as_str(), "description": fix.title}),
-            Err(_) => Value::Null,
-        },
-    })
+    FindingJson {
+        column,
+        file,
+        fix: fix.as_ref().ok().map(|fix| FixJson {
+            applicability: fix.applicability.as_str(),
+            description: &fix.title,
+        }),
+        help: &f.help,
+        kind: &f.object.kind,
+        line,
+        message: &f.message,
+        name: &f.object.name,
+        namespace: &f.object.namespace,
+        related,
+        rule: &f.rule,
+        severity: f.severity.as_str(),
+        side: f.side.map(|s| s.as_str()),
+    }
 }
 
 // ---------- sarif ----------
