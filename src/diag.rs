@@ -39,6 +39,13 @@ impl Diagnostic {
         }
     }
 
+    pub fn warning(loc: Location, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(loc, message)
+        }
+    }
+
     pub fn info(loc: Location, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Info,

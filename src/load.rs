@@ -214,7 +214,7 @@ fn walk(
                 found.push(e.into_path())
             }
             Ok(_) => {}
-            Err(err) => errors.push((dir.display().to_string(), walk_error_message(&err))),
+            Err(err) => errors.push(walk_error(dir, &err)),
         }
     }
     found.sort();
@@ -225,8 +225,32 @@ fn walk(
     );
 }
 
-fn walk_error_message(err: &ignore::Error) -> String {
-    format!("cannot read part of the directory tree: {err}")
+/// The path a walk error is about (the unreadable file, the looping link), and the message.
+fn walk_error(dir: &Path, err: &ignore::Error) -> (String, String) {
+    match err {
+        ignore::Error::WithPath { path, err } => (
+            path.display().to_string(),
+            format!(
+                "cannot read this path: {}; it was skipped",
+                walk_error(dir, err).1
+            ),
+        ),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error(dir, err)
+        }
+        ignore::Error::Loop { ancestor, child } => (
+            child.display().to_string(),
+            format!(
+                "symlink loop: this points back to {}; it was not followed",
+                ancestor.display()
+            ),
+        ),
+        ignore::Error::Io(io) => (dir.display().to_string(), io.to_string()),
+        other => (
+            dir.display().to_string(),
+            format!("cannot read part of the directory tree: {other}"),
+        ),
+    }
 }
 
 fn read_one<T: Send>(

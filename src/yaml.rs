@@ -152,13 +152,82 @@ impl Scalar<'_> {
         }
     }
 
-    /// A plain decimal integer.
+    /// An integer as Kubernetes reads YAML (go-yaml v2, YAML 1.1): `_` ignored, optional sign,
+    /// `0x`/`0o`/`0b` prefixes and a leading `0` for octal (`0644` is 420).
     pub fn as_int(&self) -> Option<i64> {
-        if !self.plain {
+        if !self.plain || !starts_like_number(&self.text) {
             return None;
         }
-        let t = self.text.strip_prefix('+').unwrap_or(&self.text);
-        t.parse().ok()
+        let text = without_underscores(&self.text);
+        let (negative, digits) = match text.as_bytes()[0] {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, &text[..]),
+        };
+        let prefixed = |lower: &str, upper: &str| {
+            digits
+                .strip_prefix(lower)
+                .or_else(|| digits.strip_prefix(upper))
+        };
+        let (radix, body) = if let Some(hex) = prefixed("0x", "0X") {
+            (16, hex)
+        } else if let Some(octal) = prefixed("0o", "0O") {
+            (8, octal)
+        } else if let Some(binary) = prefixed("0b", "0B") {
+            (2, binary)
+        } else if digits.len() > 1 && digits.starts_with('0') {
+            (8, &digits[1..])
+        } else {
+            (10, digits)
+        };
+        if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
+            return None;
+        }
+        let magnitude = i128::from_str_radix(body, radix).ok()?;
+        i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+    }
+
+    /// A float (and not an integer) as Kubernetes reads YAML: `1.5`, `1e3`, `.inf`, `-.nan`.
+    pub fn is_float(&self) -> bool {
+        if !self.plain || self.as_int().is_some() {
+            return false;
+        }
+        let t = self.text.as_ref();
+        let special = t
+            .trim_start_matches(['+', '-'])
+            .strip_prefix('.')
+            .is_some_and(|r| matches!(r, "inf" | "Inf" | "INF" | "nan" | "NaN" | "NAN"));
+        special
+            || ((starts_like_number(t) || t.starts_with('.'))
+                && without_underscores(t).parse::<f64>().is_ok())
+    }
+
+    /// Whether Kubernetes reads this scalar as a string (not null, bool, int or float).
+    pub fn is_string(&self) -> bool {
+        !(self.is_null() || self.as_bool().is_some() || self.as_int().is_some() || self.is_float())
+    }
+
+    /// This scalar as a mapping key reads in Kubernetes' JSON: `on:` is `"true"`, `0644:` is
+    /// `"420"` (sigs.k8s.io/yaml stringifies non-string keys).
+    pub fn key_text(&self) -> Cow<'_, str> {
+        match (self.as_bool(), self.as_int()) {
+            (Some(b), _) => Cow::Borrowed(if b { "true" } else { "false" }),
+            (None, Some(i)) => Cow::Owned(i.to_string()),
+            _ => Cow::Borrowed(&self.text),
+        }
+    }
+}
+
+/// go-yaml only tries to read plain scalars starting with a digit or a sign as numbers.
+fn starts_like_number(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-')
+}
+
+fn without_underscores(text: &str) -> Cow<'_, str> {
+    if text.contains('_') {
+        Cow::Owned(text.replace('_', ""))
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
@@ -192,7 +261,14 @@ pub fn parse_range(
                 let at = builder.offsets.byte(e.marker().index());
                 docs.push(Err(YamlError {
                     span: Span::new(at, at),
-                    message: format!("invalid YAML: {}", e.info()),
+                    message: match e.info() {
+                        // The scanner's own cap on nested flow collections (`[[[[…`).
+                        "recursion limit exceeded" => {
+                            "nesting too deep for the YAML parser; the document is not read"
+                                .to_string()
+                        }
+                        info => format!("invalid YAML: {info}"),
+                    },
                 }));
                 return docs;
             }
@@ -757,6 +833,36 @@ mod tests {
             Some(false)
         );
         assert_eq!(root.get("d").unwrap().as_scalar().unwrap().as_int(), None);
+        fn scalar(text: &str) -> Scalar<'_> {
+            Scalar {
+                text: text.into(),
+                plain: true,
+            }
+        }
+        let int = |text: &str| scalar(text).as_int();
+        // go-yaml v2, as Kubernetes decodes manifests.
+        assert_eq!(int("0644"), Some(420));
+        assert_eq!(int("0o644"), Some(420));
+        assert_eq!(int("0x1F90"), Some(8080));
+        assert_eq!(int("0b1010"), Some(10));
+        assert_eq!(int("1_000"), Some(1000));
+        assert_eq!(int("-0x10"), Some(-16));
+        assert_eq!(int("+80"), Some(80));
+        assert_eq!(int("0"), Some(0));
+        assert_eq!(int("09"), None);
+        assert_eq!(int("0x"), None);
+        assert_eq!(int("_1"), None);
+        assert_eq!(int("99999999999999999999"), None);
+        for float in ["1.5", "1e3", "09", ".5", ".inf", "-.Inf", ".NaN", "+inf"] {
+            assert!(scalar(float).is_float(), "{float}");
+        }
+        for string in ["inf", "nan", "1.2.3", "v1", "0x1G", "1-2"] {
+            assert!(scalar(string).is_string(), "{string}");
+        }
+        assert_eq!(scalar("on").key_text(), "true");
+        assert_eq!(scalar("N").key_text(), "false");
+        assert_eq!(scalar("0644").key_text(), "420");
+        assert_eq!(scalar("app").key_text(), "app");
         assert_eq!(
             root.get("e").unwrap().as_scalar().unwrap().as_int(),
             Some(80)

@@ -110,37 +110,12 @@ fn inline(value: &Y) -> String {
 
 /// A string as a plain scalar when that reads back as the same string, else double-quoted.
 pub fn scalar(s: &str) -> String {
+    let plain = crate::yaml::Scalar {
+        text: s.into(),
+        plain: true,
+    };
     let reserved = s.is_empty()
-        || matches!(
-            s,
-            "true"
-                | "false"
-                | "yes"
-                | "no"
-                | "on"
-                | "off"
-                | "null"
-                | "~"
-                | "True"
-                | "False"
-                | "Yes"
-                | "No"
-                | "On"
-                | "Off"
-                | "Null"
-                | "NULL"
-                | "TRUE"
-                | "FALSE"
-                | "YES"
-                | "NO"
-                | "ON"
-                | "OFF"
-                | "y"
-                | "n"
-                | "Y"
-                | "N"
-        )
-        || s.parse::<f64>().is_ok()
+        || !plain.is_string()
         || s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace())
         || s.ends_with(char::is_whitespace)
         || s.contains(": ")

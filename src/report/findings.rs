@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use miette::{
     Diagnostic as MietteDiagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan,
@@ -14,7 +15,7 @@ use crate::diag::{Diagnostic, Severity};
 use crate::fix::Summary;
 use crate::lint::Finding;
 use crate::lint::catalog::Rule;
-use crate::source::{Location, Sources};
+use crate::source::{FileId, Location, Sources};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -56,15 +57,85 @@ fn position(sources: &Sources, loc: Location) -> (String, u32, u32) {
 
 // ---------- human ----------
 
-/// One excerpt: a file, a label on it, and more excerpts related to it.
+/// One excerpt: a file, labels on it, and more excerpts related to it. When the file may not be
+/// shown, the labels are positions written into the message instead.
 struct Excerpt {
     message: String,
     severity: miette::Severity,
     code: Option<String>,
     help: Option<String>,
-    source: NamedSource<String>,
+    file: FileId,
+    /// The file's text, or why it is withheld.
+    source: Result<NamedSource<Arc<str>>, &'static str>,
     labels: Vec<LabeledSpan>,
     related: Vec<Excerpt>,
+}
+
+impl Excerpt {
+    fn new(sources: &Sources, loc: Location, message: String, severity: miette::Severity) -> Self {
+        Excerpt {
+            message,
+            severity,
+            code: None,
+            help: None,
+            file: loc.file,
+            source: shown_source(sources, loc.file),
+            labels: Vec::new(),
+            related: Vec::new(),
+        }
+    }
+
+    /// Labels `loc` (in this excerpt's file) with `text`.
+    fn label(&mut self, sources: &Sources, loc: Location, text: &str) {
+        match self.source {
+            Ok(_) => self.labels.push(label(sources, loc, text)),
+            Err(why) => {
+                let file = sources.get(loc.file);
+                let lc = file.line_col(loc.span.start);
+                self.message.push_str(&format!(
+                    "\n  --> {}:{}:{}: {text} (excerpt withheld: {why})",
+                    file.name, lc.line, lc.column
+                ));
+            }
+        }
+    }
+}
+
+/// Why a file's text may not be shown: Secret values are never echoed, and a line too long for
+/// a terminal (minified JSON, a 100k-deep nesting) would drown the report.
+fn withheld(text: &str) -> Option<&'static str> {
+    const LONGEST_LINE: usize = 1000;
+    if holds_secret(text) {
+        Some("the file holds a Secret")
+    } else if text.split('\n').any(|line| line.len() > LONGEST_LINE) {
+        Some("the file has lines longer than 1000 bytes")
+    } else {
+        None
+    }
+}
+
+/// Whether a document of the text says `kind: Secret` (YAML or JSON, quoted or not).
+fn holds_secret(text: &str) -> bool {
+    let quotes_and_blanks = ['"', '\'', ' ', '\t'];
+    text.match_indices("Secret").any(|(i, word)| {
+        let followed_by_name = text[i + word.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric());
+        let before = text[..i].trim_end_matches(quotes_and_blanks);
+        !followed_by_name
+            && before
+                .strip_suffix(':')
+                .is_some_and(|b| b.trim_end_matches(quotes_and_blanks).ends_with("kind"))
+    })
+}
+
+fn shown_source(sources: &Sources, file: FileId) -> Result<NamedSource<Arc<str>>, &'static str> {
+    let file = sources.get(file);
+    match withheld(&file.text) {
+        Some(why) => Err(why),
+        None => Ok(NamedSource::new(file.name.clone(), file.text.clone())),
+    }
 }
 
 impl fmt::Debug for Excerpt {
@@ -96,7 +167,7 @@ impl MietteDiagnostic for Excerpt {
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().ok().map(|s| s as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         Some(Box::new(self.labels.iter().cloned()))
@@ -134,64 +205,58 @@ fn label(sources: &Sources, loc: Location, text: &str) -> LabeledSpan {
     )
 }
 
-fn source(sources: &Sources, loc: Location) -> NamedSource<String> {
-    let file = sources.get(loc.file);
-    NamedSource::new(file.name.clone(), file.text.to_string())
-}
-
 fn finding_excerpt(sources: &Sources, f: &Finding, fix: &Result<Summary, String>) -> Excerpt {
-    let mut labels = vec![label(sources, f.loc, &f.label)];
-    let mut related: Vec<Excerpt> = Vec::new();
+    let mut excerpt = Excerpt::new(
+        sources,
+        f.loc,
+        f.message.clone(),
+        miette_severity(f.severity),
+    );
+    excerpt.code = Some(f.rule.clone());
+    excerpt.help = Some(match fix {
+        Ok(fix) => format!(
+            "{}\nfix ({}): {}",
+            f.help,
+            fix.applicability.as_str(),
+            fix.title
+        ),
+        Err(why) => format!("{}\n{why}", f.help),
+    });
+    excerpt.label(sources, f.loc, &f.label);
     for r in &f.related {
-        let span = label(sources, r.loc, &r.label);
         if r.loc.file == f.loc.file {
-            labels.push(span);
+            excerpt.label(sources, r.loc, &r.label);
             continue;
         }
         // One excerpt per other file, with all its labels.
-        let name = &sources.get(r.loc.file).name;
-        match related.iter_mut().find(|e| e.source.name() == name) {
-            Some(e) => e.labels.push(span),
-            None => related.push(Excerpt {
-                message: format!("see {name}"),
-                severity: miette::Severity::Advice,
-                code: None,
-                help: None,
-                source: source(sources, r.loc),
-                labels: vec![span],
-                related: Vec::new(),
-            }),
-        }
+        let index = match excerpt.related.iter().position(|e| e.file == r.loc.file) {
+            Some(i) => i,
+            None => {
+                let name = &sources.get(r.loc.file).name;
+                excerpt.related.push(Excerpt::new(
+                    sources,
+                    r.loc,
+                    format!("see {name}"),
+                    miette::Severity::Advice,
+                ));
+                excerpt.related.len() - 1
+            }
+        };
+        excerpt.related[index].label(sources, r.loc, &r.label);
     }
-    Excerpt {
-        message: f.message.clone(),
-        severity: miette_severity(f.severity),
-        code: Some(f.rule.clone()),
-        help: Some(match fix {
-            Ok(fix) => format!(
-                "{}\nfix ({}): {}",
-                f.help,
-                fix.applicability.as_str(),
-                fix.title
-            ),
-            Err(why) => format!("{}\n{why}", f.help),
-        }),
-        source: source(sources, f.loc),
-        labels,
-        related,
-    }
+    excerpt
 }
 
 fn diagnostic_excerpt(sources: &Sources, d: &Diagnostic) -> Excerpt {
-    Excerpt {
-        message: d.message.clone(),
-        severity: miette_severity(d.severity),
-        code: None,
-        help: d.help.clone(),
-        source: source(sources, d.loc),
-        labels: vec![label(sources, d.loc, "here")],
-        related: Vec::new(),
-    }
+    let mut excerpt = Excerpt::new(
+        sources,
+        d.loc,
+        d.message.clone(),
+        miette_severity(d.severity),
+    );
+    excerpt.help = d.help.clone();
+    excerpt.label(sources, d.loc, "here");
+    excerpt
 }
 
 fn write_human(

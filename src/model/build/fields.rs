@@ -67,7 +67,7 @@ impl<'o> Fields<'o> {
                 format!("`{what}` must be a string, found {}", node.kind_name()),
             ));
         };
-        if scalar.as_int().is_some() || scalar.as_bool().is_some() || is_plain_float(node) {
+        if !scalar.is_string() {
             return Err(self
                 .error(
                     node,
@@ -135,7 +135,11 @@ impl<'o> Fields<'o> {
         self.map(node, what)?
             .iter()
             .map(|(k, v)| {
-                let key = self.string(k, what)?;
+                // `on:` or `0644:` as a key is the string "true" or "420" to Kubernetes.
+                let key = match k.as_scalar().filter(|s| !s.is_null()) {
+                    Some(s) => s.key_text().into_owned(),
+                    None => self.string(k, what)?,
+                };
                 let value = if v.is_null() {
                     String::new()
                 } else {
@@ -183,12 +187,6 @@ impl<'o> Fields<'o> {
             annotations,
         })
     }
-}
-
-fn is_plain_float(node: &Node) -> bool {
-    node.as_scalar().is_some_and(|s| {
-        s.plain && s.text.parse::<f64>().is_ok() && s.text.contains(|c: char| c.is_ascii_digit())
-    })
 }
 
 fn display(node: &Node) -> String {

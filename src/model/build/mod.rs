@@ -9,14 +9,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use fields::Fields;
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::Diagnostic;
 use crate::load::Object;
 use crate::model::{
     AddressPool, Binding, ConfigMap, Labels, Namespace, ObjectId, Policy, Service, ServiceAccount,
     World,
 };
 use crate::source::Location;
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 /// What one object contributes to the model; built in parallel, right after parsing, so the
 /// YAML tree can be dropped at once.
@@ -79,6 +79,9 @@ pub fn object(object: &Object) -> Piece {
         }
         _ => Ok(Item::None),
     };
+    if !matches!(result, Ok(Item::None)) {
+        yaml11_surprises(f, &object.node, &mut diagnostics);
+    }
     let item = result.unwrap_or_else(|d| {
         diagnostics.push(d);
         Item::None
@@ -87,6 +90,53 @@ pub fn object(object: &Object) -> Piece {
         item,
         diagnostics,
         cluster_template_user,
+    }
+}
+
+/// Warns where Kubernetes reads YAML 1.1 differently from what the text suggests: a number
+/// with a leading `0`, `0x`/`0o`/`0b` or `_` (`0644` is 420), and a key that is a boolean or
+/// number (`on:` is the key "true").
+fn yaml11_surprises(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (key, value) in entries {
+                if let Some(k) = key.as_scalar().filter(|k| k.plain && !k.is_null())
+                    && k.key_text() != k.text
+                {
+                    out.push(
+                        Diagnostic::warning(
+                            f.at(key),
+                            format!(
+                                "the key `{}` is \"{}\" to Kubernetes (YAML 1.1)",
+                                k.text,
+                                k.key_text()
+                            ),
+                        )
+                        .with_help(format!("quote it (\"{}\") if the text is meant", k.text)),
+                    );
+                }
+                yaml11_surprises(f, value, out);
+            }
+        }
+        Value::Seq(items) => items.iter().for_each(|n| yaml11_surprises(f, n, out)),
+        Value::Scalar(s) => {
+            let digits = s.text.trim_start_matches(['+', '-']);
+            let decimal = !digits.starts_with('0') || digits == "0";
+            if let Some(n) = s.as_int()
+                && (!decimal || digits.contains('_'))
+            {
+                out.push(
+                    Diagnostic::warning(
+                        f.at(node),
+                        format!(
+                            "`{}` is the number {n} to Kubernetes (YAML 1.1 reads a leading 0 as octal, 0x as hex, and ignores `_`)",
+                            s.text
+                        ),
+                    )
+                    .with_help(format!("write {n} if that is meant, or quote it (\"{}\") for a string", s.text)),
+                );
+            }
+        }
     }
 }
 
@@ -213,12 +263,13 @@ fn dedupe<T>(
         match first.get(id) {
             Some(_) => {
                 keep.push(false);
-                diags.push(Diagnostic {
-                    severity: Severity::Warning,
-                    loc,
-                    message: format!("{id} is defined more than once; only the first definition is analysed"),
-                    help: Some("keep one definition per object in the analysed tree (exclude overlays or render them)".into()),
-                });
+                diags.push(
+                    Diagnostic::warning(
+                        loc,
+                        format!("{id} is defined more than once; only the first definition is analysed"),
+                    )
+                    .with_help("keep one definition per object in the analysed tree (exclude overlays or render them)"),
+                );
             }
             None => {
                 first.insert(id.clone(), loc);
