@@ -56,9 +56,9 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
     diagnostics.extend(rule_diags);
 
     let load_options = LoadOptions {
+        limits: config.limits,
         exclude: config.exclude.clone(),
         overrides: options.overrides.clone(),
-        ..LoadOptions::default()
     };
     let mut analysis = analyze_with(sources, inputs, load_options);
     let active = select(

@@ -53,6 +53,8 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Directories of user rules, relative to the config file.
     pub rule_dirs: Vec<String>,
+    /// Per-file resource limits of the loader.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             rules: RuleSelection::default(),
             exclude: Vec::new(),
             rule_dirs: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -117,13 +120,14 @@ fn unknown_key(f: Fields, key: &Node, known: &[&str], section: &str) -> Diagnost
 }
 
 fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic>) -> Result<()> {
-    const KEYS: [&str; 6] = [
+    const KEYS: [&str; 7] = [
         "cluster_domain",
         "dns",
         "api_server",
         "rules",
         "exclude",
         "rule_dirs",
+        "limits",
     ];
     for (key, value) in f.map(root, FILE_NAME)? {
         let result = match key.as_str().unwrap_or("") {
@@ -135,7 +139,42 @@ fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic
             "rules" => read_rules(f, value, &mut config.rules, errors),
             "exclude" => strings(f, value, "exclude").map(|v| config.exclude = v),
             "rule_dirs" => strings(f, value, "rule_dirs").map(|v| config.rule_dirs = v),
+            "limits" => read_limits(f, value, &mut config.limits, errors),
             _ => Err(unknown_key(f, key, &KEYS, FILE_NAME)),
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn read_limits(
+    f: Fields,
+    node: &Node,
+    limits: &mut Limits,
+    errors: &mut Vec<Diagnostic>,
+) -> Result<()> {
+    const KEYS: [&str; 4] = [
+        "max_file_bytes",
+        "max_documents",
+        "max_depth",
+        "alias_expansion",
+    ];
+    for (key, value) in f.map(node, "limits")? {
+        let name = key.as_str().unwrap_or("");
+        let positive = || {
+            let n = f.int(value, name)?;
+            u64::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+                f.error(value, format!("`limits.{name}` must be a positive integer"))
+            })
+        };
+        let result = match name {
+            "max_file_bytes" => positive().map(|n| limits.max_file_bytes = n),
+            "max_documents" => positive().map(|n| limits.max_documents = n as usize),
+            "max_depth" => positive().map(|n| limits.max_depth = n as usize),
+            "alias_expansion" => positive().map(|n| limits.alias_expansion = n as usize),
+            _ => Err(unknown_key(f, key, &KEYS, "limits")),
         };
         if let Err(e) = result {
             errors.push(e);

@@ -25,8 +25,6 @@ pub enum Input {
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
     pub limits: Limits,
-    /// Larger files are reported and skipped.
-    pub max_file_bytes: u64,
     /// Gitignore-style globs, relative to each walked directory, of paths to leave out.
     pub exclude: Vec<String>,
     /// Texts to use instead of reading a file, by the file's display name (fixes in progress).
@@ -37,7 +35,6 @@ impl Default for LoadOptions {
     fn default() -> LoadOptions {
         LoadOptions {
             limits: Limits::default(),
-            max_file_bytes: 256 * 1024 * 1024,
             exclude: Vec::new(),
             overrides: std::collections::HashMap::new(),
         }
@@ -271,7 +268,7 @@ fn read_one<T: Send>(
             options.overrides[&result.name].as_bytes().to_vec()
         }
         Input::Text { text, .. } => text.clone().into_bytes(),
-        Input::Path(path) => match read_bounded(path, options.max_file_bytes) {
+        Input::Path(path) => match read_bounded(path, options.limits.max_file_bytes) {
             Ok(bytes) => bytes,
             Err(message) => {
                 result
@@ -362,7 +359,7 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
     if meta.len() > max {
         return Err(format!(
-            "file is {} bytes, over the limit of {max}; it was not read",
+            "file is {} bytes, over the limit of {max} (`limits.max_file_bytes`); it was not read",
             meta.len()
         ));
     }

@@ -39,18 +39,26 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Resource limits for one file.
-#[derive(Clone, Copy, Debug)]
+/// Resource limits for one file (configurable under `limits:` in `netpol-fix.yaml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    pub max_depth: usize,
+    /// Larger files are reported and not read.
+    pub max_file_bytes: u64,
     pub max_documents: usize,
+    /// Nesting of mappings and lists.
+    pub max_depth: usize,
+    /// Nodes that aliases may create, per byte of the file (plus 10,000): a bound on
+    /// "billion laughs" that ordinary anchors and `<<` merges stay far below.
+    pub alias_expansion: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_depth: 256,
+            max_file_bytes: 256 * 1024 * 1024,
             max_documents: 1_000_000,
+            max_depth: 256,
+            alias_expansion: 2,
         }
     }
 }
@@ -248,7 +256,7 @@ pub fn parse_range(
         offsets: Offsets::new(text, range.start, part.is_ascii()),
         stack: Vec::new(),
         anchors: HashMap::new(),
-        budget: 2 * part.len() + 10_000,
+        budget: limits.alias_expansion.saturating_mul(part.len()) + 10_000,
         limits,
         doc_error: None,
         root: None,
@@ -281,7 +289,7 @@ pub fn parse_range(
                     docs.push(Err(YamlError {
                         span: Span::new(start, start),
                         message: format!(
-                            "more than {} documents in one file; the rest of the file is not read",
+                            "more than {} documents in one file; the rest of the file is not read (limit `limits.max_documents`)",
                             limits.max_documents
                         ),
                     }));
@@ -295,8 +303,7 @@ pub fn parse_range(
     docs
 }
 
-const ALIAS_BOMB: &str =
-    "alias expansion exceeds the size limit (a YAML alias bomb?); the document is not read";
+const ALIAS_BOMB: &str = "aliases expand to more nodes than the limit (a YAML alias bomb?); the document is not read (raise `limits.alias_expansion` in netpol-fix.yaml if it is legitimate)";
 
 enum Frame<'t> {
     Seq {
@@ -424,7 +431,7 @@ impl<'t> Builder<'t> {
             self.fail(
                 start,
                 format!(
-                    "nesting deeper than {} levels; the document is not read",
+                    "nesting deeper than {} levels; the document is not read (limit `limits.max_depth`)",
                     self.limits.max_depth
                 ),
             );

@@ -26,27 +26,78 @@ pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes every changed file in place. Refuses stdin, files reached through a symlink that
-/// leaves `roots`, and anything it cannot write atomically; returns what was refused.
+/// Writes every changed file in place, all or nothing: each file is locked, checked to still
+/// hold what was analysed and staged in a temporary file next to it before any is replaced; if
+/// one cannot be, none is written. Refuses stdin and files reached through a symlink that leaves
+/// `roots`. Returns what was refused (empty when everything was written).
 pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
     let roots: Vec<PathBuf> = roots
         .iter()
         .filter_map(|r| fs::canonicalize(r).ok())
         .collect();
     let mut refused = Vec::new();
+    // In name order, so concurrent runs take the locks in the same order.
+    let mut staged = Vec::new();
     for (name, (original, fixed)) in &outcome.changed {
         if name == "-" {
             refused.push("stdin cannot be written; use --diff".to_string());
             continue;
         }
-        if let Err(e) = write_atomic(Path::new(name), original, fixed, &roots) {
-            refused.push(format!("{name}: not written: {e}"));
+        match stage(Path::new(name), original, fixed, &roots) {
+            Ok(s) => staged.push(s),
+            Err(e) => refused.push(format!("{name}: not written: {e}")),
         }
+    }
+    if !refused.is_empty() {
+        if !staged.is_empty() {
+            refused.push(format!(
+                "nothing was written (not even the {} files that could be), so the tree stays consistent",
+                staged.len()
+            ));
+        }
+        return refused;
+    }
+    let mut replaced: Vec<(PathBuf, std::sync::Arc<str>)> = Vec::new();
+    for Staged {
+        real,
+        tmp,
+        original,
+        lock,
+    } in staged
+    {
+        if let Err(e) = tmp.persist(&real) {
+            refused.push(format!("{}: not written: {}", real.display(), e.error));
+            for (path, text) in &replaced {
+                if let Err(e) = restore(path, text) {
+                    refused.push(format!(
+                        "{}: could not be restored: {e}; its original is in git or your backup",
+                        path.display()
+                    ));
+                }
+            }
+            return refused;
+        }
+        drop(lock);
+        replaced.push((real, original));
     }
     refused
 }
 
-fn write_atomic(path: &Path, original: &str, fixed: &str, roots: &[PathBuf]) -> io::Result<()> {
+/// A fixed file ready to replace its original, which stays locked until then.
+struct Staged {
+    real: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    original: std::sync::Arc<str>,
+    /// Held (locked) until the file is replaced.
+    lock: fs::File,
+}
+
+fn stage(
+    path: &Path,
+    original: &std::sync::Arc<str>,
+    fixed: &str,
+    roots: &[PathBuf],
+) -> io::Result<Staged> {
     let real = fs::canonicalize(path)?;
     if !roots.iter().any(|r| real.starts_with(r)) {
         return Err(io::Error::other(format!(
@@ -54,20 +105,42 @@ fn write_atomic(path: &Path, original: &str, fixed: &str, roots: &[PathBuf]) -> 
             real.display()
         )));
     }
+    // An advisory lock: a concurrent netpol-fix waits here, then sees the changed text below.
+    let lock = fs::File::open(&real)?;
+    lock.lock()?;
     // The file must still hold what was analysed (another run may have changed it).
-    if fs::read_to_string(&real)? != original {
-        return Err(io::Error::other("it changed on disk while netpol-fix ran"));
+    if fs::read(&real)? != original.as_bytes() {
+        return Err(io::Error::other(
+            "it changed on disk while netpol-fix ran; run it again",
+        ));
     }
+    let tmp = temp_copy(&real, fixed)?;
+    Ok(Staged {
+        real,
+        tmp,
+        original: original.clone(),
+        lock,
+    })
+}
+
+/// `text` in a temporary file next to `real`, synced, with `real`'s permissions.
+fn temp_copy(real: &Path, text: &str) -> io::Result<tempfile::NamedTempFile> {
     let dir = real.parent().unwrap_or(Path::new("."));
-    let permissions = fs::metadata(&real)?.permissions();
     let mut tmp = tempfile::Builder::new()
         .prefix(".netpol-fix-")
         .tempfile_in(dir)?;
-    tmp.write_all(fixed.as_bytes())?;
+    tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
-    fs::set_permissions(tmp.path(), permissions)?;
-    tmp.persist(&real).map_err(|e| e.error)?;
-    Ok(())
+    fs::set_permissions(tmp.path(), fs::metadata(real)?.permissions())?;
+    Ok(tmp)
+}
+
+/// Puts a replaced file's original text back (atomically).
+fn restore(real: &Path, original: &str) -> io::Result<()> {
+    temp_copy(real, original)?
+        .persist(real)
+        .map(|_| ())
+        .map_err(|e| e.error)
 }
 
 /// Writes the new policies and the value patches as separate files and a `kustomization.yaml`
