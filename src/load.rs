@@ -22,23 +22,13 @@ pub enum Input {
     Text { name: String, text: String },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
     pub limits: Limits,
     /// Gitignore-style globs, relative to each walked directory, of paths to leave out.
     pub exclude: Vec<String>,
     /// Texts to use instead of reading a file, by the file's display name (fixes in progress).
     pub overrides: std::collections::HashMap<String, Arc<str>>,
-}
-
-impl Default for LoadOptions {
-    fn default() -> LoadOptions {
-        LoadOptions {
-            limits: Limits::default(),
-            exclude: Vec::new(),
-            overrides: std::collections::HashMap::new(),
-        }
-    }
 }
 
 /// A Kubernetes object: a mapping with `apiVersion` and `kind`.
