@@ -1,0 +1,356 @@
+//! Hostile input: every kind of bad file is a positioned diagnostic, the run goes on with the
+//! other files, the exit code is 2, limits say which limit, Secret values are never echoed, and
+//! `--write` leaves every file untouched when the input has errors.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn netpol_fix(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run netpol-fix")
+}
+
+/// A namespace with a default deny and one workload: its DNS finding proves the good files are
+/// still analysed next to the bad ones.
+const GOOD: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+";
+
+const SECRET_VALUE: &str = "hunter2-do-not-print";
+
+/// (file name, contents) of every hostile input, with the message fragment its error must have.
+fn hostile_files() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+    for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+        let refs = vec![format!("*{prev}"); 9].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    let mut block_deep = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n");
+    for depth in 1..300 {
+        block_deep.push_str(&format!("{}k{depth}:\n", "  ".repeat(depth)));
+    }
+    vec![
+        ("good.yaml", GOOD.into(), None),
+        (
+            "invalid-yaml.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n".to_vec(),
+            Some("invalid YAML"),
+        ),
+        (
+            "invalid-utf8.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \xff\xfe\n".to_vec(),
+            Some("not valid UTF-8"),
+        ),
+        (
+            "binary.yaml",
+            (0..4096u32).map(|i| (i * 7919 % 256) as u8).collect(),
+            Some("binary file"),
+        ),
+        ("bomb.yaml", bomb.into_bytes(), Some("alias bomb")),
+        (
+            "flow-deep.yaml",
+            format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+            Some("nesting too deep"),
+        ),
+        (
+            "block-deep.yaml",
+            block_deep.into_bytes(),
+            Some("nesting deeper than 256 levels"),
+        ),
+        (
+            "dupkey.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  name: e\n".to_vec(),
+            Some("duplicate key `name`"),
+        ),
+        (
+            "wrong-types.yaml",
+            b"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  podSelector: []\n".to_vec(),
+            Some("must be a mapping"),
+        ),
+        (
+            "secret.yaml",
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: db, namespace: shop}}\nstringData:\n  password: {SECRET_VALUE}\n  password: {SECRET_VALUE}\n"
+            )
+            .into_bytes(),
+            Some("duplicate key `password`"),
+        ),
+        (
+            "big-scalar.yaml",
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big, namespace: shop}}\ndata:\n  blob: \"{}\"\n",
+                "x".repeat(10 * 1024 * 1024)
+            )
+            .into_bytes(),
+            None,
+        ),
+        (
+            "helm.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n".to_vec(),
+            None,
+        ),
+        ("empty.yaml", Vec::new(), None),
+        ("comments.yaml", b"# nothing here\n# at all\n".to_vec(), None),
+        (
+            "compose.yaml",
+            b"services:\n  web: {image: nginx, ports: [\"80:80\"]}\n".to_vec(),
+            None,
+        ),
+        (
+            "netpol-fix.yaml",
+            b"cluster_domain: cluster.local\n".to_vec(),
+            None,
+        ),
+    ]
+}
+
+/// Writes the hostile tree, with a symlink loop, a link to itself and a dangling link.
+fn hostile_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes, _) in hostile_files() {
+        fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let links = dir.path().join("links");
+    fs::create_dir(&links).unwrap();
+    std::os::unix::fs::symlink("..", links.join("up")).unwrap();
+    std::os::unix::fs::symlink("self.yaml", links.join("self.yaml")).unwrap();
+    std::os::unix::fs::symlink("nowhere.yaml", links.join("dangling.yaml")).unwrap();
+    dir
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files.insert(
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read(&path).unwrap(),
+            );
+        }
+    }
+    files
+}
+
+#[test]
+fn every_bad_input_is_a_positioned_error_and_the_rest_is_analysed() {
+    let tree = hostile_tree();
+    let out = netpol_fix(tree.path(), &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "input errors exit 2");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON even with bad input");
+    let errors = report["errors"].as_array().unwrap();
+    let error_in = |file: &str| {
+        errors
+            .iter()
+            .filter(|e| e["file"].as_str().unwrap().ends_with(file))
+            .map(|e| {
+                assert!(e["line"].as_u64().unwrap() >= 1 && e["column"].as_u64().unwrap() >= 1);
+                e["message"].as_str().unwrap().to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    for (name, _, expected) in hostile_files() {
+        let messages = error_in(name);
+        match expected {
+            Some(fragment) => assert!(
+                messages.iter().any(|m| m.contains(fragment)),
+                "{name}: expected an error with `{fragment}`, got {messages:?}"
+            ),
+            None => assert!(messages.is_empty(), "{name}: no error expected: {messages:?}"),
+        }
+    }
+    for (link, fragment) in [
+        ("links/up", "symlink loop"),
+        ("links/self.yaml", "cannot read this path"),
+        ("links/dangling.yaml", "cannot read this path"),
+    ] {
+        assert!(
+            error_in(link).iter().any(|m| m.contains(fragment)),
+            "{link}: expected `{fragment}` in {errors:?}"
+        );
+    }
+    // The good file is still analysed: its workload cannot resolve names.
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "missing-dns-egress" && f["name"] == "web"),
+        "{findings:?}"
+    );
+    // Helm templates are a notice, not an error.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unrendered Helm/Go template"), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_file_is_an_error_and_the_rest_is_analysed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("good.yaml"), GOOD).unwrap();
+    let locked = dir.path().join("locked.yaml");
+    fs::write(&locked, GOOD).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    if fs::read(&locked).is_ok() {
+        // Running as root: permissions do not stop reads; the dangling link above covers it.
+        return;
+    }
+    let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["errors"].as_array().unwrap().iter().any(|e| {
+        e["file"].as_str().unwrap().ends_with("locked.yaml")
+            && e["message"].as_str().unwrap().contains("cannot read")
+    }));
+    assert!(!report["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn secret_values_never_appear_in_any_output() {
+    let tree = hostile_tree();
+    for format in ["human", "json", "sarif", "github"] {
+        let out = netpol_fix(tree.path(), &["check", ".", "--format", format]);
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.contains(SECRET_VALUE),
+                "--format {format} echoed a Secret value on {stream}"
+            );
+        }
+    }
+    let human = netpol_fix(tree.path(), &["check", "secret.yaml"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("secret.yaml:6:3") && text.contains("excerpt withheld: the file holds a Secret"),
+        "the position is still given: {text}"
+    );
+}
+
+#[test]
+fn limits_are_configurable_and_named_in_their_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("netpol-fix.yaml"),
+        "limits:\n  max_file_bytes: 4096\n  max_documents: 2\n  max_depth: 5\n  alias_expansion: 1\n",
+    )
+    .unwrap();
+    fs::write(dir.path().join("big.yaml"), "# padding\n".repeat(500)).unwrap();
+    fs::write(
+        dir.path().join("many.yaml"),
+        "a: 1\n---\nb: 2\n---\nc: 3\n---\nd: 4\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("deep.yaml"),
+        "a:\n b:\n  c:\n   d:\n    e:\n     f:\n      g: 1\n",
+    )
+    .unwrap();
+    let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}: {}", e["file"], e["message"]))
+        .collect();
+    for (file, limit) in [
+        ("big.yaml", "`limits.max_file_bytes`"),
+        ("many.yaml", "`limits.max_documents`"),
+        ("deep.yaml", "`limits.max_depth`"),
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(file) && m.contains(limit)),
+            "{file}: expected {limit} in {messages:?}"
+        );
+    }
+    // With the defaults the same files are fine.
+    fs::remove_file(dir.path().join("netpol-fix.yaml")).unwrap();
+    let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn yaml_1_1_numbers_and_keys_are_read_as_kubernetes_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("world.yaml"),
+        "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api, on: \"x\"}}
+    spec:
+      containers: [{name: api, image: api, ports: [{containerPort: 0x1F90}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client, namespace: shop}
+spec:
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec:
+      containers: [{name: client, image: client}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api-ingress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {\"true\": x}}
+  ingress: [{ports: [{port: 0644}]}]
+",
+    )
+    .unwrap();
+    let explain = |port: &str| {
+        netpol_fix(
+            dir.path(),
+            &["explain", ".", "--from", "shop/client", "--to", "shop/api", "--port", port],
+        )
+    };
+    // `on:` is the label key "true", so the policy selects api; `0644` is port 420.
+    assert_eq!(explain("420").status.code(), Some(0), "420 is allowed");
+    assert_eq!(explain("644").status.code(), Some(1), "644 is not");
+    let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for warning in [
+        "`0644` is the number 420 to Kubernetes",
+        "`0x1F90` is the number 8080 to Kubernetes",
+        "the key `on` is \"true\" to Kubernetes",
+    ] {
+        assert!(stderr.contains(warning), "{warning}: {stderr}");
+    }
+}
+
+#[test]
+fn write_leaves_every_file_untouched_when_the_input_has_errors() {
+    let tree = hostile_tree();
+    let before = snapshot(tree.path());
+    let out = netpol_fix(tree.path(), &["check", ".", "--write"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(snapshot(tree.path()), before, "no file changed, none added");
+}
