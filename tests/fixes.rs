@@ -455,3 +455,57 @@ fn a_policy_in_a_json_file_gets_no_yaml_document_appended() {
             .contains("no safe fix: the policies of namespace shop are in JSON files")
     );
 }
+
+/// Every file of a tree, by path relative to it.
+fn tree_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let name = path.strip_prefix(root).unwrap().display().to_string();
+                files.insert(name, fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn concurrent_writes_on_one_tree_end_as_one_write_would() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("reference");
+    copy_dir(&demo, &reference);
+    netpol_fix(&["--write", reference.to_str().unwrap()]);
+    let expected = tree_files(&reference);
+    for round in 0..3 {
+        let tree = tmp.path().join(format!("race-{round}"));
+        copy_dir(&demo, &tree);
+        let runs: Vec<std::process::Child> = (0..2)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+                    .args(["--write", tree.to_str().unwrap()])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<_> = runs.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        // Whichever run wrote, the tree is the one-run result: no interleaving, no
+        // half-written file, no temporary file left behind.
+        assert_eq!(
+            tree_files(&tree),
+            expected,
+            "round {round}: {:?}",
+            outputs
+                .iter()
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .collect::<Vec<_>>()
+        );
+    }
+}
