@@ -10,6 +10,7 @@ pub mod connectivity;
 pub mod diag;
 pub mod endpoint;
 pub mod fix;
+pub mod fuzzing;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -495,7 +495,10 @@ fn concurrent_writes_on_one_tree_end_as_one_write_would() {
                     .unwrap()
             })
             .collect();
-        let outputs: Vec<_> = runs.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let outputs: Vec<_> = runs
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
         // Whichever run wrote, the tree is the one-run result: no interleaving, no
         // half-written file, no temporary file left behind.
         assert_eq!(

@@ -47,7 +47,8 @@ fn hostile_files() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
         let refs = vec![format!("*{prev}"); 9].join(", ");
         bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
     }
-    let mut block_deep = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n");
+    let mut block_deep =
+        String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n");
     for depth in 1..300 {
         block_deep.push_str(&format!("{}k{depth}:\n", "  ".repeat(depth)));
     }
@@ -178,7 +179,10 @@ fn every_bad_input_is_a_positioned_error_and_the_rest_is_analysed() {
                 messages.iter().any(|m| m.contains(fragment)),
                 "{name}: expected an error with `{fragment}`, got {messages:?}"
             ),
-            None => assert!(messages.is_empty(), "{name}: no error expected: {messages:?}"),
+            None => assert!(
+                messages.is_empty(),
+                "{name}: no error expected: {messages:?}"
+            ),
         }
     }
     for (link, fragment) in [
@@ -242,7 +246,8 @@ fn secret_values_never_appear_in_any_output() {
     let human = netpol_fix(tree.path(), &["check", "secret.yaml"]);
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(
-        text.contains("secret.yaml:6:3") && text.contains("excerpt withheld: the file holds a Secret"),
+        text.contains("secret.yaml:6:3")
+            && text.contains("excerpt withheld: the file holds a Secret"),
         "the position is still given: {text}"
     );
 }
@@ -281,14 +286,21 @@ fn limits_are_configurable_and_named_in_their_messages() {
         ("deep.yaml", "`limits.max_depth`"),
     ] {
         assert!(
-            messages.iter().any(|m| m.contains(file) && m.contains(limit)),
+            messages
+                .iter()
+                .any(|m| m.contains(file) && m.contains(limit)),
             "{file}: expected {limit} in {messages:?}"
         );
     }
     // With the defaults the same files are fine.
     fs::remove_file(dir.path().join("netpol-fix.yaml")).unwrap();
     let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -329,7 +341,16 @@ spec:
     let explain = |port: &str| {
         netpol_fix(
             dir.path(),
-            &["explain", ".", "--from", "shop/client", "--to", "shop/api", "--port", port],
+            &[
+                "explain",
+                ".",
+                "--from",
+                "shop/client",
+                "--to",
+                "shop/api",
+                "--port",
+                port,
+            ],
         )
     };
     // `on:` is the label key "true", so the policy selects api; `0644` is port 420.
@@ -353,4 +374,32 @@ fn write_leaves_every_file_untouched_when_the_input_has_errors() {
     let out = netpol_fix(tree.path(), &["check", ".", "--write"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(snapshot(tree.path()), before, "no file changed, none added");
+}
+
+/// The fuzz targets' invariants (`netpol_fix::fuzzing`) over every input the fuzzers turned up
+/// (`fuzz/regressions/`) and over the rule fixtures, so CI runs what the fuzzers check.
+#[test]
+fn fuzz_invariants_hold_on_regressions_and_fixtures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut regressions: Vec<_> = fs::read_dir(root.join("fuzz/regressions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    regressions.sort();
+    assert!(!regressions.is_empty());
+    for path in &regressions {
+        let bytes = fs::read(path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        netpol_fix::fuzzing::load(&text);
+        netpol_fix::fuzzing::fix(&text);
+    }
+    for entry in fs::read_dir(root.join("fixtures/rules")).unwrap() {
+        for case in fs::read_dir(entry.unwrap().path()).unwrap() {
+            let world = case.unwrap().path().join("world.yaml");
+            if let Ok(text) = fs::read_to_string(&world) {
+                netpol_fix::fuzzing::load(&text);
+            }
+        }
+    }
 }
