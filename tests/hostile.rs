@@ -403,3 +403,51 @@ fn fuzz_invariants_hold_on_regressions_and_fixtures() {
         }
     }
 }
+
+/// No network access, no subprocesses, no template rendering: the source never reaches for
+/// them and no dependency brings them.
+#[test]
+fn the_tool_only_reads_and_writes_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("src")];
+    let mut offences = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = fs::read_to_string(&path).unwrap();
+            for api in [
+                "process::Command",
+                "TcpStream",
+                "TcpListener",
+                "UdpSocket",
+                "ToSocketAddrs",
+                "Command::new",
+            ] {
+                if text.contains(api) {
+                    offences.push(format!("{} uses {api}", path.display()));
+                }
+            }
+        }
+    }
+    let lock = fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    for network_or_templates in [
+        "\"reqwest\"",
+        "\"ureq\"",
+        "\"hyper\"",
+        "\"curl\"",
+        "\"tokio\"",
+        "\"handlebars\"",
+        "\"tera\"",
+        "\"minijinja\"",
+        "\"gtmpl\"",
+    ] {
+        if lock.contains(&format!("name = {network_or_templates}")) {
+            offences.push(format!("Cargo.lock has {network_or_templates}"));
+        }
+    }
+    assert!(offences.is_empty(), "{offences:#?}");
+}
