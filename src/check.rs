@@ -23,6 +23,10 @@ pub struct CheckOptions {
     pub ignore: Vec<String>,
     /// File texts to analyse instead of what is on disk (fixes in progress), by display name.
     pub overrides: std::collections::HashMap<String, Arc<str>>,
+    /// Report only on these files (canonical paths): findings located in them or pointing into
+    /// them (such as the policy that isolates a workload elsewhere), and their input errors.
+    /// The analysis still covers everything loaded. `None` reports on everything.
+    pub scope: Option<Vec<PathBuf>>,
 }
 
 pub struct CheckRun {
@@ -70,7 +74,18 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
     );
     let known: Vec<String> = catalog.iter().map(|r| r.id.clone()).collect();
     let mut timings = std::mem::take(&mut analysis.timings);
-    let lint = lint::run(&mut analysis.world, &config, &active, &known, &mut timings);
+    let mut lint = lint::run(&mut analysis.world, &config, &active, &known, &mut timings);
+    if let Some(scope) = &options.scope {
+        let in_scope = in_scope(&analysis.sources, scope);
+        lint.findings.retain(|f| {
+            in_scope[f.loc.file.0 as usize]
+                || f.related.iter().any(|r| in_scope[r.loc.file.0 as usize])
+        });
+        analysis
+            .diagnostics
+            .retain(|d| in_scope[d.loc.file.0 as usize]);
+        diagnostics.retain(|d| in_scope[d.loc.file.0 as usize]);
+    }
     timings.count("findings", lint.findings.len() as u64);
     analysis.timings = timings;
     analysis.diagnostics.extend(diagnostics);
@@ -163,5 +178,13 @@ fn select(
         .filter(|r| select.is_empty() || select.contains(&&r.id))
         .filter(|r| !ignore.contains(&&r.id))
         .cloned()
+        .collect()
+}
+
+/// Per file id: is the file one of `scope` (canonical paths)?
+fn in_scope(sources: &Sources, scope: &[PathBuf]) -> Vec<bool> {
+    sources
+        .iter()
+        .map(|(_, file)| std::fs::canonicalize(&file.name).is_ok_and(|path| scope.contains(&path)))
         .collect()
 }

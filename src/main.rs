@@ -77,6 +77,11 @@ struct CheckArgs {
     /// Print the time of each phase and the counters behind it on stderr.
     #[arg(long)]
     timings: bool,
+    /// Analyse the whole tree at DIR but report (and fix) only what concerns the PATHs: findings
+    /// in them or pointing into them, and their input errors. For pre-commit, which passes the
+    /// changed files.
+    #[arg(long, value_name = "DIR")]
+    tree: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -293,7 +298,19 @@ fn run(cli: Cli) -> io::Result<u8> {
 }
 
 fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
-    let first_dir = args.paths.first().map(PathBuf::from).filter(|p| p.is_dir());
+    let (analysed, scope) = match &args.tree {
+        Some(tree) => (
+            vec![tree.display().to_string()],
+            Some(
+                args.paths
+                    .iter()
+                    .filter_map(|p| std::fs::canonicalize(p).ok())
+                    .collect(),
+            ),
+        ),
+        None => (args.paths.clone(), None),
+    };
+    let first_dir = analysed.first().map(PathBuf::from).filter(|p| p.is_dir());
     let options = CheckOptions {
         config: args.config.clone(),
         config_root: first_dir,
@@ -301,8 +318,9 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         select: args.select.clone(),
         ignore: args.ignore.clone(),
         overrides: Default::default(),
+        scope,
     };
-    let inputs = inputs(&args.paths)?;
+    let inputs = inputs(&analysed)?;
     if args.write && args.paths.iter().any(|p| p == "-") {
         eprintln!("error: stdin cannot be written; use --diff to see the fixes");
         return Ok(EXIT_ERROR);
@@ -351,7 +369,7 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
             );
             return Ok(EXIT_ERROR);
         }
-        let roots: Vec<PathBuf> = args.paths.iter().map(PathBuf::from).collect();
+        let roots: Vec<PathBuf> = analysed.iter().map(PathBuf::from).collect();
         let refused = fix::output::write_in_place(&outcome, &roots);
         for r in &refused {
             eprintln!("error: {r}");
