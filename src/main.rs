@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use netpol_fix::analysis::{Analysis, analyze};
 use netpol_fix::check::{CheckOptions, check};
@@ -28,7 +28,6 @@ const EXIT_ERROR: u8 = 2;
 #[derive(Parser)]
 #[command(
     name = "netpol-fix",
-    version,
     about = "Find and fix Kubernetes NetworkPolicy problems before a CNI starts enforcing them",
     args_conflicts_with_subcommands = true
 )]
@@ -115,6 +114,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
         format: ExplainFormat,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), generated from this command line.
+    Man,
     /// List every allowed connection between workloads and external address ranges.
     Graph {
         /// Manifest files or directories; `-` reads stdin.
@@ -138,8 +141,20 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(s).ok_or_else(|| format!("unknown protocol `{s}`: use TCP, UDP or SCTP"))
 }
 
+/// The command line definition, with `--version` naming the built-in rule set's version too.
+fn cli_definition() -> clap::Command {
+    Cli::command().version(format!(
+        "{} (rules {})",
+        env!("CARGO_PKG_VERSION"),
+        netpol_fix::lint::catalog::RULES_VERSION
+    ))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&cli_definition().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -265,6 +280,14 @@ fn run(cli: Cli) -> io::Result<u8> {
             } else {
                 EXIT_FINDINGS
             }
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut cli_definition(), "netpol-fix", &mut out);
+            0
+        }
+        Command::Man => {
+            clap_mangen::Man::new(cli_definition()).render(&mut out)?;
+            0
         }
         Command::Graph {
             paths,
