@@ -90,8 +90,8 @@ enum Command {
     /// List the rules, or explain one.
     Rules {
         id: Option<String>,
-        #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
-        format: ExplainFormat,
+        #[arg(long, value_enum, default_value_t = report::rules::Format::Human)]
+        format: report::rules::Format,
         /// A directory of additional rules (repeatable).
         #[arg(long = "rules")]
         rule_dirs: Vec<PathBuf>,
@@ -213,15 +213,9 @@ fn run(cli: Cli) -> io::Result<u8> {
                 &run.analysis.diagnostics,
             )?;
             match id {
-                None => report::rules::write_list(
-                    &mut out,
-                    &run.catalog,
-                    format == ExplainFormat::Json,
-                )?,
+                None => report::rules::write_list(&mut out, &run.catalog, format)?,
                 Some(id) => match run.rule(&id) {
-                    Some(rule) => {
-                        report::rules::write_rule(&mut out, rule, format == ExplainFormat::Json)?
-                    }
+                    Some(rule) => report::rules::write_rule(&mut out, rule, format)?,
                     None => {
                         eprintln!("error: no rule `{id}` (list them with `netpol-fix rules`)");
                         return Ok(EXIT_ERROR);

@@ -129,3 +129,42 @@ fn every_rule_example_behaves_as_documented() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `docs/rules/` is what `netpol-fix rules --format markdown` generates from `rules/`
+/// (`UPDATE_SNAPSHOTS=1` regenerates it).
+#[test]
+fn rule_pages_are_generated_from_the_rule_files() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let generate = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut pages = vec![(
+        "README.md".to_string(),
+        generate(&["rules", "--format", "markdown"]),
+    )];
+    for file in std::fs::read_dir(root.join("rules")).unwrap() {
+        let name = file.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(".yaml") {
+            pages.push((
+                format!("{id}.md"),
+                generate(&["rules", id, "--format", "markdown"]),
+            ));
+        }
+    }
+    for (page, text) in pages {
+        let path = root.join("docs/rules").join(&page);
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == text,
+            "docs/rules/{page} is stale: run UPDATE_SNAPSHOTS=1 cargo test --test rules"
+        );
+    }
+}

@@ -34,6 +34,30 @@ pub enum Check {
     SuppressionWithoutReason,
 }
 
+impl Check {
+    /// The check's name in rule files, with its parameters: `dns-egress (tcp_only_severity:
+    /// warning)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Check::DnsEgress { tcp_only_severity } => {
+                format!(
+                    "dns-egress (tcp_only_severity: {})",
+                    tcp_only_severity.as_str()
+                )
+            }
+            Check::ApiServerEgress => "apiserver-egress".into(),
+            Check::EnvServiceEgress { env } => {
+                format!("env-service-egress (env: {})", env.join(", "))
+            }
+            Check::ServiceEgress => "service-egress".into(),
+            Check::ServiceIngress => "service-ingress".into(),
+            Check::HardcodedIp => "hardcoded-ip".into(),
+            Check::UnusedSuppression => "unused-suppression".into(),
+            Check::SuppressionWithoutReason => "suppression-without-reason".into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Examples {
     pub triggers: String,
