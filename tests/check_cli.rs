@@ -385,3 +385,82 @@ fn config_excludes_paths_and_adds_rule_dirs() {
         "without the exclude the vendored world is analysed"
     );
 }
+
+/// `value` against the subset of JSON Schema that `docs/check-output.schema.json` uses: type
+/// (one or a list), const, enum, required, properties, additionalProperties: false, items,
+/// minimum. Returns the first violation.
+fn validate(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    let type_ok = |t: &str| match t {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_u64() || value.is_i64(),
+        "null" => value.is_null(),
+        other => panic!("schema type {other} not supported by this check"),
+    };
+    match &schema["type"] {
+        Value::String(t) if !type_ok(t) => return Err(format!("{at}: not a {t}")),
+        Value::Array(ts) if !ts.iter().any(|t| type_ok(t.as_str().unwrap())) => {
+            return Err(format!("{at}: not any of {ts:?}"));
+        }
+        _ => {}
+    }
+    if let Some(c) = schema.get("const").filter(|c| *c != value) {
+        return Err(format!("{at}: {value} is not {c}"));
+    }
+    if let Some(options) = schema["enum"].as_array().filter(|o| !o.contains(value)) {
+        return Err(format!("{at}: {value} is not one of {options:?}"));
+    }
+    if let (Some(min), Some(n)) = (schema["minimum"].as_i64(), value.as_i64())
+        && n < min
+    {
+        return Err(format!("{at}: {n} < {min}"));
+    }
+    if let Some(object) = value.as_object() {
+        for key in schema["required"].as_array().into_iter().flatten() {
+            if !object.contains_key(key.as_str().unwrap()) {
+                return Err(format!("{at}: missing {key}"));
+            }
+        }
+        for (key, item) in object {
+            match schema["properties"].get(key) {
+                Some(s) => validate(s, item, &format!("{at}.{key}"))?,
+                None if schema["additionalProperties"] == false => {
+                    return Err(format!("{at}: unexpected key {key}"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(schema)) = (value.as_array(), schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            validate(schema, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn json_output_follows_the_published_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/check-output.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // The demo (findings with and without fixes, both sides) and a tree with input errors.
+    let (_, demo) = json(&["check", "fixtures/demo", "--format", "json"]);
+    assert!(!demo["findings"].as_array().unwrap().is_empty());
+    validate(&schema, &demo, "$").unwrap();
+    let (_, broken) = json(&["check", "fixtures/invalid", "--format", "json"]);
+    assert!(!broken["errors"].as_array().unwrap().is_empty());
+    validate(&schema, &broken, "$").unwrap();
+    // The check itself rejects what breaks the contract.
+    let mut extra = demo.clone();
+    extra["findings"][0]["surprise"] = Value::Bool(true);
+    assert!(validate(&schema, &extra, "$").is_err());
+    let mut bad_severity = demo;
+    bad_severity["findings"][0]["severity"] = Value::from("fatal");
+    assert!(validate(&schema, &bad_severity, "$").is_err());
+}
