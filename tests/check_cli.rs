@@ -464,3 +464,31 @@ fn json_output_follows_the_published_schema() {
     bad_severity["findings"][0]["severity"] = Value::from("fatal");
     assert!(validate(&schema, &bad_severity, "$").is_err());
 }
+
+#[test]
+fn gitlab_code_quality_report() {
+    let (_, findings) = json(&["check", "fixtures/demo", "--format", "json"]);
+    let (code, report) = json(&["check", "fixtures/demo", "--format", "codequality"]);
+    assert_eq!(code, Some(1));
+    let entries = report.as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        findings["findings"].as_array().unwrap().len()
+    );
+    let mut fingerprints = std::collections::BTreeSet::new();
+    for (entry, finding) in entries.iter().zip(findings["findings"].as_array().unwrap()) {
+        assert_eq!(entry["check_name"], finding["rule"]);
+        assert_eq!(entry["location"]["path"], finding["file"]);
+        assert_eq!(entry["location"]["lines"]["begin"], finding["line"]);
+        let expected = match finding["severity"].as_str().unwrap() {
+            "error" => "critical",
+            "warning" => "major",
+            _ => "info",
+        };
+        assert_eq!(entry["severity"], expected);
+        assert!(fingerprints.insert(entry["fingerprint"].as_str().unwrap().to_string()));
+    }
+    // Stable across runs: GitLab compares fingerprints between pipelines.
+    let (_, again) = json(&["check", "fixtures/demo", "--format", "codequality"]);
+    assert_eq!(again, report);
+}

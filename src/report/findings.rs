@@ -23,6 +23,8 @@ pub enum Format {
     Json,
     Sarif,
     Github,
+    /// GitLab Code Quality (a Code Climate subset) for merge request widgets.
+    Codequality,
 }
 
 /// JSON schema version of `--format json`.
@@ -46,6 +48,10 @@ pub fn write(
             writeln!(out)
         }
         Format::Github => write_github(out, run),
+        Format::Codequality => {
+            serde_json::to_writer_pretty(&mut *out, &to_codequality(run))?;
+            writeln!(out)
+        }
     }
 }
 
@@ -543,4 +549,46 @@ fn write_github(out: &mut dyn Write, run: &CheckRun) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+// ---------- GitLab code quality ----------
+
+/// `[{description, check_name, fingerprint, severity, location: {path, lines: {begin}}}]`;
+/// input errors are `input-error` blockers.
+fn to_codequality(run: &CheckRun) -> Value {
+    let sources = &run.analysis.sources;
+    let entry = |check: &str, severity: &str, description: &str, loc: Location, identity: &str| {
+        let (file, line, _) = position(sources, loc);
+        let path = file.trim_start_matches("./").to_string();
+        json!({
+            "description": description,
+            "check_name": check,
+            "fingerprint": format!("{:016x}", fnv1a(&format!("{check}\0{path}\0{identity}"))),
+            "severity": severity,
+            "location": {"path": path, "lines": {"begin": line}},
+        })
+    };
+    let input_errors = run
+        .analysis
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| entry("input-error", "blocker", &d.message, d.loc, &d.message));
+    let findings = run.findings.iter().map(|f| {
+        let severity = match f.severity {
+            Severity::Error => "critical",
+            Severity::Warning => "major",
+            Severity::Info => "info",
+        };
+        let identity = format!("{}\0{}", f.object, f.side.map_or("", |s| s.as_str()));
+        entry(&f.rule, severity, &f.message, f.loc, &identity)
+    });
+    Value::Array(input_errors.chain(findings).collect())
+}
+
+/// FNV-1a, 64 bits: a fingerprint that stays the same across runs and versions.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
