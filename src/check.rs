@@ -27,6 +27,8 @@ pub struct CheckOptions {
     /// them (such as the policy that isolates a workload elsewhere), and their input errors.
     /// The analysis still covers everything loaded. `None` reports on everything.
     pub scope: Option<Vec<PathBuf>>,
+    /// Counts files as they are read (for a progress display on a terminal).
+    pub progress: Option<Arc<crate::load::Progress>>,
 }
 
 pub struct CheckRun {
@@ -63,6 +65,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         limits: config.limits,
         exclude: config.exclude.clone(),
         overrides: options.overrides.clone(),
+        progress: options.progress.clone(),
     };
     let mut analysis = analyze_with(sources, inputs, load_options);
     let active = select(

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
@@ -29,6 +30,15 @@ pub struct LoadOptions {
     pub exclude: Vec<String>,
     /// Texts to use instead of reading a file, by the file's display name (fixes in progress).
     pub overrides: std::collections::HashMap<String, Arc<str>>,
+    /// Counts files as they are read, for a progress display.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Files to read and files read so far, updated while loading.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: std::sync::atomic::AtomicUsize,
+    pub done: std::sync::atomic::AtomicUsize,
 }
 
 /// A Kubernetes object: a mapping with `apiVersion` and `kind`.
@@ -121,17 +131,24 @@ pub fn load_with<T: Send>(
     }
     // File ids are handed out in input order, before the parallel reads.
     let first_id = sources.iter().count() as u32;
+    if let Some(progress) = &options.progress {
+        progress.total.store(pending.len(), Ordering::Relaxed);
+    }
     let results: Vec<FileResult<T>> = pending
         .into_par_iter()
         .enumerate()
         .map(|(i, (name, input))| {
-            read_one(
+            let result = read_one(
                 FileId(first_id + i as u32),
                 name,
                 &input,
                 &options,
                 per_object,
-            )
+            );
+            if let Some(progress) = &options.progress {
+                progress.done.fetch_add(1, Ordering::Relaxed);
+            }
+            result
         })
         .collect();
     let mut objects = Vec::new();

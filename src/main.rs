@@ -1,5 +1,7 @@
 //! The `netpol-fix` command line: parses arguments, runs the library, renders, sets the exit code.
 
+mod progress;
+
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -336,6 +338,7 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         ignore: args.ignore.clone(),
         overrides: Default::default(),
         scope,
+        progress: None,
     };
     let inputs = inputs(&analysed)?;
     if args.write && args.paths.iter().any(|p| p == "-") {
@@ -399,7 +402,15 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         let code = report_findings(out, &outcome.run, &args)?;
         return Ok(if refused.is_empty() { code } else { EXIT_ERROR });
     }
-    let run = check(&inputs, &options);
+    let (progress, ticker) = progress::start();
+    let run = check(
+        &inputs,
+        &CheckOptions {
+            progress,
+            ..options
+        },
+    );
+    drop(ticker);
     let mut timings = run.analysis.timings.clone();
     let code = timings.phase("report", || report_findings(out, &run, &args))?;
     // The process ends here: freeing a large model piece by piece only costs time.
