@@ -492,3 +492,26 @@ fn gitlab_code_quality_report() {
     let (_, again) = json(&["check", "fixtures/demo", "--format", "codequality"]);
     assert_eq!(again, report);
 }
+
+/// The README shows real output of the demo: its `--diff` excerpt is the beginning of the diff,
+/// and its mermaid picture is the whole `graph --format mermaid`.
+#[test]
+fn readme_shows_the_demo_as_it_is() {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = |fence: &str| {
+        let start = readme.find(&format!("```{fence}\n")).unwrap() + fence.len() + 4;
+        readme[start..start + readme[start..].find("```\n").unwrap()].to_string()
+    };
+    let diff = stdout(&run(&["--diff", "fixtures/demo"]));
+    assert!(
+        diff.starts_with(&block("diff")),
+        "README's diff excerpt is not the start of `--diff fixtures/demo`:\n{diff}"
+    );
+    let mermaid = stdout(&run(&["graph", "fixtures/demo", "--format", "mermaid"]));
+    assert_eq!(
+        block("mermaid"),
+        mermaid,
+        "README's mermaid picture is stale"
+    );
+}
