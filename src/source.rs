@@ -40,7 +40,9 @@ pub struct SourceFile {
     /// Path as given on the command line (or relative to a given directory), `-` for stdin.
     pub name: String,
     pub text: Arc<str>,
-    line_starts: Vec<u32>,
+    /// Byte offsets where lines start, computed the first time a position is asked for (most
+    /// files of a big tree never are).
+    line_starts: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// A 1-based line and column (column counted in characters).
@@ -58,26 +60,29 @@ impl fmt::Display for LineCol {
 
 impl SourceFile {
     pub fn new(name: String, text: Arc<str>) -> SourceFile {
-        let line_starts = std::iter::once(0)
-            .chain(
-                text.bytes()
-                    .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
-                    .map(|(i, _)| i as u32 + 1),
-            )
-            .collect();
         SourceFile {
             name,
             text,
-            line_starts,
+            line_starts: std::sync::OnceLock::new(),
         }
     }
 
     /// Line and character column of a byte offset (clamped to the text).
     pub fn line_col(&self, offset: u32) -> LineCol {
+        let line_starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(
+                    self.text
+                        .bytes()
+                        .enumerate()
+                        .filter(|&(_, b)| b == b'\n')
+                        .map(|(i, _)| i as u32 + 1),
+                )
+                .collect()
+        });
         let offset = offset.min(self.text.len() as u32);
-        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.line_starts[line] as usize;
+        let line = line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = line_starts[line] as usize;
         let column = self.text[start..offset as usize].chars().count();
         LineCol {
             line: line as u32 + 1,
