@@ -334,7 +334,60 @@ spec: {selector: all(), types: [Ingress]}
 "#,
     );
     assert!(a.world.policies.is_empty());
-    assert!(a.diagnostics.is_empty());
+    assert!(errors(&a).is_empty());
+}
+
+#[test]
+fn calico_resources_are_validated_with_positions_inside_selectors() {
+    let a = world(
+        r#"apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: default-deny}
+spec:
+  order: 2000
+  selector: "projectcalico.org/namespace != 'kube-system' && has(app"
+  namespaceSelector: all()
+  types: [Ingress, Egress, Sideways]
+  egress:
+  - action: Allow
+    protocol: UDP
+    destination:
+      selector: k8s-app == kube-dns
+      ports: [53, "8000:9000", "9000:8000", dns, 70000]
+  - action: Accept
+    notProtocol: SMTP
+    destination:
+      nets: [10.0.0.0/8, 10.300.0.0/16]
+  - protocol: TCP
+---
+apiVersion: crd.projectcalico.org/v1
+kind: NetworkSet
+metadata: {name: external, namespace: x}
+spec:
+  nets: [192.0.2.0/33]
+"#,
+    );
+    assert_eq!(
+        errors(&a),
+        [
+            "test.yaml:6:69 `selector` is not a valid Calico selector: expected `)` after `has(label`",
+            "test.yaml:8:28 `types` entries are `Ingress` or `Egress`",
+            "test.yaml:13:28 `selector` is not a valid Calico selector: expected a quoted string",
+            "test.yaml:14:32 port range `9000:8000` ends before it starts",
+            "test.yaml:14:50 port 70000 is out of range: ports are 1 to 65535",
+            "test.yaml:15:13 `action` is Allow, Deny, Pass or Log",
+            "test.yaml:16:18 `notProtocol` is TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255",
+            "test.yaml:18:26 `nets`: `10.300.0.0` in `10.300.0.0/16` is not an IP address",
+            "test.yaml:19:5 a Calico rule needs an `action`: Allow, Deny, Pass or Log",
+            "test.yaml:25:10 `nets`: prefix `/33` in `192.0.2.0/33` must be between 0 and 32",
+        ]
+    );
+    // Until the engine evaluates them, every Calico policy says it is not accounted for.
+    assert!(a.diagnostics.iter().any(|d| {
+        d.severity == Severity::Info
+            && d.message
+                .contains("GlobalNetworkPolicy default-deny is validated but not yet evaluated")
+    }));
 }
 
 #[test]

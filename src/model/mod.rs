@@ -3,6 +3,7 @@
 //! Built from loaded YAML by [`build`]; nothing here keeps the YAML tree alive.
 
 pub mod build;
+pub mod calico_selector;
 pub mod selector;
 
 use std::net::IpAddr;

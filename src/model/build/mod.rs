@@ -1,5 +1,6 @@
 //! Loaded objects → [`World`]: dispatch by kind, owner resolution, namespace collection.
 
+mod calico;
 pub mod fields;
 mod objects;
 mod policy;
@@ -73,6 +74,10 @@ pub fn object(object: &Object) -> Piece {
             objects::binding(f, kind).map(Item::Binding)
         }
         ("metallb.io", "IPAddressPool") => objects::address_pool(f).map(Item::Pool),
+        (g, k) if calico::is_calico(g, k) => {
+            diagnostics.extend(calico::check(f, k));
+            Ok(Item::None)
+        }
         ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
             cluster_template_user = cluster_template_user_of(f, k);
             workloads::workloads(f, k).map(Item::Workloads)
