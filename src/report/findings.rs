@@ -8,6 +8,7 @@ use miette::{
     Diagnostic as MietteDiagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan,
     NamedSource, SourceCode,
 };
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use crate::check::CheckRun;
@@ -322,11 +323,27 @@ fn write_human(
 fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Result<()> {
     let sources = &run.analysis.sources;
     writeln!(out, "{{\n\"version\": {JSON_VERSION},\n\"findings\": [")?;
-    for (i, (f, fix)) in run.findings.iter().zip(fixes).enumerate() {
-        if i > 0 {
-            writeln!(out, ",")?;
+    // Fixes come in order (their names depend on earlier ones); the JSON of a chunk of
+    // findings is rendered in parallel and written in order.
+    const CHUNK: usize = 1024;
+    let mut pending = run.findings.iter().zip(fixes);
+    let mut first = true;
+    loop {
+        let chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
         }
-        serde_json::to_writer_pretty(&mut *out, &finding_json(sources, f, &fix))?;
+        let rendered = chunk
+            .par_iter()
+            .map(|(f, fix)| serde_json::to_vec_pretty(&finding_json(sources, f, fix)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for json in rendered {
+            if !first {
+                writeln!(out, ",")?;
+            }
+            first = false;
+            out.write_all(&json)?;
+        }
     }
     writeln!(out, "\n],\n\"errors\": [")?;
     let errors = run
