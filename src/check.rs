@@ -23,9 +23,10 @@ pub struct CheckOptions {
     pub ignore: Vec<String>,
     /// File texts to analyse instead of what is on disk (fixes in progress), by display name.
     pub overrides: std::collections::HashMap<String, Arc<str>>,
-    /// Report only on these files (canonical paths): findings located in them or pointing into
-    /// them (such as the policy that isolates a workload elsewhere), and their input errors.
-    /// The analysis still covers everything loaded. `None` reports on everything.
+    /// Report only on these files or directories (canonical paths): findings located in them or
+    /// pointing into them (such as the policy that isolates a workload elsewhere), and their
+    /// warnings and notices. Input errors anywhere are always kept: they make the whole analysis
+    /// incomplete (and `--write` refuses). `None` reports on everything.
     pub scope: Option<Vec<PathBuf>>,
     /// Counts files as they are read (for a progress display on a terminal).
     pub progress: Option<Arc<crate::load::Progress>>,
@@ -86,8 +87,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         });
         analysis
             .diagnostics
-            .retain(|d| in_scope[d.loc.file.0 as usize]);
-        diagnostics.retain(|d| in_scope[d.loc.file.0 as usize]);
+            .retain(|d| d.severity == Severity::Error || in_scope[d.loc.file.0 as usize]);
     }
     timings.count("findings", lint.findings.len() as u64);
     analysis.timings = timings;
@@ -184,10 +184,13 @@ fn select(
         .collect()
 }
 
-/// Per file id: is the file one of `scope` (canonical paths)?
+/// Per file id: is the file one of `scope` or inside one of its directories (canonical paths)?
 fn in_scope(sources: &Sources, scope: &[PathBuf]) -> Vec<bool> {
     sources
         .iter()
-        .map(|(_, file)| std::fs::canonicalize(&file.name).is_ok_and(|path| scope.contains(&path)))
+        .map(|(_, file)| {
+            std::fs::canonicalize(&file.name)
+                .is_ok_and(|path| scope.iter().any(|s| path.starts_with(s)))
+        })
         .collect()
 }

@@ -318,15 +318,21 @@ fn run(cli: Cli) -> io::Result<u8> {
 
 fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
     let (analysed, scope) = match &args.tree {
-        Some(tree) => (
-            vec![tree.display().to_string()],
-            Some(
-                args.paths
-                    .iter()
-                    .filter_map(|p| std::fs::canonicalize(p).ok())
-                    .collect(),
-            ),
-        ),
+        Some(tree) => {
+            let mut scope = Vec::new();
+            for path in &args.paths {
+                match std::fs::canonicalize(path) {
+                    Ok(p) => scope.push(p),
+                    Err(e) => {
+                        eprintln!(
+                            "error: {path}: {e} (with --tree, the paths select what to report)"
+                        );
+                        return Ok(EXIT_ERROR);
+                    }
+                }
+            }
+            (vec![tree.display().to_string()], Some(scope))
+        }
         None => (args.paths.clone(), None),
     };
     let first_dir = analysed.first().map(PathBuf::from).filter(|p| p.is_dir());
@@ -391,16 +397,19 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         }
         let roots: Vec<PathBuf> = analysed.iter().map(PathBuf::from).collect();
         let refused = fix::output::write_in_place(&outcome, &roots);
-        for r in &refused {
-            eprintln!("error: {r}");
+        if !refused.is_empty() {
+            for r in &refused {
+                eprintln!("error: {r}");
+            }
+            return Ok(EXIT_ERROR);
         }
         eprintln!(
             "applied {} fixes to {} files",
             outcome.applied.len(),
-            outcome.changed.len() - refused.len()
+            outcome.changed.len()
         );
         let code = report_findings(out, &outcome.run, &args)?;
-        return Ok(if refused.is_empty() { code } else { EXIT_ERROR });
+        return Ok(code);
     }
     let (progress, ticker) = progress::start();
     let run = check(

@@ -3,50 +3,61 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use netpol_fix::load::Progress;
 
-/// Shows progress until dropped.
+/// Shows progress until dropped (dropping it stops the display at once).
 pub struct Ticker {
-    stop: Arc<AtomicBool>,
+    stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// The counters to hand to the loader (`None` when nothing is shown) and the display.
 pub fn start() -> (Option<Arc<Progress>>, Ticker) {
-    let stop = Arc::new(AtomicBool::new(false));
     let shown = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     if !shown {
-        return (None, Ticker { stop, thread: None });
+        return (
+            None,
+            Ticker {
+                stop: None,
+                thread: None,
+            },
+        );
     }
     let progress = Arc::new(Progress::default());
+    let (stop, stopped) = channel::<()>();
     let thread = {
-        let (progress, stop) = (progress.clone(), stop.clone());
+        let progress = progress.clone();
         std::thread::spawn(move || {
             // Quiet for short runs: the first update after half a second.
-            std::thread::sleep(Duration::from_millis(500));
-            while !stop.load(Ordering::Relaxed) {
+            let mut wait = Duration::from_millis(500);
+            let mut shown = false;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+                wait = Duration::from_millis(200);
                 let done = progress.done.load(Ordering::Relaxed);
                 let total = progress.total.load(Ordering::Relaxed);
-                let line = if done < total {
-                    format!("netpol-fix: reading files {done}/{total}")
-                } else {
-                    format!("netpol-fix: analysing {total} files")
+                let line = match total {
+                    0 => continue, // still walking the tree
+                    t if done < t => format!("netpol-fix: reading files {done}/{t}"),
+                    t => format!("netpol-fix: analysing {t} files"),
                 };
                 eprint!("\r{line}\x1b[K");
                 let _ = std::io::stderr().flush();
-                std::thread::sleep(Duration::from_millis(200));
+                shown = true;
             }
-            eprint!("\r\x1b[K");
+            if shown {
+                eprint!("\r\x1b[K");
+            }
         })
     };
     (
         Some(progress),
         Ticker {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         },
     )
@@ -54,7 +65,7 @@ pub fn start() -> (Option<Arc<Progress>>, Ticker) {
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

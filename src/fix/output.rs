@@ -27,77 +27,84 @@ pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
 }
 
 /// Writes every changed file in place, all or nothing: each file is locked, checked to still
-/// hold what was analysed and staged in a temporary file next to it before any is replaced; if
-/// one cannot be, none is written. Refuses stdin and files reached through a symlink that leaves
-/// `roots`. Returns what was refused (empty when everything was written).
+/// hold what was analysed and staged in a temporary file next to it before any is replaced, and
+/// every lock is held until all are replaced (or restored); if one file cannot be staged, none
+/// is written. Refuses stdin, files reached through a symlink that leaves `roots`, and two names
+/// for one file. Returns what was refused (empty when everything was written).
 pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
     let roots: Vec<PathBuf> = roots
         .iter()
         .filter_map(|r| fs::canonicalize(r).ok())
         .collect();
     let mut refused = Vec::new();
-    // In name order, so concurrent runs take the locks in the same order.
-    let mut staged = Vec::new();
+    // Real paths, sorted, so concurrent runs take the locks in the same order.
+    let mut targets: Vec<(PathBuf, &str, &std::sync::Arc<str>, &String)> = Vec::new();
     for (name, (original, fixed)) in &outcome.changed {
         if name == "-" {
             refused.push("stdin cannot be written; use --diff".to_string());
             continue;
         }
-        match stage(Path::new(name), original, fixed, &roots) {
-            Ok(s) => staged.push(s),
+        match resolve(Path::new(name), &roots) {
+            Ok(real) => targets.push((real, name, original, fixed)),
             Err(e) => refused.push(format!("{name}: not written: {e}")),
         }
     }
-    if !refused.is_empty() {
-        if !staged.is_empty() {
+    targets.sort_by(|a, b| a.0.cmp(&b.0));
+    for pair in targets.windows(2) {
+        if pair[0].0 == pair[1].0 {
             refused.push(format!(
-                "nothing was written (not even the {} files that could be), so the tree stays consistent",
-                staged.len()
+                "{} and {} are the same file; not written",
+                pair[0].1, pair[1].1
             ));
         }
+    }
+    let mut staged = Vec::new();
+    if refused.is_empty() {
+        for (real, name, original, fixed) in targets {
+            match stage(real, original, fixed) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    refused.push(format!("{name}: not written: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        refused.push("nothing was written, so the tree stays consistent".to_string());
         return refused;
     }
-    let mut replaced: Vec<(PathBuf, std::sync::Arc<str>)> = Vec::new();
-    for Staged {
-        real,
-        tmp,
-        original,
-        lock,
-    } in staged
-    {
-        if let Err(e) = tmp.persist(&real) {
-            refused.push(format!("{}: not written: {}", real.display(), e.error));
-            for (path, text) in &replaced {
-                if let Err(e) = restore(path, text) {
+    let mut replaced: Vec<&Staged> = Vec::new();
+    for s in &staged {
+        if let Err(e) = fs::rename(s.tmp.path(), &s.real) {
+            refused.push(format!("{}: not written: {e}", s.real.display()));
+            for done in replaced {
+                if let Err(e) = restore(&done.real, &done.original) {
                     refused.push(format!(
                         "{}: could not be restored: {e}; its original is in git or your backup",
-                        path.display()
+                        done.real.display()
                     ));
                 }
             }
-            return refused;
+            break;
         }
-        drop(lock);
-        replaced.push((real, original));
+        replaced.push(s);
     }
+    // Dropping `staged` releases the locks; the temporary paths were renamed away (or are
+    // removed here when nothing was written).
     refused
 }
 
-/// A fixed file ready to replace its original, which stays locked until then.
+/// A fixed file ready to replace its original, which stays locked until every file is done.
 struct Staged {
     real: PathBuf,
     tmp: tempfile::NamedTempFile,
     original: std::sync::Arc<str>,
-    /// Held (locked) until the file is replaced.
-    lock: fs::File,
+    _lock: fs::File,
 }
 
-fn stage(
-    path: &Path,
-    original: &std::sync::Arc<str>,
-    fixed: &str,
-    roots: &[PathBuf],
-) -> io::Result<Staged> {
+/// The real path of a file to write, which must lie inside one of `roots`.
+fn resolve(path: &Path, roots: &[PathBuf]) -> io::Result<PathBuf> {
     let real = fs::canonicalize(path)?;
     if !roots.iter().any(|r| real.starts_with(r)) {
         return Err(io::Error::other(format!(
@@ -105,6 +112,10 @@ fn stage(
             real.display()
         )));
     }
+    Ok(real)
+}
+
+fn stage(real: PathBuf, original: &std::sync::Arc<str>, fixed: &str) -> io::Result<Staged> {
     // An advisory lock: a concurrent netpol-fix waits here, then sees the changed text below.
     let lock = fs::File::open(&real)?;
     lock.lock()?;
@@ -119,7 +130,7 @@ fn stage(
         real,
         tmp,
         original: original.clone(),
-        lock,
+        _lock: lock,
     })
 }
 
