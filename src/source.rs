@@ -43,6 +43,8 @@ pub struct SourceFile {
     /// Byte offsets where lines start, computed the first time a position is asked for (most
     /// files of a big tree never are).
     line_starts: std::sync::OnceLock<Vec<u32>>,
+    /// See [`SourceFile::excerpt_withheld`].
+    withheld: std::sync::OnceLock<Option<&'static str>>,
 }
 
 /// A 1-based line and column (column counted in characters).
@@ -64,7 +66,23 @@ impl SourceFile {
             name,
             text,
             line_starts: std::sync::OnceLock::new(),
+            withheld: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Why no excerpt of this file may be shown (computed once): Secret values are never
+    /// echoed, and lines over 1,000 bytes (minified JSON, 100k-deep nesting) would drown a
+    /// report.
+    pub fn excerpt_withheld(&self) -> Option<&'static str> {
+        *self.withheld.get_or_init(|| {
+            if mentions_secret(&self.text) {
+                Some("the file holds a Secret")
+            } else if self.text.split('\n').any(|line| line.len() > 1000) {
+                Some("the file has lines longer than 1000 bytes")
+            } else {
+                None
+            }
+        })
     }
 
     /// Line and character column of a byte offset (clamped to the text).
@@ -135,4 +153,16 @@ mod tests {
         assert_eq!(&f.text[12..13], "2");
         assert_eq!(f.line_col(12), LineCol { line: 2, column: 6 });
     }
+}
+
+/// Whether the text may hold a Secret: the word `Secret` anywhere (as in `kind: Secret`, also
+/// with tags, aliases, comments or a line break in between). Deliberately broad: a false
+/// positive only costs an excerpt.
+pub fn mentions_secret(text: &str) -> bool {
+    text.match_indices("Secret").any(|(i, word)| {
+        !text[i + word.len()..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric)
+    })
 }

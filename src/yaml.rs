@@ -161,8 +161,14 @@ impl Scalar<'_> {
     }
 
     /// An integer as Kubernetes reads YAML (go-yaml v2, YAML 1.1): `_` ignored, optional sign,
-    /// `0x`/`0o`/`0b` prefixes and a leading `0` for octal (`0644` is 420).
+    /// `0x`/`0o`/`0b` prefixes and a leading `0` for octal (`0644` is 420). `None` also for
+    /// integers beyond `i64` (which [`Scalar::is_string`] still counts as numbers).
     pub fn as_int(&self) -> Option<i64> {
+        self.wide_int().and_then(|n| i64::try_from(n).ok())
+    }
+
+    /// The integer go-yaml reads, in its range (`i64`, or `u64` when positive).
+    fn wide_int(&self) -> Option<i128> {
         if !self.plain || !starts_like_number(&self.text) {
             return None;
         }
@@ -192,38 +198,71 @@ impl Scalar<'_> {
             return None;
         }
         let magnitude = i128::from_str_radix(body, radix).ok()?;
-        i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+        let n = if negative { -magnitude } else { magnitude };
+        (i128::from(i64::MIN)..=i128::from(u64::MAX))
+            .contains(&n)
+            .then_some(n)
     }
 
-    /// A float (and not an integer) as Kubernetes reads YAML: `1.5`, `1e3`, `.inf`, `-.nan`.
+    /// A float (and not an integer) as Kubernetes reads YAML: go-yaml's
+    /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` (after dropping `_`), `.inf`,
+    /// `+.inf`, `-.inf` and `.nan` in their three spellings.
     pub fn is_float(&self) -> bool {
-        if !self.plain || self.as_int().is_some() {
+        if !self.plain || self.wide_int().is_some() {
             return false;
         }
         let t = self.text.as_ref();
-        let special = t
-            .trim_start_matches(['+', '-'])
-            .strip_prefix('.')
-            .is_some_and(|r| matches!(r, "inf" | "Inf" | "INF" | "nan" | "NaN" | "NAN"));
-        special
-            || ((starts_like_number(t) || t.starts_with('.'))
-                && without_underscores(t).parse::<f64>().is_ok())
+        let special = matches!(
+            t.strip_prefix(['+', '-']).unwrap_or(t),
+            ".inf" | ".Inf" | ".INF"
+        ) || matches!(t, ".nan" | ".NaN" | ".NAN");
+        special || is_yaml_float(&without_underscores(t))
     }
 
     /// Whether Kubernetes reads this scalar as a string (not null, bool, int or float).
     pub fn is_string(&self) -> bool {
-        !(self.is_null() || self.as_bool().is_some() || self.as_int().is_some() || self.is_float())
+        !(self.is_null()
+            || self.as_bool().is_some()
+            || self.wide_int().is_some()
+            || self.is_float())
     }
 
     /// This scalar as a mapping key reads in Kubernetes' JSON: `on:` is `"true"`, `0644:` is
     /// `"420"` (sigs.k8s.io/yaml stringifies non-string keys).
     pub fn key_text(&self) -> Cow<'_, str> {
-        match (self.as_bool(), self.as_int()) {
+        match (self.as_bool(), self.wide_int()) {
             (Some(b), _) => Cow::Borrowed(if b { "true" } else { "false" }),
             (None, Some(i)) => Cow::Owned(i.to_string()),
             _ => Cow::Borrowed(&self.text),
         }
     }
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, by hand.
+fn is_yaml_float(t: &str) -> bool {
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let mantissa = if let Some(fraction) = t.strip_prefix('.') {
+        match digits(fraction) {
+            0 => return false,
+            n => 1 + n,
+        }
+    } else {
+        let whole = digits(t);
+        if whole == 0 {
+            return false;
+        }
+        match t[whole..].strip_prefix('.') {
+            Some(fraction) => whole + 1 + digits(fraction),
+            None => whole,
+        }
+    };
+    let exponent = &t[mantissa..];
+    exponent.is_empty()
+        || exponent
+            .strip_prefix(['e', 'E'])
+            .map(|e| e.strip_prefix(['+', '-']).unwrap_or(e))
+            .is_some_and(|e| !e.is_empty() && digits(e) == e.len())
 }
 
 /// go-yaml only tries to read plain scalars starting with a digit or a sign as numbers.
@@ -256,7 +295,10 @@ pub fn parse_range(
         offsets: Offsets::new(text, range.start, part.is_ascii()),
         stack: Vec::new(),
         anchors: HashMap::new(),
-        budget: limits.alias_expansion.saturating_mul(part.len()) + 10_000,
+        budget: limits
+            .alias_expansion
+            .saturating_mul(part.len())
+            .saturating_add(10_000),
         limits,
         doc_error: None,
         root: None,
@@ -860,12 +902,20 @@ mod tests {
         assert_eq!(int("0x"), None);
         assert_eq!(int("_1"), None);
         assert_eq!(int("99999999999999999999"), None);
-        for float in ["1.5", "1e3", "09", ".5", ".inf", "-.Inf", ".NaN", "+inf"] {
+        for float in [
+            "1.5", "1e3", "1.", "09", ".5", "-2.5E-3", "1_0.5", ".inf", "-.Inf", "+.INF", ".NaN",
+        ] {
             assert!(scalar(float).is_float(), "{float}");
         }
-        for string in ["inf", "nan", "1.2.3", "v1", "0x1G", "1-2"] {
+        for string in [
+            "inf", "+inf", "-nan", "-.nan", "+-.inf", "1.2.3", "v1", "0x1G", "1-2", "1e", ".",
+        ] {
             assert!(scalar(string).is_string(), "{string}");
         }
+        // Beyond i64 but within u64 is still a number to go-yaml.
+        assert_eq!(int("0xFFFFFFFFFFFFFFFF"), None);
+        assert!(!scalar("0xFFFFFFFFFFFFFFFF").is_string());
+        assert!(scalar("0x1FFFFFFFFFFFFFFFF").is_string());
         assert_eq!(scalar("on").key_text(), "true");
         assert_eq!(scalar("N").key_text(), "false");
         assert_eq!(scalar("0644").key_text(), "420");

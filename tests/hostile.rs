@@ -233,7 +233,7 @@ fn an_unreadable_file_is_an_error_and_the_rest_is_analysed() {
 #[test]
 fn secret_values_never_appear_in_any_output() {
     let tree = hostile_tree();
-    for format in ["human", "json", "sarif", "github"] {
+    for format in ["human", "json", "sarif", "github", "codequality"] {
         let out = netpol_fix(tree.path(), &["check", ".", "--format", format]);
         for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
             let text = String::from_utf8_lossy(bytes);
@@ -243,6 +243,26 @@ fn secret_values_never_appear_in_any_output() {
             );
         }
     }
+    // A policy whose fix goes right before a Secret (tagged, so no `kind: Secret` literally):
+    // the diff shows no context lines from that file.
+    let mixed = tempfile::tempdir().unwrap();
+    fs::write(
+        mixed.path().join("mixed.yaml"),
+        format!(
+            "{GOOD}---\n{{apiVersion: v1, kind: !!str Secret, metadata: {{name: db, namespace: shop}}, stringData: {{password: {SECRET_VALUE}}}}}\n"
+        ),
+    )
+    .unwrap();
+    let diff = netpol_fix(mixed.path(), &["check", ".", "--diff"]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains("shop-allow-dns") || text.contains("allow-dns"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(SECRET_VALUE),
+        "--diff echoed a Secret value:\n{text}"
+    );
     let human = netpol_fix(tree.path(), &["check", "secret.yaml"]);
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(
@@ -318,6 +338,7 @@ spec:
     metadata: {labels: {app: api, on: \"x\"}}
     spec:
       containers: [{name: api, image: api, ports: [{containerPort: 0x1F90}]}]
+      volumes: [{name: cfg, configMap: {name: cfg, defaultMode: 0440}}]
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -365,6 +386,8 @@ spec:
     ] {
         assert!(stderr.contains(warning), "{warning}: {stderr}");
     }
+    // File modes are octal on purpose: no warning.
+    assert!(!stderr.contains("0440"), "{stderr}");
 }
 
 #[test]

@@ -365,6 +365,11 @@ kind: NetworkSet
 metadata: {name: external, namespace: x}
 spec:
   nets: [192.0.2.0/33]
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: first}
 "#,
     );
     assert_eq!(
@@ -380,6 +385,7 @@ spec:
             "test.yaml:18:26 `nets`: `10.300.0.0` in `10.300.0.0/16` is not an IP address",
             "test.yaml:19:5 a Calico rule needs an `action`: Allow, Deny, Pass or Log",
             "test.yaml:25:10 `nets`: prefix `/33` in `192.0.2.0/33` must be between 0 and 32",
+            "test.yaml:30:15 `order` must be a number",
         ]
     );
     // Until the engine evaluates them, every Calico policy says it is not accounted for.

@@ -131,6 +131,13 @@ fn check_spans(node: &Node, doc: &Doc, source: &str) -> Result<(), String> {
             }
         }
         (Value::Seq(items), Doc::Seq(expected)) => {
+            if items.len() != expected.len() {
+                return Err(format!(
+                    "{} items, expected {}",
+                    items.len(),
+                    expected.len()
+                ));
+            }
             for (item, value) in items.iter().zip(expected) {
                 check_spans(item, value, source)?;
             }

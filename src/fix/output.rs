@@ -10,16 +10,19 @@ use super::apply::Outcome;
 use super::yaml_out::{Style, Y, emit};
 use crate::lint::ValuePatch;
 use crate::lint::deps::PatchTarget;
+use crate::source::mentions_secret;
 
 /// A unified diff of every changed file (`a/NAME` → `b/NAME`).
 pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
     for (name, (original, fixed)) in &outcome.changed {
         let diff = TextDiff::from_lines(original.as_ref(), fixed.as_str());
+        // Context lines of a file that may hold a Secret could be its values: none shown.
+        let context = if mentions_secret(original) { 0 } else { 3 };
         write!(
             out,
             "{}",
             diff.unified_diff()
-                .context_radius(3)
+                .context_radius(context)
                 .header(&format!("a/{name}"), &format!("b/{name}"))
         )?;
     }

@@ -108,38 +108,9 @@ impl Excerpt {
     }
 }
 
-/// Why a file's text may not be shown: Secret values are never echoed, and a line too long for
-/// a terminal (minified JSON, a 100k-deep nesting) would drown the report.
-fn withheld(text: &str) -> Option<&'static str> {
-    const LONGEST_LINE: usize = 1000;
-    if holds_secret(text) {
-        Some("the file holds a Secret")
-    } else if text.split('\n').any(|line| line.len() > LONGEST_LINE) {
-        Some("the file has lines longer than 1000 bytes")
-    } else {
-        None
-    }
-}
-
-/// Whether a document of the text says `kind: Secret` (YAML or JSON, quoted or not).
-fn holds_secret(text: &str) -> bool {
-    let quotes_and_blanks = ['"', '\'', ' ', '\t'];
-    text.match_indices("Secret").any(|(i, word)| {
-        let followed_by_name = text[i + word.len()..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric());
-        let before = text[..i].trim_end_matches(quotes_and_blanks);
-        !followed_by_name
-            && before
-                .strip_suffix(':')
-                .is_some_and(|b| b.trim_end_matches(quotes_and_blanks).ends_with("kind"))
-    })
-}
-
 fn shown_source(sources: &Sources, file: FileId) -> Result<NamedSource<Arc<str>>, &'static str> {
     let file = sources.get(file);
-    match withheld(&file.text) {
+    match file.excerpt_withheld() {
         Some(why) => Err(why),
         None => Ok(NamedSource::new(file.name.clone(), file.text.clone())),
     }
@@ -574,33 +545,39 @@ fn write_github(out: &mut dyn Write, run: &CheckRun) -> io::Result<()> {
 /// input errors are `input-error` blockers.
 fn to_codequality(run: &CheckRun) -> Value {
     let sources = &run.analysis.sources;
-    let entry = |check: &str, severity: &str, description: &str, loc: Location, identity: &str| {
-        let (file, line, _) = position(sources, loc);
-        let path = file.trim_start_matches("./").to_string();
-        json!({
-            "description": description,
-            "check_name": check,
-            "fingerprint": format!("{:016x}", fnv1a(&format!("{check}\0{path}\0{identity}"))),
-            "severity": severity,
-            "location": {"path": path, "lines": {"begin": line}},
-        })
-    };
-    let input_errors = run
-        .analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| entry("input-error", "blocker", &d.message, d.loc, &d.message));
-    let findings = run.findings.iter().map(|f| {
+    // Identity: check, file, object/side and message; a repeat gets its occurrence number.
+    let mut seen: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    let mut entry =
+        |check: &str, severity: &str, description: &str, loc: Location, identity: &str| {
+            let (file, line, _) = position(sources, loc);
+            let path = file.trim_start_matches("./").to_string();
+            let base = fnv1a(&format!("{check}\0{path}\0{identity}\0{description}"));
+            let occurrence = seen.entry(base).or_default();
+            *occurrence += 1;
+            json!({
+                "description": description,
+                "check_name": check,
+                "fingerprint": format!("{:016x}", fnv1a(&format!("{base:x}\0{occurrence}"))),
+                "severity": severity,
+                "location": {"path": path, "lines": {"begin": line}},
+            })
+        };
+    let mut entries = Vec::new();
+    for d in &run.analysis.diagnostics {
+        if d.severity == Severity::Error {
+            entries.push(entry("input-error", "blocker", &d.message, d.loc, ""));
+        }
+    }
+    for f in &run.findings {
         let severity = match f.severity {
             Severity::Error => "critical",
             Severity::Warning => "major",
             Severity::Info => "info",
         };
         let identity = format!("{}\0{}", f.object, f.side.map_or("", |s| s.as_str()));
-        entry(&f.rule, severity, &f.message, f.loc, &identity)
-    });
-    Value::Array(input_errors.chain(findings).collect())
+        entries.push(entry(&f.rule, severity, &f.message, f.loc, &identity));
+    }
+    Value::Array(entries)
 }
 
 /// FNV-1a, 64 bits: a fingerprint that stays the same across runs and versions.

@@ -45,7 +45,7 @@ pub fn check(f: Fields, kind: &str) -> Vec<Diagnostic> {
             ));
         }
         "NetworkSet" | "GlobalNetworkSet" => nets(f, spec, "nets", &mut out),
-        _ => {}
+        _ => order(f, spec, &mut out), // Tier
     }
     out
 }
@@ -81,6 +81,16 @@ fn policy(f: Fields, spec: &Node, out: &mut Vec<Diagnostic>) {
             Ok(rules) => rules.iter().for_each(|r| rule(f, r, out)),
             Err(e) => out.push(e),
         }
+    }
+}
+
+fn order(f: Fields, spec: &Node, out: &mut Vec<Diagnostic>) {
+    if let Some(order) = f.get(spec, "order")
+        && !order
+            .as_scalar()
+            .is_some_and(|s| s.as_int().is_some() || s.is_float())
+    {
+        out.push(f.error(order, "`order` must be a number"));
     }
 }
 

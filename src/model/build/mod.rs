@@ -84,7 +84,8 @@ pub fn object(object: &Object) -> Piece {
         }
         _ => Ok(Item::None),
     };
-    if !matches!(result, Ok(Item::None)) {
+    // Objects Kubernetes would reject already have their error; others get the warnings.
+    if matches!(&result, Ok(item) if !matches!(item, Item::None)) {
         yaml11_surprises(f, &object.node, &mut diagnostics);
     }
     let item = result.unwrap_or_else(|d| {
@@ -100,7 +101,7 @@ pub fn object(object: &Object) -> Piece {
 
 /// Warns where Kubernetes reads YAML 1.1 differently from what the text suggests: a number
 /// with a leading `0`, `0x`/`0o`/`0b` or `_` (`0644` is 420), and a key that is a boolean or
-/// number (`on:` is the key "true").
+/// number (`on:` is the key "true"). File modes (`mode`, `defaultMode`) are octal on purpose.
 fn yaml11_surprises(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) {
     match &node.value {
         Value::Map(entries) => {
@@ -120,7 +121,9 @@ fn yaml11_surprises(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) {
                         .with_help(format!("quote it (\"{}\") if the text is meant", k.text)),
                     );
                 }
-                yaml11_surprises(f, value, out);
+                if !matches!(key.as_str(), Some("mode" | "defaultMode")) {
+                    yaml11_surprises(f, value, out);
+                }
             }
         }
         Value::Seq(items) => items.iter().for_each(|n| yaml11_surprises(f, n, out)),
