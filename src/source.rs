@@ -139,6 +139,17 @@ impl Sources {
     }
 }
 
+/// Whether the text may hold a Secret: the word `Secret` anywhere (as in `kind: Secret`, also
+/// with tags, aliases, comments or a line break in between; not `accessKeySecret`).
+/// Deliberately broad: a false positive only costs an excerpt.
+pub fn mentions_secret(text: &str) -> bool {
+    text.match_indices("Secret").any(|(i, word)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,16 +164,4 @@ mod tests {
         assert_eq!(&f.text[12..13], "2");
         assert_eq!(f.line_col(12), LineCol { line: 2, column: 6 });
     }
-}
-
-/// Whether the text may hold a Secret: the word `Secret` anywhere (as in `kind: Secret`, also
-/// with tags, aliases, comments or a line break in between). Deliberately broad: a false
-/// positive only costs an excerpt.
-pub fn mentions_secret(text: &str) -> bool {
-    text.match_indices("Secret").any(|(i, word)| {
-        !text[i + word.len()..]
-            .chars()
-            .next()
-            .is_some_and(char::is_alphanumeric)
-    })
 }
