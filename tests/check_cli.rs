@@ -515,3 +515,90 @@ fn readme_shows_the_demo_as_it_is() {
         "README's mermaid picture is stale"
     );
 }
+
+/// `--tree`: the whole tree is analysed, the report is about the given paths (findings in them
+/// or pointing into them); input errors anywhere still fail the run.
+#[test]
+fn tree_scopes_the_report_not_the_analysis() {
+    let rules_of = |v: &Value| {
+        let mut found: Vec<(String, String)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap().to_string(),
+                    f["file"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    // The argo policy file holds no workload, but isolates four of them.
+    let (code, policy) = json(&[
+        "check",
+        "--tree",
+        "fixtures/demo",
+        "fixtures/demo/argo/networkpolicy.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(1));
+    let found = rules_of(&policy);
+    assert!(!found.is_empty());
+    assert!(
+        found.iter().all(|(_, file)| file.contains("/argo/")),
+        "{found:?}"
+    );
+    // A directory selects the files below it; the whole tree's findings are a superset.
+    let (_, dir) = json(&[
+        "check",
+        "--tree",
+        "fixtures/demo",
+        "fixtures/demo/argo",
+        "--format",
+        "json",
+    ]);
+    let (_, all) = json(&["check", "fixtures/demo", "--format", "json"]);
+    let (dir, all) = (rules_of(&dir), rules_of(&all));
+    assert!(found.iter().all(|f| dir.contains(f)) && dir.iter().all(|f| all.contains(f)));
+    assert!(dir.len() < all.len());
+    // A path that does not exist is a usage error.
+    let missing = run(&[
+        "check",
+        "--tree",
+        "fixtures/demo",
+        "fixtures/demo/nope.yaml",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    // An input error outside the given files still fails the run (the analysis is incomplete).
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("good.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    fs::write(
+        tmp.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b\n",
+    )
+    .unwrap();
+    let tree = tmp.path().to_str().unwrap();
+    let good = tmp.path().join("good.yaml");
+    let (code, report) = json(&[
+        "check",
+        "--tree",
+        tree,
+        good.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        report["errors"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("broken.yaml")
+    );
+}
