@@ -236,28 +236,29 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr, SelectorError> {
-        let mut terms = vec![self.and()?];
-        while self.peek().kind == Kind::Or {
-            self.take();
-            terms.push(self.and()?);
-        }
-        Ok(if terms.len() == 1 {
-            terms.pop().unwrap()
-        } else {
-            Expr::Or(terms)
-        })
+        self.joined(Kind::Or, Parser::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, SelectorError> {
-        let mut terms = vec![self.operation()?];
-        while self.peek().kind == Kind::And {
+        self.joined(Kind::And, Parser::operation, Expr::And)
+    }
+
+    /// `operand (separator operand)*`, one operand as itself.
+    fn joined(
+        &mut self,
+        separator: Kind,
+        operand: fn(&mut Parser) -> Result<Expr, SelectorError>,
+        combine: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, SelectorError> {
+        let mut terms = vec![operand(self)?];
+        while self.peek().kind == separator {
             self.take();
-            terms.push(self.operation()?);
+            terms.push(operand(self)?);
         }
         Ok(if terms.len() == 1 {
             terms.pop().unwrap()
         } else {
-            Expr::And(terms)
+            combine(terms)
         })
     }
 
@@ -383,12 +384,7 @@ pub fn parse(text: &str) -> Result<Expr, SelectorError> {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::model::selector::labels;
 
     fn matches(selector: &str, pairs: &[(&str, &str)]) -> bool {
         parse(selector)
