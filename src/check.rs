@@ -48,6 +48,26 @@ impl CheckRun {
     }
 }
 
+/// Loads `inputs` with what the configuration asks of the loader (`limits`, `exclude`), for the
+/// commands that only need the model (`explain`, `graph`); configuration errors are included.
+pub fn analyze_configured(inputs: &[Input], options: &CheckOptions) -> Analysis {
+    let mut sources = Sources::default();
+    let mut diagnostics = Vec::new();
+    let (config, _) = load_config(options, &mut sources, &mut diagnostics);
+    let mut analysis = analyze_with(sources, inputs, loader_options(&config, options));
+    analysis.diagnostics.extend(diagnostics);
+    analysis
+}
+
+fn loader_options(config: &Config, options: &CheckOptions) -> LoadOptions {
+    LoadOptions {
+        limits: config.limits,
+        exclude: config.exclude.clone(),
+        overrides: options.overrides.clone(),
+        progress: options.progress.clone(),
+    }
+}
+
 pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
@@ -62,13 +82,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
     let (mut catalog, rule_diags) = catalog::load(&mut sources, &dirs);
     diagnostics.extend(rule_diags);
 
-    let load_options = LoadOptions {
-        limits: config.limits,
-        exclude: config.exclude.clone(),
-        overrides: options.overrides.clone(),
-        progress: options.progress.clone(),
-    };
-    let mut analysis = analyze_with(sources, inputs, load_options);
+    let mut analysis = analyze_with(sources, inputs, loader_options(&config, options));
     let active = select(
         &mut catalog,
         &config,

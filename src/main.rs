@@ -8,13 +8,13 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use netpol_fix::analysis::{Analysis, analyze};
+use netpol_fix::analysis::Analysis;
 use netpol_fix::check::{CheckOptions, check};
 use netpol_fix::connectivity::Engine;
 use netpol_fix::diag::Severity;
 use netpol_fix::endpoint;
 use netpol_fix::fix;
-use netpol_fix::load::{Input, LoadOptions};
+use netpol_fix::load::Input;
 use netpol_fix::net::Protocol;
 use netpol_fix::report::{self, explain, findings, graph::GraphFormat};
 
@@ -185,9 +185,14 @@ fn inputs(paths: &[String]) -> io::Result<Vec<Input>> {
         .collect()
 }
 
-/// Loads the inputs and prints input diagnostics on stderr.
+/// Loads the inputs (with the loader settings of `netpol-fix.yaml` in the first directory) and
+/// prints input diagnostics on stderr.
 fn load(paths: &[String]) -> io::Result<Analysis> {
-    let analysis = analyze(&inputs(paths)?, LoadOptions::default());
+    let options = CheckOptions {
+        config_root: paths.first().map(PathBuf::from).filter(|p| p.is_dir()),
+        ..CheckOptions::default()
+    };
+    let analysis = netpol_fix::check::analyze_configured(&inputs(paths)?, &options);
     let mut err = io::stderr().lock();
     report::write_diagnostics(&mut err, &analysis.sources, &analysis.diagnostics)?;
     Ok(analysis)

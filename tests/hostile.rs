@@ -312,6 +312,10 @@ fn limits_are_configurable_and_named_in_their_messages() {
             "{file}: expected {limit} in {messages:?}"
         );
     }
+    // The loader settings apply to every command, not only `check`.
+    let graph = netpol_fix(dir.path(), &["graph", "."]);
+    let stderr = String::from_utf8_lossy(&graph.stderr);
+    assert!(stderr.contains("`limits.max_file_bytes`"), "{stderr}");
     // With the defaults the same files are fine.
     fs::remove_file(dir.path().join("netpol-fix.yaml")).unwrap();
     let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
