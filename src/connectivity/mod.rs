@@ -71,6 +71,14 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The decision of one side: egress (at the source) or ingress (at the destination).
+    pub fn side(self, direction: Direction) -> Option<SideVerdict> {
+        match direction {
+            Direction::Egress => self.egress,
+            Direction::Ingress => self.ingress,
+        }
+    }
+
     pub fn allowed(&self) -> bool {
         self.egress.as_ref().is_none_or(SideVerdict::allowed)
             && self.ingress.as_ref().is_none_or(SideVerdict::allowed)

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::check::CheckRun;
 use crate::lint::{Finding, Peer, Remedy, ValuePatch};
+use crate::model::index::WorkloadIndex;
 use crate::model::{Direction, Labels, Selector, World};
 use crate::net::Protocol;
 use crate::source::{FileId, Sources, Span};
@@ -59,9 +60,7 @@ struct Index<'r> {
     sources: &'r Sources,
     /// Per workload: isolated for [ingress, egress].
     isolated: &'r [[bool; 2]],
-    workloads_by_namespace: HashMap<&'r str, Vec<usize>>,
-    /// (namespace, label key, value) → workloads with that template label.
-    workloads_by_label: HashMap<(&'r str, &'r str, &'r str), Vec<usize>>,
+    workloads: WorkloadIndex<'r>,
     policies_by_namespace: HashMap<&'r str, Vec<usize>>,
     styles: HashMap<FileId, Style>,
     /// (namespace, name) of every policy, existing or added.
@@ -106,15 +105,6 @@ enum Render {
 impl<'r> Index<'r> {
     fn new(run: &'r CheckRun) -> Self {
         let world = &run.analysis.world;
-        let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut workloads_by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
-        for (i, w) in world.workloads.iter().enumerate() {
-            let ns = w.meta.id.namespace.as_str();
-            workloads_by_namespace.entry(ns).or_default().push(i);
-            for (k, v) in &w.labels {
-                workloads_by_label.entry((ns, k, v)).or_default().push(i);
-            }
-        }
         let mut policies_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, p) in world.policies.iter().enumerate() {
             policies_by_namespace
@@ -126,8 +116,7 @@ impl<'r> Index<'r> {
             world,
             sources: &run.analysis.sources,
             isolated: &run.isolated,
-            workloads_by_namespace,
-            workloads_by_label,
+            workloads: WorkloadIndex::new(world),
             policies_by_namespace,
             styles: HashMap::new(),
             names: world
@@ -275,24 +264,12 @@ fn check_already_isolated(
     labels: &Labels,
     direction: Direction,
 ) -> Result<(), String> {
-    let selector = Selector::matching(labels);
-    // The pods a selector may select: those with its rarest label (all of the namespace for `{}`).
-    let candidates = labels
-        .iter()
-        .map(|(k, v)| {
-            index
-                .workloads_by_label
-                .get(&(ns, k.as_str(), v.as_str()))
-                .map_or(&[][..], Vec::as_slice)
-        })
-        .min_by_key(|list| list.len())
-        .or_else(|| index.workloads_by_namespace.get(ns).map(Vec::as_slice))
-        .unwrap_or(&[]);
-    for &i in candidates {
+    for i in index.workloads.with_labels(ns, labels) {
         let w = &index.world.workloads[i];
-        if selector.matches(&w.labels) && !index.isolated[i][direction.index()] {
+        if !index.isolated[i][direction.index()] {
             return Err(format!(
-                "no safe fix: a policy selecting `{selector}` would also isolate {} for {}, which is not isolated today",
+                "no safe fix: a policy selecting `{}` would also isolate {} for {}, which is not isolated today",
+                Selector::matching(labels),
                 w.meta.id,
                 direction.as_str()
             ));

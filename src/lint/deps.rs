@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use crate::model::index::WorkloadIndex;
 use crate::model::{EnvSource, Service, TargetPort, World};
 use crate::net::Protocol;
 use crate::refs::{Host, HostRef};
@@ -118,7 +119,11 @@ pub struct ServiceIndex<'w> {
 }
 
 impl<'w> ServiceIndex<'w> {
-    pub fn new(world: &'w World, cluster_domain: &str) -> ServiceIndex<'w> {
+    pub fn new(
+        world: &'w World,
+        workloads: &WorkloadIndex,
+        cluster_domain: &str,
+    ) -> ServiceIndex<'w> {
         let mut by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
         for (i, s) in world.services.iter().enumerate() {
             for ip in s
@@ -133,44 +138,15 @@ impl<'w> ServiceIndex<'w> {
                 }
             }
         }
-        // (namespace, key, value) → workloads: a selector's backends are found from its
-        // rarest label instead of scanning its namespace.
-        let mut by_label: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
-        for (i, w) in world.workloads.iter().enumerate() {
-            for (k, v) in &w.labels {
-                by_label
-                    .entry((w.meta.id.namespace.as_str(), k, v))
-                    .or_default()
-                    .push(i);
-            }
-        }
         let backends = world
             .services
             .iter()
             .map(
                 |s| match s.selector.as_ref().filter(|sel| !sel.is_empty()) {
                     None => Vec::new(),
-                    Some(selector) => {
-                        let ns = s.meta.id.namespace.as_str();
-                        let rarest = selector
-                            .iter()
-                            .map(|(k, v)| {
-                                by_label
-                                    .get(&(ns, k.as_str(), v.as_str()))
-                                    .map_or(&[][..], Vec::as_slice)
-                            })
-                            .min_by_key(|list| list.len())
-                            .unwrap_or(&[]);
-                        rarest
-                            .iter()
-                            .copied()
-                            .filter(|&w| {
-                                selector
-                                    .iter()
-                                    .all(|(k, v)| world.workloads[w].labels.get(k) == Some(v))
-                            })
-                            .collect()
-                    }
+                    Some(selector) => workloads
+                        .with_labels(&s.meta.id.namespace, selector)
+                        .collect(),
                 },
             )
             .collect();

@@ -8,6 +8,7 @@ use super::{Context, Finding, Peer as RemedyPeer, Related, Remedy, finding};
 use crate::connectivity::Endpoint;
 use crate::diag::Severity;
 use crate::lint::catalog::Rule;
+use crate::model::index::includes;
 use crate::model::{
     Direction, DirectionRules, NamespaceScope, ObjectId, Peer, Peers, Selector, TargetPort,
 };
@@ -186,9 +187,9 @@ fn resolve_dns_target_port(cx: &Context, target: Endpoint, protocol: Protocol, p
         .iter()
         .filter(|s| s.meta.id.namespace == cx.config.dns.namespace)
         .filter(|s| {
-            s.selector.as_ref().is_some_and(|sel| {
-                !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-            })
+            s.selector
+                .as_ref()
+                .is_some_and(|sel| !sel.is_empty() && includes(labels, sel))
         })
         .flat_map(|s| &s.ports)
         .find(|sp| sp.port == port && sp.protocol == protocol);
@@ -245,17 +246,15 @@ fn blocked_dns_ports(cx: &Context, client: usize, side: Direction) -> Vec<(Proto
         .copied()
         .filter(|&(protocol, port)| {
             !cx.dns_targets.iter().any(|&t| {
-                let v = cx.engine.verdict(
-                    Endpoint::Workload(client),
-                    t,
-                    protocol,
-                    dns_target_port(cx, t, protocol, port),
-                );
-                let side = match side {
-                    Direction::Egress => v.egress,
-                    Direction::Ingress => v.ingress,
-                };
-                side.is_none_or(|s| s.allowed())
+                cx.engine
+                    .verdict(
+                        Endpoint::Workload(client),
+                        t,
+                        protocol,
+                        dns_target_port(cx, t, protocol, port),
+                    )
+                    .side(side)
+                    .is_none_or(|s| s.allowed())
             })
         })
         .collect()
@@ -304,11 +303,46 @@ fn allow(
     }
 }
 
+/// The pods of workload `w` as a peer: its namespace and template labels.
+fn pods_of(cx: &Context, w: usize) -> RemedyPeer {
+    let workload = &cx.world.workloads[w];
+    RemedyPeer::Pods {
+        namespace: workload.meta.id.namespace.clone(),
+        labels: workload.labels.clone(),
+    }
+}
+
 fn is_dns_target(cx: &Context, client: usize) -> bool {
     cx.dns_targets.contains(&Endpoint::Workload(client))
 }
 
 pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity) -> Vec<Finding> {
+    // The same for every client: where DNS is, how to allow it, on which ports.
+    let target = if cx.config.dns.addresses.is_empty() {
+        format!(
+            "`namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {}}}}}` AND `podSelector: {{matchLabels: {}}}`",
+            cx.config.dns.namespace,
+            flow_map(&cx.config.dns.labels)
+        )
+    } else {
+        "an ipBlock for each node-local DNS address (/32)".to_string()
+    };
+    let peer = if cx.config.dns.addresses.is_empty() {
+        RemedyPeer::Pods {
+            namespace: cx.config.dns.namespace.clone(),
+            labels: cx.config.dns.labels.clone(),
+        }
+    } else {
+        RemedyPeer::Cidrs(
+            cx.config
+                .dns
+                .addresses
+                .iter()
+                .map(|&a| IpNet::host(a))
+                .collect(),
+        )
+    };
+    let ports = dns_ports(cx);
     let mut out = Vec::new();
     for client in clients(cx) {
         let isolated_by = cx
@@ -332,41 +366,17 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
             port_list(&blocked),
             dns_description(cx),
         );
-        let target = if cx.config.dns.addresses.is_empty() {
-            format!(
-                "`namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {}}}}}` AND `podSelector: {{matchLabels: {}}}`",
-                cx.config.dns.namespace,
-                flow_map(&cx.config.dns.labels)
-            )
-        } else {
-            "an ipBlock for each node-local DNS address (/32)".to_string()
-        };
         f.help = format!(
             "allow egress to {target} on {}.{}",
             port_list(&cx.config.dns.ports),
             dead_namespace_selectors(cx, isolated_by)
         );
-        let peer = if cx.config.dns.addresses.is_empty() {
-            RemedyPeer::Pods {
-                namespace: cx.config.dns.namespace.clone(),
-                labels: cx.config.dns.labels.clone(),
-            }
-        } else {
-            RemedyPeer::Cidrs(
-                cx.config
-                    .dns
-                    .addresses
-                    .iter()
-                    .map(|&a| IpNet::host(a))
-                    .collect(),
-            )
-        };
         f.remedies.push(allow(
             cx,
             Direction::Egress,
             client,
-            peer,
-            dns_ports(cx),
+            peer.clone(),
+            ports.clone(),
             true,
             isolated_by[0],
         ));
@@ -589,16 +599,15 @@ fn blocked(cx: &Context, group: &[&Dependency], side: Direction) -> Vec<(Destina
                 continue;
             }
             seen.push(dest);
-            let v = cx.engine.verdict(
-                Endpoint::Workload(d.client),
-                Endpoint::Workload(dest.workload),
-                dest.protocol,
-                dest.port,
-            );
-            let decided = match side {
-                Direction::Egress => v.egress,
-                Direction::Ingress => v.ingress,
-            };
+            let decided = cx
+                .engine
+                .verdict(
+                    Endpoint::Workload(d.client),
+                    Endpoint::Workload(dest.workload),
+                    dest.protocol,
+                    dest.port,
+                )
+                .side(side);
             if let Some(s) = decided.filter(|s| !s.allowed()) {
                 out.push((dest, s.isolated_by));
             }
@@ -722,27 +731,20 @@ fn dependency_remedies(
                 anchor,
             )]
         }
-        Direction::Ingress => {
-            let client = &cx.world.workloads[d.client];
-            blocked
-                .iter()
-                .map(|(dest, policies)| {
-                    let peer = RemedyPeer::Pods {
-                        namespace: client.meta.id.namespace.clone(),
-                        labels: client.labels.clone(),
-                    };
-                    allow(
-                        cx,
-                        Direction::Ingress,
-                        dest.workload,
-                        peer,
-                        vec![(dest.protocol, dest.port)],
-                        true,
-                        policies[0],
-                    )
-                })
-                .collect()
-        }
+        Direction::Ingress => blocked
+            .iter()
+            .map(|(dest, policies)| {
+                allow(
+                    cx,
+                    Direction::Ingress,
+                    dest.workload,
+                    pods_of(cx, d.client),
+                    vec![(dest.protocol, dest.port)],
+                    true,
+                    policies[0],
+                )
+            })
+            .collect(),
     }
 }
 
@@ -790,22 +792,51 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
         .copied()
         .filter(|t| !matches!(t, Endpoint::External(_)))
         .collect();
+    if dns_pods.is_empty() {
+        return out;
+    }
+    // The same for every client: the DNS pods' isolating policies, and per DNS pod the pods a
+    // new policy selects, the ports they listen on and the policy it goes next to.
+    let mut policies: Vec<usize> = dns_pods
+        .iter()
+        .flat_map(|&t| cx.engine.isolating(t, Direction::Ingress).iter().copied())
+        .collect();
+    policies.sort_unstable();
+    policies.dedup();
+    let targets: Vec<String> = dns_pods.iter().map(|&t| endpoint_name(cx, t)).collect();
+    let admissions: Vec<_> = dns_pods
+        .iter()
+        .filter_map(|&t| {
+            let &anchor = cx.engine.isolating(t, Direction::Ingress).first()?;
+            let selected = match t {
+                Endpoint::Workload(w) => (
+                    cx.world.workloads[w].meta.id.namespace.clone(),
+                    cx.world.workloads[w].labels.clone(),
+                ),
+                _ => (
+                    cx.config.dns.namespace.clone(),
+                    cx.config.dns.labels.clone(),
+                ),
+            };
+            let ports: Vec<(Protocol, u16)> = cx
+                .config
+                .dns
+                .ports
+                .iter()
+                .map(|&(p, n)| (p, dns_target_port(cx, t, p, n)))
+                .collect();
+            Some((selected, ports, anchor))
+        })
+        .collect();
     for client in clients(cx) {
-        if dns_pods.is_empty() || is_dns_target(cx, client) {
+        if is_dns_target(cx, client) {
             continue;
         }
         let blocked = blocked_dns_ports(cx, client, Direction::Ingress);
         if !blocked.iter().any(|(p, _)| *p == Protocol::Udp) {
             continue;
         }
-        let mut policies: Vec<usize> = dns_pods
-            .iter()
-            .flat_map(|&t| cx.engine.isolating(t, Direction::Ingress).iter().copied())
-            .collect();
-        policies.sort_unstable();
-        policies.dedup();
         let mut f = client_finding(cx, rule, client, Direction::Ingress, &policies);
-        let targets: Vec<String> = dns_pods.iter().map(|&t| endpoint_name(cx, t)).collect();
         f.message = format!(
             "{} cannot resolve names once policies are enforced: the ingress of {}, isolated by {}, does not allow it on {}",
             name(cx, client),
@@ -819,38 +850,14 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
             Selector::matching(&cx.world.workloads[client].labels),
             port_list(&cx.config.dns.ports)
         );
-        let client_peer = RemedyPeer::Pods {
-            namespace: cx.world.workloads[client].meta.id.namespace.clone(),
-            labels: cx.world.workloads[client].labels.clone(),
-        };
-        for &t in &dns_pods {
-            let Some(&anchor) = cx.engine.isolating(t, Direction::Ingress).first() else {
-                continue;
-            };
-            let selected = match t {
-                Endpoint::Workload(w) => (
-                    cx.world.workloads[w].meta.id.namespace.clone(),
-                    cx.world.workloads[w].labels.clone(),
-                ),
-                _ => (
-                    cx.config.dns.namespace.clone(),
-                    cx.config.dns.labels.clone(),
-                ),
-            };
-            let ports = cx
-                .config
-                .dns
-                .ports
-                .iter()
-                .map(|&(p, n)| (p, dns_target_port(cx, t, p, n)))
-                .collect();
+        for (selected, ports, anchor) in &admissions {
             f.remedies.push(Remedy::Allow {
                 direction: Direction::Ingress,
-                selected,
-                peer: client_peer.clone(),
-                ports,
+                selected: selected.clone(),
+                peer: pods_of(cx, client),
+                ports: ports.clone(),
                 safe: true,
-                anchor_policy: anchor,
+                anchor_policy: *anchor,
             });
         }
         out.push(f);

@@ -10,6 +10,7 @@ mod suppress;
 use crate::config::Config;
 use crate::connectivity::{Endpoint, Engine, Probe};
 use crate::diag::Severity;
+use crate::model::index::WorkloadIndex;
 use crate::model::{Direction, Labels, ObjectId, World};
 use crate::net::{IpNet, Protocol};
 use crate::source::Location;
@@ -119,16 +120,9 @@ pub fn run(
 ) -> Lint {
     world.ensure_namespace(&config.dns.namespace);
     let world: &World = world;
-    let dns_pods: Vec<usize> = (0..world.workloads.len())
-        .filter(|&i| {
-            let w = &world.workloads[i];
-            w.meta.id.namespace == config.dns.namespace
-                && config
-                    .dns
-                    .labels
-                    .iter()
-                    .all(|(k, v)| w.labels.get(k) == Some(v))
-        })
+    let workloads = WorkloadIndex::new(world);
+    let dns_pods: Vec<usize> = workloads
+        .with_labels(&config.dns.namespace, &config.dns.labels)
         .collect();
     let probes = if dns_pods.is_empty() && config.dns.addresses.is_empty() {
         vec![Probe {
@@ -158,7 +152,7 @@ pub fn run(
             Engine::with_probes(world, &probes)
         }),
         services: timings.phase("service index", || {
-            ServiceIndex::new(world, &config.cluster_domain)
+            ServiceIndex::new(world, &workloads, &config.cluster_domain)
         }),
         dns_targets,
         dns_ports: Default::default(),

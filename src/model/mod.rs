@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod calico_selector;
+pub mod index;
 pub mod selector;
 
 use std::net::IpAddr;
