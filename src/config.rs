@@ -103,9 +103,7 @@ pub fn parse(file: FileId, text: &str) -> (Config, Vec<Diagnostic>) {
         document,
     };
     let f = Fields { object: &object };
-    if let Err(e) = read(f, &object.node, &mut config, &mut errors) {
-        errors.push(e);
-    }
+    read(f, &object.node, &mut config, &mut errors);
     (config, errors)
 }
 
@@ -119,7 +117,31 @@ fn unknown_key(f: Fields, key: &Node, known: &[&str], section: &str) -> Diagnost
     .with_help(format!("known keys: {}", known.join(", ")))
 }
 
-fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic>) -> Result<()> {
+/// Reads every `key: value` of the mapping `section` with `read`, which answers `None` for a
+/// key it does not know (an error naming the known `keys`). Every error is collected and the
+/// other keys are still read.
+fn read_section(
+    f: Fields,
+    node: &Node,
+    section: &str,
+    keys: &[&str],
+    errors: &mut Vec<Diagnostic>,
+    mut read: impl FnMut(&str, &Node, &mut Vec<Diagnostic>) -> Option<Result<()>>,
+) {
+    let entries = match f.map(node, section) {
+        Ok(entries) => entries,
+        Err(e) => return errors.push(e),
+    };
+    for (key, value) in entries {
+        let result = read(key.as_str().unwrap_or(""), value, errors)
+            .unwrap_or_else(|| Err(unknown_key(f, key, keys, section)));
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+}
+
+fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic>) {
     const KEYS: [&str; 7] = [
         "cluster_domain",
         "dns",
@@ -129,58 +151,56 @@ fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic
         "rule_dirs",
         "limits",
     ];
-    for (key, value) in f.map(root, FILE_NAME)? {
-        let result = match key.as_str().unwrap_or("") {
+    read_section(f, root, FILE_NAME, &KEYS, errors, |key, value, errors| {
+        Some(match key {
             "cluster_domain" => f
                 .string(value, "cluster_domain")
                 .map(|d| config.cluster_domain = d),
-            "dns" => read_dns(f, value, &mut config.dns, errors),
-            "api_server" => read_api_server(f, value, &mut config.api_server, errors),
-            "rules" => read_rules(f, value, &mut config.rules, errors),
+            "dns" => {
+                read_dns(f, value, &mut config.dns, errors);
+                Ok(())
+            }
+            "api_server" => {
+                read_api_server(f, value, &mut config.api_server, errors);
+                Ok(())
+            }
+            "rules" => {
+                read_rules(f, value, &mut config.rules, errors);
+                Ok(())
+            }
             "exclude" => strings(f, value, "exclude").map(|v| config.exclude = v),
             "rule_dirs" => strings(f, value, "rule_dirs").map(|v| config.rule_dirs = v),
-            "limits" => read_limits(f, value, &mut config.limits, errors),
-            _ => Err(unknown_key(f, key, &KEYS, FILE_NAME)),
-        };
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
-    Ok(())
+            "limits" => {
+                read_limits(f, value, &mut config.limits, errors);
+                Ok(())
+            }
+            _ => return None,
+        })
+    });
 }
 
-fn read_limits(
-    f: Fields,
-    node: &Node,
-    limits: &mut Limits,
-    errors: &mut Vec<Diagnostic>,
-) -> Result<()> {
+fn read_limits(f: Fields, node: &Node, limits: &mut Limits, errors: &mut Vec<Diagnostic>) {
     const KEYS: [&str; 4] = [
         "max_file_bytes",
         "max_documents",
         "max_depth",
         "alias_expansion",
     ];
-    for (key, value) in f.map(node, "limits")? {
-        let name = key.as_str().unwrap_or("");
+    read_section(f, node, "limits", &KEYS, errors, |name, value, _| {
         let positive = || {
             let n = f.int(value, name)?;
             u64::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
                 f.error(value, format!("`limits.{name}` must be a positive integer"))
             })
         };
-        let result = match name {
+        Some(match name {
             "max_file_bytes" => positive().map(|n| limits.max_file_bytes = n),
             "max_documents" => positive().map(|n| limits.max_documents = n as usize),
             "max_depth" => positive().map(|n| limits.max_depth = n as usize),
             "alias_expansion" => positive().map(|n| limits.alias_expansion = n as usize),
-            _ => Err(unknown_key(f, key, &KEYS, "limits")),
-        };
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
-    Ok(())
+            _ => return None,
+        })
+    });
 }
 
 fn strings(f: Fields, node: &Node, what: &str) -> Result<Vec<String>> {
@@ -190,30 +210,27 @@ fn strings(f: Fields, node: &Node, what: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-fn read_dns(f: Fields, node: &Node, dns: &mut Dns, errors: &mut Vec<Diagnostic>) -> Result<()> {
+fn read_dns(f: Fields, node: &Node, dns: &mut Dns, errors: &mut Vec<Diagnostic>) {
     const KEYS: [&str; 4] = ["namespace", "labels", "ports", "addresses"];
-    for (key, value) in f.map(node, "dns")? {
-        let result = match key.as_str().unwrap_or("") {
+    read_section(f, node, "dns", &KEYS, errors, |key, value, _| {
+        Some(match key {
             "namespace" => f.string(value, "dns.namespace").map(|v| dns.namespace = v),
             "labels" => f.labels(value, "dns.labels").map(|v| dns.labels = v),
             "ports" => ports(f, value).map(|v| dns.ports = v),
-            "addresses" => f
-                .seq(value, "dns.addresses")?
-                .iter()
-                .map(|n| {
-                    f.string(n, "dns.addresses")?
-                        .parse()
-                        .map_err(|_| f.error(n, "not an IP address"))
-                })
-                .collect::<Result<_>>()
-                .map(|v| dns.addresses = v),
-            _ => Err(unknown_key(f, key, &KEYS, "dns")),
-        };
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
-    Ok(())
+            "addresses" => f.seq(value, "dns.addresses").and_then(|items| {
+                items
+                    .iter()
+                    .map(|n| {
+                        f.string(n, "dns.addresses")?
+                            .parse()
+                            .map_err(|_| f.error(n, "not an IP address"))
+                    })
+                    .collect::<Result<_>>()
+                    .map(|v| dns.addresses = v)
+            }),
+            _ => return None,
+        })
+    });
 }
 
 /// `[{protocol: UDP, port: 53}, …]`.
@@ -234,42 +251,35 @@ fn ports(f: Fields, node: &Node) -> Result<Vec<(Protocol, u16)>> {
         .collect()
 }
 
-fn read_api_server(
-    f: Fields,
-    node: &Node,
-    api: &mut ApiServer,
-    errors: &mut Vec<Diagnostic>,
-) -> Result<()> {
+fn read_api_server(f: Fields, node: &Node, api: &mut ApiServer, errors: &mut Vec<Diagnostic>) {
     const KEYS: [&str; 2] = ["cidrs", "ports"];
-    for (key, value) in f.map(node, "api_server")? {
-        let result = match key.as_str().unwrap_or("") {
-            "cidrs" => f
-                .seq(value, "api_server.cidrs")?
-                .iter()
-                .map(|n| {
-                    let text = f.string(n, "api_server.cidrs")?;
-                    let text = if text.contains('/') {
-                        text
-                    } else {
-                        host_cidr(&text)
-                    };
-                    IpNet::parse(&text).map_err(|e| f.error(n, e))
-                })
-                .collect::<Result<_>>()
-                .map(|v| api.cidrs = v),
-            "ports" => f
-                .seq(value, "api_server.ports")?
-                .iter()
-                .map(|n| f.port(n, "api_server.ports"))
-                .collect::<Result<_>>()
-                .map(|v| api.ports = v),
-            _ => Err(unknown_key(f, key, &KEYS, "api_server")),
-        };
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
-    Ok(())
+    read_section(f, node, "api_server", &KEYS, errors, |key, value, _| {
+        Some(match key {
+            "cidrs" => f.seq(value, "api_server.cidrs").and_then(|items| {
+                items
+                    .iter()
+                    .map(|n| {
+                        let text = f.string(n, "api_server.cidrs")?;
+                        let text = if text.contains('/') {
+                            text
+                        } else {
+                            host_cidr(&text)
+                        };
+                        IpNet::parse(&text).map_err(|e| f.error(n, e))
+                    })
+                    .collect::<Result<_>>()
+                    .map(|v| api.cidrs = v)
+            }),
+            "ports" => f.seq(value, "api_server.ports").and_then(|items| {
+                items
+                    .iter()
+                    .map(|n| f.port(n, "api_server.ports"))
+                    .collect::<Result<_>>()
+                    .map(|v| api.ports = v)
+            }),
+            _ => return None,
+        })
+    });
 }
 
 /// A single address as a host CIDR (`/32` or `/128`).
@@ -281,30 +291,22 @@ fn host_cidr(addr: &str) -> String {
     }
 }
 
-fn read_rules(
-    f: Fields,
-    node: &Node,
-    rules: &mut RuleSelection,
-    errors: &mut Vec<Diagnostic>,
-) -> Result<()> {
+fn read_rules(f: Fields, node: &Node, rules: &mut RuleSelection, errors: &mut Vec<Diagnostic>) {
     const KEYS: [&str; 3] = ["select", "ignore", "severity"];
-    for (key, value) in f.map(node, "rules")? {
-        let result = match key.as_str().unwrap_or("") {
+    read_section(f, node, "rules", &KEYS, errors, |key, value, _| {
+        Some(match key {
             "select" => strings(f, value, "rules.select").map(|v| rules.select = v),
             "ignore" => strings(f, value, "rules.ignore").map(|v| rules.ignore = v),
-            "severity" => f
-                .map(value, "rules.severity")?
-                .iter()
-                .map(|(k, v)| Ok((f.string(k, "rule id")?, parse_severity(f, v)?)))
-                .collect::<Result<_>>()
-                .map(|v| rules.severity = v),
-            _ => Err(unknown_key(f, key, &KEYS, "rules")),
-        };
-        if let Err(e) = result {
-            errors.push(e);
-        }
-    }
-    Ok(())
+            "severity" => f.map(value, "rules.severity").and_then(|entries| {
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((f.string(k, "rule id")?, parse_severity(f, v)?)))
+                    .collect::<Result<_>>()
+                    .map(|v| rules.severity = v)
+            }),
+            _ => return None,
+        })
+    });
 }
 
 pub fn parse_severity(f: Fields, node: &Node) -> Result<Severity> {
@@ -324,5 +326,28 @@ pub fn file_start(file: FileId) -> Location {
     Location {
         file,
         span: Span::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_value_is_an_error_and_the_other_keys_still_apply() {
+        let (config, errors) = parse(
+            FileId(0),
+            "dns: {addresses: 5, namespace: cluster-dns}\nlimits: 3\ncluster_domain: corp.local\n",
+        );
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`dns.addresses` must be a list, found a scalar",
+                "`limits` must be a mapping, found a scalar"
+            ]
+        );
+        assert_eq!(config.dns.namespace, "cluster-dns");
+        assert_eq!(config.cluster_domain, "corp.local");
     }
 }
