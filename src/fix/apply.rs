@@ -87,15 +87,10 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
             break;
         }
         let before = isolation(&run);
-        let mut round: Vec<String> = Vec::new();
+        // (name, text before this round) of every file this round edits.
+        let mut round: Vec<(String, Arc<str>)> = Vec::new();
         for (name, mut file_edits) in edits {
-            let file = run
-                .analysis
-                .sources
-                .iter()
-                .find(|(_, f)| f.name == name)
-                .map(|(_, f)| f.text.clone());
-            let Some(text) = file else { continue };
+            let text = run.analysis.sources.get(file_edits[0].file).text.clone();
             originals
                 .entry(name.clone())
                 .or_insert_with(|| text.clone());
@@ -104,20 +99,20 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
             options
                 .overrides
                 .insert(name.clone(), apply_edits(&text, &file_edits).into());
-            round.push(name);
+            round.push((name, text));
         }
         let errors_before = error_counts(&run);
         let next = check(inputs, &options);
         let errors_after = error_counts(&next);
         let mut reverted = false;
-        for name in &round {
+        for (name, previous) in &round {
             if errors_after.get(name).copied().unwrap_or(0)
                 > errors_before.get(name).copied().unwrap_or(0)
             {
                 problems.push(format!(
                     "a fix would leave {name} unloadable; the file was left untouched"
                 ));
-                restore(&mut options, &originals, name, &run);
+                restore(&mut options, &originals, name, previous);
                 frozen.insert(name.clone());
                 reverted = true;
             }
@@ -131,8 +126,8 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
                 "fixes would newly isolate {}; they were not applied",
                 newly_isolated.join(", ")
             ));
-            for name in &round {
-                restore(&mut options, &originals, name, &run);
+            for (name, previous) in &round {
+                restore(&mut options, &originals, name, previous);
                 frozen.insert(name.clone());
             }
             run = check(inputs, &options);
@@ -168,26 +163,18 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
     }
 }
 
-/// Puts back the text the file had before this round.
+/// Puts back the text the file had before this round (`previous`): no override when that was
+/// the text on disk.
 fn restore(
     options: &mut CheckOptions,
     originals: &HashMap<String, Arc<str>>,
     name: &str,
-    before: &CheckRun,
+    previous: &Arc<str>,
 ) {
-    let previous = before
-        .analysis
-        .sources
-        .iter()
-        .find(|(_, f)| f.name == name)
-        .map(|(_, f)| f.text.clone());
-    match previous {
-        Some(text) if originals.get(name) != Some(&text) => {
-            options.overrides.insert(name.to_string(), text);
-        }
-        _ => {
-            options.overrides.remove(name);
-        }
+    if originals.get(name) == Some(previous) {
+        options.overrides.remove(name);
+    } else {
+        options.overrides.insert(name.to_string(), previous.clone());
     }
 }
 
