@@ -90,17 +90,9 @@ enum Problem {
     Notice(String),
 }
 
-/// Reads every input; `sources` may already hold files (config, rules) that diagnostics name.
-pub fn load(sources: Sources, inputs: &[Input], options: LoadOptions) -> Loaded<Object<'static>> {
-    load_with(sources, inputs, options, &|object| Object {
-        file: object.file,
-        node: object.node.into_owned(),
-        document: object.document,
-    })
-}
-
-/// Reads every input and turns each object into a `T` right away, in parallel (files, and the
-/// documents of a big file), so YAML trees never outlive their file.
+/// Reads every input (`sources` may already hold files — config, rules — that diagnostics
+/// name) and turns each object into a `T` right away, in parallel (files, and the documents of
+/// a big file), so YAML trees never outlive their file.
 pub fn load_with<T: Send>(
     mut sources: Sources,
     inputs: &[Input],
@@ -441,14 +433,20 @@ fn helm_template(path: &Path, text: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    fn load_text(text: &str) -> Loaded<Object<'static>> {
-        load(
+    /// Each object's kind and the span of its `metadata.name`.
+    fn load_text(text: &str) -> Loaded<(String, Option<Span>)> {
+        load_with(
             Sources::default(),
             &[Input::Text {
                 name: "-".into(),
                 text: text.into(),
             }],
             LoadOptions::default(),
+            &|object| {
+                let kind = object.node.get("kind").and_then(Node::as_str);
+                let name = object.node.get("metadata").and_then(|m| m.get("name"));
+                (kind.unwrap_or("").to_string(), name.map(|n| n.span))
+            },
         )
     }
 
@@ -461,7 +459,7 @@ mod tests {
         let kinds: Vec<_> = loaded
             .objects
             .iter()
-            .map(|o| o.node.get("kind").unwrap().as_str().unwrap().to_string())
+            .map(|(kind, _)| kind.clone())
             .collect();
         assert_eq!(kinds, ["ConfigMap", "Service"]);
     }
@@ -491,9 +489,8 @@ mod tests {
     fn bom_is_skipped_and_spans_still_slice_the_file() {
         let text = "\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: é}\n";
         let loaded = load_text(text);
-        let obj = &loaded.objects[0];
-        let name = obj.node.get("metadata").unwrap().get("name").unwrap();
-        assert_eq!(&text[name.span.range()], "é");
+        let name = loaded.objects[0].1.unwrap();
+        assert_eq!(&text[name.range()], "é");
     }
 
     #[test]

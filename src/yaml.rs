@@ -64,26 +64,6 @@ impl Default for Limits {
 }
 
 impl<'t> Node<'t> {
-    /// The same node with every scalar owned (for trees kept beyond their source text).
-    pub fn into_owned(self) -> Node<'static> {
-        Node {
-            span: self.span,
-            value: match self.value {
-                Value::Scalar(s) => Value::Scalar(Scalar {
-                    text: Cow::Owned(s.text.into_owned()),
-                    plain: s.plain,
-                }),
-                Value::Seq(items) => Value::Seq(items.into_iter().map(Node::into_owned).collect()),
-                Value::Map(entries) => Value::Map(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect(),
-                ),
-            },
-        }
-    }
-
     pub fn as_map(&self) -> Option<&[(Node<'t>, Node<'t>)]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
