@@ -356,6 +356,10 @@ fn read_one<T: Send>(
 
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    // A FIFO or device would block or never end.
+    if !meta.is_file() {
+        return Err("cannot read: not a regular file; it was not read".into());
+    }
     if meta.len() > max {
         return Err(format!(
             "file is {} bytes, over the limit of {max} (`limits.max_file_bytes`); it was not read",

@@ -512,3 +512,45 @@ fn concurrent_writes_on_one_tree_end_as_one_write_would() {
         );
     }
 }
+
+/// The lock protocol of `--write`: a run that finds a file locked waits, then sees that the
+/// file changed since it was analysed and writes nothing at all (not even the other files).
+#[test]
+fn write_waits_for_a_locked_file_and_refuses_it_when_it_changed_meanwhile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo"),
+        &demo,
+    );
+    let before = tree_files(&demo);
+    // A file the demo's fixes edit (the hardcoded ClusterIP), held locked as another run would.
+    let backend = demo.join("apps/backend.yaml");
+    let lock = fs::File::open(&backend).unwrap();
+    lock.lock().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(["--write", demo.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for the run to analyse the tree and block on the lock.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let changed = format!(
+        "{}# edited meanwhile\n",
+        String::from_utf8(before["apps/backend.yaml"].clone()).unwrap()
+    );
+    fs::write(&backend, &changed).unwrap();
+    drop(lock);
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("changed on disk"), "{stderr}");
+    let mut expected = before;
+    expected.insert("apps/backend.yaml".into(), changed.into_bytes());
+    assert_eq!(
+        tree_files(&demo),
+        expected,
+        "nothing else was written: {stderr}"
+    );
+}

@@ -213,20 +213,34 @@ fn an_unreadable_file_is_an_error_and_the_rest_is_analysed() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("good.yaml"), GOOD).unwrap();
+    // A FIFO given as a file is refused, not read (it would block), even for root.
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("pipe.yaml"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let mut unreadable = vec!["pipe.yaml"];
+    // Without read permission (root reads it anyway, so only checked as another user).
     let locked = dir.path().join("locked.yaml");
     fs::write(&locked, GOOD).unwrap();
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-    if fs::read(&locked).is_ok() {
-        // Running as root: permissions do not stop reads; the dangling link above covers it.
-        return;
+    if fs::read(&locked).is_err() {
+        unreadable.push("locked.yaml");
     }
-    let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
+    let mut args = vec!["check", "good.yaml", "--format", "json"];
+    args.extend(&unreadable);
+    let out = netpol_fix(dir.path(), &args);
     assert_eq!(out.status.code(), Some(2));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["errors"].as_array().unwrap().iter().any(|e| {
-        e["file"].as_str().unwrap().ends_with("locked.yaml")
-            && e["message"].as_str().unwrap().contains("cannot read")
-    }));
+    for file in unreadable {
+        assert!(
+            report["errors"].as_array().unwrap().iter().any(|e| {
+                e["file"].as_str().unwrap() == file
+                    && e["message"].as_str().unwrap().contains("cannot read")
+            }),
+            "{file}: {report}"
+        );
+    }
     assert!(!report["findings"].as_array().unwrap().is_empty());
 }
 

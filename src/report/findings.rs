@@ -420,7 +420,7 @@ fn sarif_location(sources: &Sources, loc: Location, message: Option<&str>) -> Va
     let (file, line, column) = position(sources, loc);
     let mut v = json!({
         "physicalLocation": {
-            "artifactLocation": {"uri": file.replace('\\', "/").trim_start_matches("./")},
+            "artifactLocation": {"uri": repository_path(&file)},
             "region": {"startLine": line, "startColumn": column},
         }
     });
@@ -428,6 +428,11 @@ fn sarif_location(sources: &Sources, loc: Location, message: Option<&str>) -> Va
         v["message"] = json!({"text": m});
     }
     v
+}
+
+/// A file as code-scanning tools expect it: forward slashes, no leading `./`.
+fn repository_path(file: &str) -> String {
+    file.replace('\\', "/").trim_start_matches("./").to_string()
 }
 
 fn sarif_rule(rule: &Rule) -> Value {
@@ -550,7 +555,7 @@ fn to_codequality(run: &CheckRun) -> Value {
     let mut entry =
         |check: &str, severity: &str, description: &str, loc: Location, identity: &str| {
             let (file, line, _) = position(sources, loc);
-            let path = file.trim_start_matches("./").to_string();
+            let path = repository_path(&file);
             let base = fnv1a(&format!("{check}\0{path}\0{identity}\0{description}"));
             let occurrence = seen.entry(base).or_default();
             *occurrence += 1;
