@@ -17,10 +17,15 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn has_errors(&self) -> bool {
+    /// The input errors (not warnings or notices).
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics
             .iter()
-            .any(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
     }
 }
 

@@ -3,7 +3,6 @@
 //! panics when an invariant breaks.
 
 use crate::check::{CheckOptions, check};
-use crate::diag::Severity;
 use crate::fix::{apply::fix_all, summaries};
 use crate::load::Input;
 
@@ -46,14 +45,7 @@ pub fn load(text: &str) {
 pub fn fix(text: &str) {
     let options = CheckOptions::default();
     let outcome = fix_all(&input(text), &options, true);
-    let errors = |text: &str| {
-        check(&input(text), &options)
-            .analysis
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
-    };
+    let errors = |text: &str| check(&input(text), &options).analysis.errors().count();
     for (original, fixed) in outcome.changed.values() {
         assert!(
             errors(fixed) <= errors(original),

@@ -30,7 +30,6 @@ use std::ops::Range;
 use netpol_fix::check::{CheckOptions, CheckRun, check};
 use netpol_fix::connectivity::graph::GraphEndpoint;
 use netpol_fix::connectivity::{Endpoint, Engine};
-use netpol_fix::diag::Severity;
 use netpol_fix::fix::apply::{Outcome, fix_all};
 use netpol_fix::fix::{Applicability, Fix, fixes};
 use netpol_fix::lint::{Finding, Peer, Remedy};
@@ -1302,9 +1301,7 @@ impl Case {
 
 fn errors(run: &CheckRun) -> Vec<String> {
     run.analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
+        .errors()
         .map(|d| {
             let file = run.analysis.sources.get(d.loc.file);
             format!("{}@{}: {}", file.name, d.loc.span.start, d.message)

@@ -30,9 +30,7 @@ fn ids(a: &Analysis) -> Vec<String> {
 }
 
 fn errors(a: &Analysis) -> Vec<String> {
-    a.diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
+    a.errors()
         .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
         .collect()
 }

@@ -38,12 +38,7 @@ fn rule_fixtures_report_exactly_the_expected_findings() {
             ..CheckOptions::default()
         };
         let run = check(&[Input::Path(case.join("world.yaml"))], &options);
-        let errors: Vec<_> = run
-            .analysis
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
+        let errors: Vec<_> = run.analysis.errors().collect();
         if !errors.is_empty() {
             failures.push(format!("{}: input errors {errors:?}", case.display()));
             continue;
@@ -112,12 +107,7 @@ fn every_rule_example_behaves_as_documented() {
                 &CheckOptions::default(),
             );
             let fired = run.findings.iter().filter(|f| f.rule == rule.id).count();
-            let errors: Vec<_> = run
-                .analysis
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .collect();
+            let errors: Vec<_> = run.analysis.errors().collect();
             if !errors.is_empty() || (fired > 0) != should_fire {
                 failures.push(format!(
                     "{} {}: fired {fired}, errors {errors:?}",

@@ -65,9 +65,7 @@ fn invalid_policies_are_reported_at_their_position_and_the_rest_is_analysed() {
         let expected =
             fs::read_to_string(case.join("expect-errors.tsv")).expect("expect-errors.tsv");
         let errors: Vec<(String, String)> = analysis
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .errors()
             .map(|d| {
                 let lc = analysis.sources.get(d.loc.file).line_col(d.loc.span.start);
                 (lc.to_string(), d.message.to_lowercase())

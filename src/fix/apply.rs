@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use super::{Applicability, Edit, fixes};
 use crate::check::{CheckOptions, CheckRun, check};
-use crate::diag::Severity;
 use crate::lint::ValuePatch;
 use crate::load::Input;
 use crate::model::{Direction, ObjectId};
@@ -197,12 +196,7 @@ pub fn apply_edits(text: &str, edits: &[Edit]) -> String {
 
 fn error_counts(run: &CheckRun) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
-    for d in run
-        .analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-    {
+    for d in run.analysis.errors() {
         *counts
             .entry(run.analysis.sources.get(d.loc.file).name.clone())
             .or_default() += 1;

@@ -269,12 +269,7 @@ fn write_human(
         writeln!(out, "{text}")?;
     }
     let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
-    let errors = run
-        .analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = run.analysis.errors().count();
     writeln!(
         out,
         "{} findings ({} errors, {} warnings, {} info) in {} workloads; {} input errors",
@@ -317,11 +312,7 @@ fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Res
         }
     }
     writeln!(out, "\n],\n\"errors\": [")?;
-    let errors = run
-        .analysis
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error);
+    let errors = run.analysis.errors();
     for (i, d) in errors.enumerate() {
         if i > 0 {
             writeln!(out, ",")?;
@@ -472,20 +463,14 @@ pub fn to_sarif(run: &CheckRun) -> Value {
             })
         })
         .collect();
-    results.extend(
-        run.analysis
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(|d| {
-                json!({
-                    "ruleId": "input-error",
-                    "level": "error",
-                    "message": {"text": d.message},
-                    "locations": [sarif_location(sources, d.loc, None)],
-                })
-            }),
-    );
+    results.extend(run.analysis.errors().map(|d| {
+        json!({
+            "ruleId": "input-error",
+            "level": "error",
+            "message": {"text": d.message},
+            "locations": [sarif_location(sources, d.loc, None)],
+        })
+    }));
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
