@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use crate::diag::{Diagnostic, Severity};
 use crate::load::Object;
-use crate::model::Labels;
 use crate::model::build::Fields;
+use crate::model::{Labels, Name};
 use crate::net::{IpNet, Protocol};
 use crate::source::{FileId, Location, Span};
 use crate::yaml::{self, Limits, Node};
@@ -18,7 +18,7 @@ pub const FILE_NAME: &str = "netpol-fix.yaml";
 /// Where the cluster DNS is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dns {
-    pub namespace: String,
+    pub namespace: Name,
     pub labels: Labels,
     /// Service ports; CoreDNS may listen on another target port behind them.
     pub ports: Vec<(Protocol, u16)>,
@@ -63,7 +63,7 @@ impl Default for Config {
             cluster_domain: "cluster.local".into(),
             dns: Dns {
                 namespace: "kube-system".into(),
-                labels: [("k8s-app".to_string(), "kube-dns".to_string())].into(),
+                labels: [(Name::from("k8s-app"), Name::from("kube-dns"))].into(),
                 ports: vec![(Protocol::Udp, 53), (Protocol::Tcp, 53)],
                 addresses: Vec::new(),
             },
@@ -155,7 +155,7 @@ fn read(f: Fields, root: &Node, config: &mut Config, errors: &mut Vec<Diagnostic
         Some(match key {
             "cluster_domain" => f
                 .string(value, "cluster_domain")
-                .map(|d| config.cluster_domain = d),
+                .map(|d| config.cluster_domain = d.into()),
             "dns" => {
                 read_dns(f, value, &mut config.dns, errors);
                 Ok(())
@@ -206,7 +206,7 @@ fn read_limits(f: Fields, node: &Node, limits: &mut Limits, errors: &mut Vec<Dia
 fn strings(f: Fields, node: &Node, what: &str) -> Result<Vec<String>> {
     f.seq(node, what)?
         .iter()
-        .map(|n| f.string(n, what))
+        .map(|n| f.string(n, what).map(String::from))
         .collect()
 }
 
@@ -261,7 +261,7 @@ fn read_api_server(f: Fields, node: &Node, api: &mut ApiServer, errors: &mut Vec
                     .map(|n| {
                         let text = f.string(n, "api_server.cidrs")?;
                         let text = if text.contains('/') {
-                            text
+                            text.into()
                         } else {
                             host_cidr(&text)
                         };
@@ -300,7 +300,7 @@ fn read_rules(f: Fields, node: &Node, rules: &mut RuleSelection, errors: &mut Ve
             "severity" => f.map(value, "rules.severity").and_then(|entries| {
                 entries
                     .iter()
-                    .map(|(k, v)| Ok((f.string(k, "rule id")?, parse_severity(f, v)?)))
+                    .map(|(k, v)| Ok((f.string(k, "rule id")?.into(), parse_severity(f, v)?)))
                     .collect::<Result<_>>()
                     .map(|v| rules.severity = v)
             }),

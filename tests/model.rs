@@ -99,7 +99,7 @@ spec: {containers: [{name: c}]}
         .iter()
         .find(|w| w.meta.id.name == "web")
         .unwrap();
-    assert_eq!(web.labels.get("app").map(String::as_str), Some("web"));
+    assert_eq!(web.labels.get("app").map(|v| v.as_str()), Some("web"));
     assert!(!web.labels.contains_key("pod-template-hash"));
 }
 

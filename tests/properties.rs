@@ -2,9 +2,7 @@
 //! included), and selector matching agrees with a plain reading of the Kubernetes rules.
 //! (Fix application keeping every byte outside its edits is property 5 of `fix_properties.rs`.)
 
-use std::collections::BTreeMap;
-
-use netpol_fix::model::{Labels, Requirement, Selector};
+use netpol_fix::model::{Labels, Name, Requirement, Selector};
 use netpol_fix::yaml::{Limits, Node, Value, parse_stream};
 use proptest::prelude::*;
 
@@ -170,12 +168,12 @@ proptest! {
 
 // ---------- selectors ----------
 
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![Just("app"), Just("tier"), Just("team")].prop_map(String::from)
+fn key() -> impl Strategy<Value = Name> {
+    prop_oneof![Just("app"), Just("tier"), Just("team")].prop_map(Name::from)
 }
 
-fn value() -> impl Strategy<Value = String> {
-    prop_oneof![Just("a"), Just("b"), Just("c"), Just("")].prop_map(String::from)
+fn value() -> impl Strategy<Value = Name> {
+    prop_oneof![Just("a"), Just("b"), Just("c"), Just("")].prop_map(Name::from)
 }
 
 fn requirement() -> impl Strategy<Value = Requirement> {
@@ -191,7 +189,7 @@ fn requirement() -> impl Strategy<Value = Requirement> {
 /// The rules as the Kubernetes documentation states them, one requirement at a time: every
 /// requirement must hold; `In` needs the key with one of the values; `NotIn` holds when the key
 /// is absent or its value is none of them; `Exists`/`DoesNotExist` look at the key only.
-fn reference_matches(requirements: &[Requirement], labels: &BTreeMap<String, String>) -> bool {
+fn reference_matches(requirements: &[Requirement], labels: &Labels) -> bool {
     let mut all = true;
     for r in requirements {
         let holds = match r {

@@ -10,7 +10,7 @@ use std::ops::Range;
 use roaring::RoaringBitmap;
 
 use super::Probe;
-use crate::model::{ContainerPort, Labels, Requirement, Selector, World};
+use crate::model::{ContainerPort, Labels, Name, Requirement, Selector, World};
 
 pub type ClassId = u32;
 
@@ -29,8 +29,8 @@ pub struct Classes {
     /// Class of each pod: the world's workloads, then the probes.
     pub class_of_pod: Vec<ClassId>,
     namespace_ranges: Vec<Range<u32>>,
-    by_label: HashMap<(String, String), RoaringBitmap>,
-    by_key: HashMap<String, RoaringBitmap>,
+    by_label: HashMap<(Name, Name), RoaringBitmap>,
+    by_key: HashMap<Name, RoaringBitmap>,
     all: RoaringBitmap,
 }
 
@@ -38,7 +38,7 @@ impl Classes {
     /// Groups the world's workloads and the probes; `keys` are the label keys any selector
     /// mentions.
     pub fn build(world: &World, probes: &[Probe], keys: &BTreeSet<&str>) -> Classes {
-        type Key = (u32, Vec<(String, String)>, Vec<ContainerPort>);
+        type Key = (u32, Vec<(Name, Name)>, Vec<ContainerPort>);
         let ns_index = |name: &str| {
             world
                 .namespaces
@@ -55,7 +55,7 @@ impl Classes {
             .map(
                 |(i, (namespace, labels, ports)): (
                     usize,
-                    (&String, &Labels, &Vec<ContainerPort>),
+                    (&Name, &Labels, &Vec<ContainerPort>),
                 )| {
                     let labels = labels
                         .iter()
@@ -74,8 +74,8 @@ impl Classes {
 
         let mut classes: Vec<Class> = Vec::new();
         let mut class_of_pod = vec![0; keyed.len()];
-        let mut by_label: HashMap<(String, String), RoaringBitmap> = HashMap::new();
-        let mut by_key: HashMap<String, RoaringBitmap> = HashMap::new();
+        let mut by_label: HashMap<(Name, Name), RoaringBitmap> = HashMap::new();
+        let mut by_key: HashMap<Name, RoaringBitmap> = HashMap::new();
         let mut namespace_ranges = vec![0..0; world.namespaces.len()];
         let mut previous: Option<&Key> = None;
         for (key, pod) in &keyed {
@@ -132,10 +132,10 @@ impl Classes {
     pub fn select(&self, selector: &Selector) -> RoaringBitmap {
         let mut out = self.all.clone();
         for req in selector.requirements() {
-            let with_value = |vs: &[String]| {
+            let with_value = |vs: &[Name]| {
                 let mut m = RoaringBitmap::new();
                 for v in vs {
-                    if let Some(b) = self.by_label.get(&(req.key().to_string(), v.clone())) {
+                    if let Some(b) = self.by_label.get(&(Name::from(req.key()), v.clone())) {
                         m |= b;
                     }
                 }

@@ -36,7 +36,7 @@ pub enum Endpoint {
 /// its namespace must be in the world.
 #[derive(Clone, Debug)]
 pub struct Probe {
-    pub namespace: String,
+    pub namespace: crate::model::Name,
     pub labels: Labels,
     pub ports: Vec<ContainerPort>,
 }

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use crate::check::CheckRun;
 use crate::lint::{Finding, Peer, Remedy, ValuePatch};
 use crate::model::index::WorkloadIndex;
-use crate::model::{Direction, Labels, Selector, World};
+use crate::model::{Direction, Labels, Name, Selector, World};
 use crate::net::Protocol;
 use crate::source::{FileId, Sources, Span};
 use yaml_out::{Style, Y, emit};
@@ -64,7 +64,7 @@ struct Index<'r> {
     policies_by_namespace: HashMap<&'r str, Vec<usize>>,
     styles: HashMap<FileId, Style>,
     /// (namespace, name) of every policy, existing or added.
-    names: HashSet<(String, String)>,
+    names: HashSet<(Name, Name)>,
 }
 
 /// The fix of every finding, in the order of `run.findings`; `Err` says why there is none.
@@ -193,7 +193,7 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                         &text,
                         style,
                     ));
-                    fix.documents.push((selected.0.clone(), name, text));
+                    fix.documents.push((selected.0.to_string(), name, text));
                 }
             }
             Remedy::ReplaceHost {
@@ -335,14 +335,14 @@ fn dns_label(raw: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-fn unique_name(names: &mut HashSet<(String, String)>, ns: &str, base: &str) -> String {
+fn unique_name(names: &mut HashSet<(Name, Name)>, ns: &str, base: &str) -> String {
     let mut name = base.to_string();
     let mut n = 2;
-    while names.contains(&(ns.to_string(), name.clone())) {
+    while names.contains(&(Name::from(ns), Name::from(name.as_str()))) {
         name = format!("{base}-{n}");
         n += 1;
     }
-    names.insert((ns.to_string(), name.clone()));
+    names.insert((Name::from(ns), Name::from(name.as_str())));
     name
 }
 
@@ -365,7 +365,7 @@ fn policy_document(
     finding: &Finding,
     name: &str,
     direction: Direction,
-    selected: &(String, Labels),
+    selected: &(Name, Labels),
     peer: &Peer,
     ports: &[(Protocol, u16)],
 ) -> Y {
@@ -374,7 +374,7 @@ fn policy_document(
             (
                 "namespaceSelector".into(),
                 match_labels(
-                    &[("kubernetes.io/metadata.name".to_string(), namespace.clone())].into(),
+                    &[(Name::from("kubernetes.io/metadata.name"), namespace.clone())].into(),
                 ),
             ),
             ("podSelector".into(), match_labels(labels)),
@@ -385,7 +385,7 @@ fn policy_document(
                 .map(|c| {
                     Y::Map(vec![(
                         "ipBlock".into(),
-                        Y::Map(vec![("cidr".into(), Y::Str(c.to_string()))]),
+                        Y::Map(vec![("cidr".into(), Y::Str(c.to_string().into()))]),
                     )])
                 })
                 .collect(),
@@ -418,7 +418,11 @@ fn policy_document(
                     "annotations".into(),
                     Y::Map(vec![(
                         "netpol-fix.io/added-for".into(),
-                        Y::Str(format!("{} {}", finding.rule, finding.object)),
+                        Y::Str(compact_str::format_compact!(
+                            "{} {}",
+                            finding.rule,
+                            finding.object
+                        )),
                     )]),
                 ),
             ]),

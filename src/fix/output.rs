@@ -225,8 +225,8 @@ fn patch_document(patch: &ValuePatch) -> Y {
         PatchTarget::ConfigMapKey(key) => (
             "v1",
             (
-                "data".to_string(),
-                Y::Map(vec![(key.clone(), Y::Str(patch.value.clone()))]),
+                "data".into(),
+                Y::Map(vec![(key.clone(), Y::Str(patch.value.as_str().into()))]),
             ),
         ),
         PatchTarget::Env {
@@ -240,11 +240,11 @@ fn patch_document(patch: &ValuePatch) -> Y {
                     "env".into(),
                     Y::Seq(vec![Y::Map(vec![
                         ("name".into(), Y::Str(name.clone())),
-                        ("value".into(), Y::Str(patch.value.clone())),
+                        ("value".into(), Y::Str(patch.value.as_str().into())),
                     ])]),
                 ),
             ])]);
-            let pod_spec = Y::Map(vec![(list.to_string(), containers)]);
+            let pod_spec = Y::Map(vec![(crate::model::Name::from(*list), containers)]);
             let template = |pod_spec: Y| {
                 Y::Map(vec![(
                     "template".into(),
@@ -264,7 +264,7 @@ fn patch_document(patch: &ValuePatch) -> Y {
                 ),
                 _ => ("apps/v1", template(pod_spec)),
             };
-            (api_version, ("spec".to_string(), spec))
+            (api_version, ("spec".into(), spec))
         }
     };
     Y::Map(vec![

@@ -1,10 +1,12 @@
 //! A tiny YAML emitter for the documents fixes add, in the style of the file they go into.
 
+use crate::model::Name;
+
 /// A YAML value to emit.
 pub enum Y {
-    Map(Vec<(String, Y)>),
+    Map(Vec<(Name, Y)>),
     Seq(Vec<Y>),
-    Str(String),
+    Str(Name),
     /// A number or another scalar that is written as is.
     Raw(String),
 }

@@ -222,20 +222,20 @@ fn parse_rule(f: Fields) -> Result<Rule> {
     let examples = required("examples")?;
     let example = |key: &str| -> Result<String> {
         match f.get(examples, key) {
-            Some(n) => f.string(n, key),
+            Some(n) => f.string(n, key).map(String::from),
             None => Err(f.error(examples, format!("examples without `{key}`"))),
         }
     };
     Ok(Rule {
-        summary: f.string(required("summary")?, "summary")?,
+        summary: f.string(required("summary")?, "summary")?.into(),
         severity: parse_severity(f, required("severity")?)?,
         check: parse_check(f, required("check")?, f.get(root, "parameters"))?,
-        rationale: f.string(required("rationale")?, "rationale")?,
+        rationale: f.string(required("rationale")?, "rationale")?.into(),
         examples: Examples {
             triggers: example("triggers")?,
             passes: example("passes")?,
         },
-        id,
+        id: id.into(),
     })
 }
 
@@ -272,7 +272,7 @@ fn parse_check(f: Fields, check: &Node, params: Option<&Node>) -> Result<Check> 
             let env: Vec<String> = f
                 .seq(env, "env")?
                 .iter()
-                .map(|n| f.string(n, "env"))
+                .map(|n| f.string(n, "env").map(String::from))
                 .collect::<Result<_>>()?;
             if env.is_empty() {
                 return Err(f.error(check, "`parameters.env` lists no variable"));

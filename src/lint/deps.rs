@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::model::index::WorkloadIndex;
-use crate::model::{EnvSource, Service, TargetPort, World};
+use crate::model::{EnvSource, Name, Service, TargetPort, World};
 use crate::net::Protocol;
 use crate::refs::{Host, HostRef};
 use crate::source::Location;
@@ -21,7 +21,7 @@ pub enum Holder {
 #[derive(Clone, Debug)]
 pub struct Text<'w> {
     /// The env var it feeds, when it is one (ConfigMap keys via envFrom get prefix + key).
-    pub env: Option<String>,
+    pub env: Option<Name>,
     /// Where a value rewrite would go as a patch, when it can be expressed as one.
     pub patch_target: Option<PatchTarget>,
     pub value: &'w str,
@@ -32,12 +32,12 @@ pub struct Text<'w> {
 /// A field a strategic-merge patch can set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PatchTarget {
-    ConfigMapKey(String),
+    ConfigMapKey(Name),
     /// An env var's `value` in a container of a core workload's pod spec.
     Env {
         list: &'static str,
-        container: String,
-        name: String,
+        container: Name,
+        name: Name,
     },
 }
 
@@ -87,7 +87,7 @@ pub fn workload_texts<'w>(
                 for (key, value) in &world.config_maps[cm].data {
                     out.push(Text {
                         patch_target: Some(PatchTarget::ConfigMapKey(key.clone())),
-                        env: Some(format!("{}{key}", from.prefix)),
+                        env: Some(compact_str::format_compact!("{}{key}", from.prefix)),
                         value: &value.value,
                         loc: value.loc,
                         holder: Holder::ConfigMap(cm),
@@ -175,7 +175,7 @@ impl<'w> ServiceIndex<'w> {
         ns: &str,
         name: &str,
         key: &str,
-    ) -> Option<(usize, &'w crate::model::Spanned<String>)> {
+    ) -> Option<(usize, &'w crate::model::Spanned<crate::model::Name>)> {
         let &cm = self.config_maps.get(&(ns, name))?;
         world.config_maps[cm]
             .data

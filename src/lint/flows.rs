@@ -21,7 +21,7 @@ pub(crate) struct Dependency<'w> {
     pub service: usize,
     pub port_index: usize,
     /// The env var the value feeds (None for command/args).
-    pub env: Option<String>,
+    pub env: Option<crate::model::Name>,
     pub value: &'w str,
     pub evidence: Location,
     pub holder: Holder,

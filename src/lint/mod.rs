@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::connectivity::{Endpoint, Engine, Probe};
 use crate::diag::Severity;
 use crate::model::index::WorkloadIndex;
-use crate::model::{Direction, Labels, ObjectId, World};
+use crate::model::{Direction, Labels, Name, ObjectId, World};
 use crate::net::{IpNet, Protocol};
 use crate::source::Location;
 use crate::timings::Timings;
@@ -44,6 +44,19 @@ pub struct Finding {
     pub remedies: Vec<Remedy>,
 }
 
+impl Finding {
+    /// Gives back the spare capacity its texts and lists grew while it was built: a large tree
+    /// keeps tens of thousands of findings until the report is written.
+    fn shrink_to_fit(&mut self) {
+        self.label.shrink_to_fit();
+        self.message.shrink_to_fit();
+        self.help.shrink_to_fit();
+        self.related.shrink_to_fit();
+        self.scope.shrink_to_fit();
+        self.remedies.shrink_to_fit();
+    }
+}
+
 /// A remedy as the checks understand it; `fix` turns it into text edits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remedy {
@@ -51,7 +64,7 @@ pub enum Remedy {
     /// from (ingress) `peer` on `ports`, in a new policy placed after `anchor_policy`.
     Allow {
         direction: Direction,
-        selected: (String, Labels),
+        selected: (Name, Labels),
         peer: Peer,
         ports: Vec<(Protocol, u16)>,
         /// False when the peer is a guess (an API server address nobody configured).
@@ -79,7 +92,7 @@ pub struct ValuePatch {
 /// The other side of an allowed flow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Peer {
-    Pods { namespace: String, labels: Labels },
+    Pods { namespace: Name, labels: Labels },
     Cidrs(Vec<IpNet>),
 }
 
@@ -190,6 +203,10 @@ pub fn run(
             Check::ServiceIngress => flows::service_ingress(&cx, rule, &dependencies),
             Check::HardcodedIp => hardcoded::hardcoded_ips(&cx, rule),
             Check::UnusedSuppression | Check::SuppressionWithoutReason => Vec::new(),
+        })
+        .map(|mut findings| {
+            findings.iter_mut().for_each(Finding::shrink_to_fit);
+            findings
         })
         .collect();
     let findings = per_rule.into_iter().flatten().collect();

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use super::Labels;
+use super::{Labels, Name};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expr {
@@ -18,14 +18,14 @@ pub enum Expr {
     /// Matches non-namespaced endpoints (GlobalNetworkSets, host endpoints) where it is used as a
     /// `namespaceSelector`; as a label test it matches everything, as in Calico.
     Global,
-    Has(String),
-    Eq(String, String),
-    Ne(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Contains(String, String),
-    StartsWith(String, String),
-    EndsWith(String, String),
+    Has(Name),
+    Eq(Name, Name),
+    Ne(Name, Name),
+    In(Name, Vec<Name>),
+    NotIn(Name, Vec<Name>),
+    Contains(Name, Name),
+    StartsWith(Name, Name),
+    EndsWith(Name, Name),
     Not(Box<Expr>),
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -46,7 +46,7 @@ impl fmt::Display for SelectorError {
 
 impl Expr {
     pub fn matches(&self, labels: &Labels) -> bool {
-        let value = |k: &String| labels.get(k);
+        let value = |k: &Name| labels.get(k);
         match self {
             Expr::All | Expr::Global => true,
             Expr::Has(k) => labels.contains_key(k),
@@ -66,8 +66,8 @@ impl Expr {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
-    Label(String),
-    Str(String),
+    Label(Name),
+    Str(Name),
     LBrace,
     RBrace,
     Comma,
@@ -81,7 +81,7 @@ enum Kind {
     EndsWith,
     All,
     Global,
-    Has(String),
+    Has(Name),
     LParen,
     RParen,
     And,
@@ -135,7 +135,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, SelectorError> {
             '}' => (Kind::RBrace, 1),
             ',' => (Kind::Comma, 1),
             '"' | '\'' => match rest[1..].find(c) {
-                Some(end) => (Kind::Str(rest[1..1 + end].to_string()), end + 2),
+                Some(end) => (Kind::Str(rest[1..1 + end].into()), end + 2),
                 None => return error(start, "unterminated string"),
             },
             '=' if rest.starts_with("==") => (Kind::Eq, 2),
@@ -149,7 +149,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, SelectorError> {
             _ if after_label => operator(text, at)?,
             _ if rest.starts_with("has(") => {
                 let inner = skip_blanks(at + 4);
-                let label: String = text[inner..]
+                let label: Name = text[inner..]
                     .chars()
                     .take_while(|&c| is_label_char(c))
                     .collect();
@@ -175,7 +175,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, SelectorError> {
                 (kind, close + 1 - at)
             }
             _ if is_label_char(c) => {
-                let label: String = rest.chars().take_while(|&c| is_label_char(c)).collect();
+                let label: Name = rest.chars().take_while(|&c| is_label_char(c)).collect();
                 let len = label.len();
                 (Kind::Label(label), len)
             }
@@ -293,7 +293,7 @@ impl Parser {
         })
     }
 
-    fn comparison(&mut self, label: String) -> Result<Expr, SelectorError> {
+    fn comparison(&mut self, label: Name) -> Result<Expr, SelectorError> {
         let op = self.take();
         let (op, op_offset) = (op.kind.clone(), op.offset);
         let string = |p: &mut Parser| {

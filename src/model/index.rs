@@ -86,7 +86,7 @@ mod tests {
         let names = |ns: &str, wanted: &Labels| -> Vec<String> {
             index
                 .with_labels(ns, wanted)
-                .map(|w| analysis.world.workloads[w].meta.id.name.clone())
+                .map(|w| analysis.world.workloads[w].meta.id.name.to_string())
                 .collect()
         };
         assert_eq!(

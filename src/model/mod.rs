@@ -21,12 +21,16 @@ pub struct Spanned<T> {
     pub loc: Location,
 }
 
+/// A short string of the model (names, kinds, label keys and values): stored inline up to 24
+/// bytes, so the hundred thousands of them in a large tree cost no allocation each.
+pub type Name = compact_str::CompactString;
+
 /// Identity of an object: what messages and outputs name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectId {
-    pub namespace: String,
-    pub kind: String,
-    pub name: String,
+    pub namespace: Name,
+    pub kind: Name,
+    pub name: Name,
 }
 
 /// `namespace/Kind/name`, or `Kind/name` for cluster-scoped objects.
@@ -55,7 +59,7 @@ pub struct Meta {
 
 #[derive(Clone, Debug)]
 pub struct Namespace {
-    pub name: String,
+    pub name: Name,
     /// Declared labels plus `kubernetes.io/metadata.name`.
     pub labels: Labels,
     pub annotations: Labels,
@@ -72,7 +76,7 @@ pub struct Workload {
     pub labels_loc: Location,
     pub ports: Vec<ContainerPort>,
     pub containers: Vec<Container>,
-    pub service_account: String,
+    pub service_account: Name,
     /// `automountServiceAccountToken` of the pod spec, when written.
     pub automount_token: Option<bool>,
     pub host_network: bool,
@@ -80,35 +84,35 @@ pub struct Workload {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContainerPort {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub port: u16,
     pub protocol: Protocol,
 }
 
 #[derive(Clone, Debug)]
 pub struct Container {
-    pub name: String,
+    pub name: Name,
     /// The pod spec list it is in (`containers`, `initContainers`); empty for Argo templates.
     pub list: &'static str,
     pub env: Vec<EnvVar>,
     pub env_from: Vec<EnvFrom>,
-    pub command: Vec<Spanned<String>>,
-    pub args: Vec<Spanned<String>>,
+    pub command: Vec<Spanned<Name>>,
+    pub args: Vec<Spanned<Name>>,
 }
 
 #[derive(Clone, Debug)]
 pub struct EnvVar {
-    pub name: String,
+    pub name: Name,
     pub source: EnvSource,
     pub loc: Location,
 }
 
 #[derive(Clone, Debug)]
 pub enum EnvSource {
-    Value(Spanned<String>),
+    Value(Spanned<Name>),
     ConfigMapKey {
-        config_map: String,
-        key: String,
+        config_map: Name,
+        key: Name,
     },
     /// Secrets, field refs and resource refs: not followed.
     Other,
@@ -116,8 +120,8 @@ pub enum EnvSource {
 
 #[derive(Clone, Debug)]
 pub struct EnvFrom {
-    pub config_map: String,
-    pub prefix: String,
+    pub config_map: Name,
+    pub prefix: Name,
 }
 
 #[derive(Clone, Debug)]
@@ -126,7 +130,7 @@ pub struct Service {
     /// `None` for a Service without selector (endpoints managed elsewhere).
     pub selector: Option<Labels>,
     pub ports: Vec<ServicePort>,
-    pub service_type: String,
+    pub service_type: Name,
     pub cluster_ips: Vec<Spanned<IpAddr>>,
     pub external_ips: Vec<Spanned<IpAddr>>,
     /// spec.loadBalancerIP, status.loadBalancer.ingress[].ip and MetalLB annotations.
@@ -135,7 +139,7 @@ pub struct Service {
 
 #[derive(Clone, Debug)]
 pub struct ServicePort {
-    pub name: Option<String>,
+    pub name: Option<Name>,
     pub port: u16,
     pub protocol: Protocol,
     pub target: TargetPort,
@@ -144,13 +148,13 @@ pub struct ServicePort {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TargetPort {
     Number(u16),
-    Name(String),
+    Name(Name),
 }
 
 #[derive(Clone, Debug)]
 pub struct ConfigMap {
     pub meta: Meta,
-    pub data: Vec<(String, Spanned<String>)>,
+    pub data: Vec<(Name, Spanned<Name>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -168,9 +172,9 @@ pub struct Binding {
 
 #[derive(Clone, Debug)]
 pub struct Subject {
-    pub kind: String,
-    pub name: String,
-    pub namespace: String,
+    pub kind: Name,
+    pub name: Name,
+    pub namespace: Name,
 }
 
 /// A MetalLB IPAddressPool.
@@ -289,7 +293,7 @@ pub enum PortSpec {
     /// `port` (with `endPort`, inclusive).
     Range(u16, u16),
     /// A container port name, resolved on each destination pod.
-    Named(String),
+    Named(Name),
 }
 
 /// Everything the analysis knows about the input.
@@ -310,9 +314,9 @@ impl ObjectId {
     /// The id of the Namespace object `name` (cluster-scoped).
     pub fn namespace(name: &str) -> ObjectId {
         ObjectId {
-            namespace: String::new(),
+            namespace: Name::default(),
             kind: "Namespace".into(),
-            name: name.to_string(),
+            name: name.into(),
         }
     }
 }
@@ -331,11 +335,11 @@ impl World {
             .namespaces
             .binary_search_by(|n| n.name.as_str().cmp(name))
         {
-            let labels = [("kubernetes.io/metadata.name".to_string(), name.to_string())].into();
+            let labels = [(Name::from("kubernetes.io/metadata.name"), Name::from(name))].into();
             self.namespaces.insert(
                 i,
                 Namespace {
-                    name: name.to_string(),
+                    name: name.into(),
                     labels,
                     annotations: Labels::new(),
                     declared_at: None,

@@ -2,16 +2,18 @@
 
 use std::collections::BTreeMap;
 
+use super::Name;
+
 /// Labels of a pod template or namespace.
-pub type Labels = BTreeMap<String, String>;
+pub type Labels = BTreeMap<Name, Name>;
 
 /// One requirement of a selector. `matchLabels: {k: v}` is `In(k, [v])`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Requirement {
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
+    In(Name, Vec<Name>),
+    NotIn(Name, Vec<Name>),
+    Exists(Name),
+    DoesNotExist(Name),
 }
 
 impl Requirement {
@@ -70,7 +72,7 @@ impl Selector {
         Selector::new(
             labels
                 .into_iter()
-                .map(|(k, v)| Requirement::In(k.to_string(), vec![v.to_string()]))
+                .map(|(k, v)| Requirement::In(k.into(), vec![v.into()]))
                 .collect(),
         )
     }
@@ -101,7 +103,7 @@ impl std::fmt::Display for Selector {
                 Requirement::In(k, vs) if vs.len() == 1 => format!("{k}={}", vs[0]),
                 Requirement::In(k, vs) => format!("{k} in ({})", vs.join(",")),
                 Requirement::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
-                Requirement::Exists(k) => k.clone(),
+                Requirement::Exists(k) => k.to_string(),
                 Requirement::DoesNotExist(k) => format!("!{k}"),
             })
             .collect();
@@ -114,7 +116,7 @@ impl std::fmt::Display for Selector {
 pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (Name::from(*k), Name::from(*v)))
         .collect()
 }
 

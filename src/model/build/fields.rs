@@ -2,7 +2,7 @@
 
 use crate::diag::Diagnostic;
 use crate::load::Object;
-use crate::model::{Labels, Meta, ObjectId, Spanned};
+use crate::model::{Labels, Meta, Name, ObjectId, Spanned};
 use crate::source::Location;
 use crate::yaml::{Node, Value};
 
@@ -60,7 +60,7 @@ impl<'o> Fields<'o> {
     }
 
     /// A string as Kubernetes decodes it: an unquoted number or boolean is not a string.
-    pub fn string(&self, node: &Node, what: &str) -> Result<String> {
+    pub fn string(&self, node: &Node, what: &str) -> Result<Name> {
         let Some(scalar) = node.as_scalar().filter(|s| !s.is_null()) else {
             return Err(self.error(
                 node,
@@ -81,17 +81,17 @@ impl<'o> Fields<'o> {
                     scalar.text
                 )));
         }
-        Ok(scalar.text.to_string())
+        Ok(Name::from(&*scalar.text))
     }
 
-    pub fn spanned_string(&self, node: &Node, what: &str) -> Result<Spanned<String>> {
+    pub fn spanned_string(&self, node: &Node, what: &str) -> Result<Spanned<Name>> {
         Ok(Spanned {
             value: self.string(node, what)?,
             loc: self.at(node),
         })
     }
 
-    pub fn opt_string(&self, parent: &Node, key: &str) -> Result<Option<String>> {
+    pub fn opt_string(&self, parent: &Node, key: &str) -> Result<Option<Name>> {
         self.get(parent, key)
             .map(|n| self.string(n, key))
             .transpose()
@@ -137,11 +137,11 @@ impl<'o> Fields<'o> {
             .map(|(k, v)| {
                 // `on:` or `0644:` as a key is the string "true" or "420" to Kubernetes.
                 let key = match k.as_scalar().filter(|s| !s.is_null()) {
-                    Some(s) => s.key_text().into_owned(),
+                    Some(s) => Name::from(s.key_text()),
                     None => self.string(k, what)?,
                 };
                 let value = if v.is_null() {
-                    String::new()
+                    Name::default()
                 } else {
                     self.string(v, &format!("{what}.{key}"))?
                 };
@@ -165,8 +165,8 @@ impl<'o> Fields<'o> {
         let name = self.string(name_node, "metadata.name")?;
         let namespace = match metadata.and_then(|m| self.get(m, "namespace")) {
             Some(n) if namespaced => self.string(n, "metadata.namespace")?,
-            _ if namespaced => "default".to_string(),
-            _ => String::new(),
+            _ if namespaced => Name::const_new("default"),
+            _ => Name::default(),
         };
         let annotations = match metadata {
             Some(m) => self.opt_labels(m, "annotations")?,
@@ -175,7 +175,7 @@ impl<'o> Fields<'o> {
         Ok(Meta {
             id: ObjectId {
                 namespace,
-                kind: kind.to_string(),
+                kind: Name::from(kind),
                 name,
             },
             loc: self.object.loc(),

@@ -13,8 +13,8 @@ pub use fields::Fields;
 use crate::diag::Diagnostic;
 use crate::load::Object;
 use crate::model::{
-    AddressPool, Binding, ConfigMap, Labels, Namespace, ObjectId, Policy, Service, ServiceAccount,
-    World,
+    AddressPool, Binding, ConfigMap, Labels, Name, Namespace, ObjectId, Policy, Service,
+    ServiceAccount, World,
 };
 use crate::source::Location;
 use crate::yaml::{Node, Value};
@@ -26,7 +26,7 @@ pub struct Piece {
     item: Item,
     diagnostics: Vec<Diagnostic>,
     /// `(ClusterWorkflowTemplate name, namespace)` a Workflow runs it in.
-    cluster_template_user: Option<(String, String)>,
+    cluster_template_user: Option<(Name, Name)>,
 }
 
 #[derive(Debug)]
@@ -36,7 +36,7 @@ enum Item {
     Service(Service),
     ConfigMap(ConfigMap),
     ServiceAccount(ServiceAccount),
-    Namespace(String, Labels, Labels, Location),
+    Namespace(Name, Labels, Labels, Location),
     Binding(Binding),
     Pool(AddressPool),
     Workloads(Vec<workloads::Owned>),
@@ -152,9 +152,9 @@ fn yaml11_surprises(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) {
 pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
     let mut world = World::default();
     let mut diags = Vec::new();
-    let mut declared: BTreeMap<String, (Labels, Labels, Location)> = BTreeMap::new();
+    let mut declared: BTreeMap<Name, (Labels, Labels, Location)> = BTreeMap::new();
     let mut owned = Vec::new();
-    let mut cluster_template_users: HashMap<String, Vec<String>> = HashMap::new();
+    let mut cluster_template_users: HashMap<Name, Vec<Name>> = HashMap::new();
     for piece in pieces {
         diags.extend(piece.diagnostics);
         if let Some((template, ns)) = piece.cluster_template_user {
@@ -195,7 +195,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
 }
 
 /// `(template name, namespace)` of a Workflow that runs a ClusterWorkflowTemplate.
-fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(String, String)> {
+fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(Name, Name)> {
     let root = &f.object.node;
     let spec = match kind {
         "Workflow" => f.get(root, "spec"),
@@ -209,7 +209,7 @@ fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(String, String)> {
         .path(root, &["metadata", "namespace"])
         .and_then(Node::as_str)
         .unwrap_or("default");
-    cluster.then(|| (name.to_string(), ns.to_string()))
+    cluster.then(|| (name.into(), ns.into()))
 }
 
 /// Pods and ReplicaSets owned by a controller collapse into the top-most owner in the input
@@ -218,7 +218,7 @@ fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(String, String)> {
 /// namespaces of the workflows that reference them.
 fn resolve_owners(
     owned: Vec<workloads::Owned>,
-    cluster_template_users: &HashMap<String, Vec<String>>,
+    cluster_template_users: &HashMap<Name, Vec<Name>>,
 ) -> Vec<crate::model::Workload> {
     let owners: HashMap<ObjectId, Option<ObjectId>> = owned
         .iter()
@@ -293,9 +293,9 @@ fn dedupe<T>(
 /// `kubernetes.io/metadata.name`.
 fn namespaces(
     world: &World,
-    declared: BTreeMap<String, (Labels, Labels, Location)>,
+    declared: BTreeMap<Name, (Labels, Labels, Location)>,
 ) -> Vec<Namespace> {
-    let mut all: BTreeMap<String, Namespace> = declared
+    let mut all: BTreeMap<Name, Namespace> = declared
         .into_iter()
         .map(|(name, (labels, annotations, loc))| {
             let ns = Namespace {

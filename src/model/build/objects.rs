@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use super::fields::{Fields, Result};
 use crate::model::{
-    AddressPool, Binding, ConfigMap, Labels, Service, ServiceAccount, ServicePort, Spanned,
+    AddressPool, Binding, ConfigMap, Labels, Name, Service, ServiceAccount, ServicePort, Spanned,
     Subject, TargetPort,
 };
 use crate::net::{IpNet, IpSet, Protocol, RangeSet};
@@ -123,7 +123,7 @@ pub fn config_map(f: Fields) -> Result<ConfigMap> {
         for (k, v) in f.map(d, "data")? {
             let value = if v.is_null() {
                 Spanned {
-                    value: String::new(),
+                    value: Name::default(),
                     loc: f.at(v),
                 }
             } else {
@@ -200,7 +200,7 @@ fn address_range(text: &str) -> std::result::Result<IpSet, String> {
 }
 
 /// A declared Namespace: its name, labels and annotations.
-pub fn namespace(f: Fields) -> Result<(String, Labels, Labels)> {
+pub fn namespace(f: Fields) -> Result<(Name, Labels, Labels)> {
     let meta = f.meta("Namespace", false)?;
     let labels = match f.get(&f.object.node, "metadata") {
         Some(m) => f.opt_labels(m, "labels")?,

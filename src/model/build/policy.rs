@@ -3,8 +3,8 @@
 use super::fields::{Fields, Result};
 use crate::diag::Diagnostic;
 use crate::model::{
-    DirectionRules, NamespaceScope, Peer, Peers, Policy, PortRule, PortSpec, Ports, Requirement,
-    Rule, Selector,
+    DirectionRules, Name, NamespaceScope, Peer, Peers, Policy, PortRule, PortSpec, Ports,
+    Requirement, Rule, Selector,
 };
 use crate::net::{IpNet, Protocol};
 use crate::yaml::Node;
@@ -284,7 +284,7 @@ fn requirement(f: Fields, expr: &Node) -> Result<Requirement> {
     let op_node = f
         .get(expr, "operator")
         .ok_or_else(|| f.error(expr, "match expression without `operator`"))?;
-    let values: Vec<String> = match f.get(expr, "values") {
+    let values: Vec<Name> = match f.get(expr, "values") {
         Some(v) => f
             .seq(v, "values")?
             .iter()

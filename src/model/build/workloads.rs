@@ -2,7 +2,7 @@
 
 use super::fields::{Fields, Result};
 use crate::model::{
-    Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, ObjectId, Workload,
+    Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, Name, ObjectId, Workload,
 };
 use crate::net::Protocol;
 use crate::yaml::Node;
@@ -92,7 +92,7 @@ pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
     }])
 }
 
-fn service_account(f: Fields, spec: &Node) -> Result<Option<String>> {
+fn service_account(f: Fields, spec: &Node) -> Result<Option<Name>> {
     match f.opt_string(spec, "serviceAccountName")? {
         Some(sa) => Ok(Some(sa)),
         None => f.opt_string(spec, "serviceAccount"),
@@ -110,7 +110,7 @@ fn controller_owner(f: Fields, namespace: &str) -> Result<Option<ObjectId>> {
         if f.opt_bool(r, "controller")? == Some(true) && kind != "Node" {
             let name = f.opt_string(r, "name")?.unwrap_or_default();
             return Ok(Some(ObjectId {
-                namespace: namespace.to_string(),
+                namespace: namespace.into(),
                 kind,
                 name,
             }));
@@ -173,7 +173,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
     Ok(())
 }
 
-fn strings(f: Fields, c: &Node, key: &str) -> Result<Vec<crate::model::Spanned<String>>> {
+fn strings(f: Fields, c: &Node, key: &str) -> Result<Vec<crate::model::Spanned<Name>>> {
     match f.get(c, key) {
         Some(list) => f
             .seq(list, key)?
@@ -229,7 +229,7 @@ fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
             labels.extend(f.opt_labels(m, "labels")?);
         }
         let mut meta = meta.clone();
-        meta.id.name = format!("{}:{template_name}", meta.id.name);
+        meta.id.name = compact_str::format_compact!("{}:{template_name}", meta.id.name);
         let mut workload = Workload {
             meta,
             labels,
