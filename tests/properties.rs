@@ -217,7 +217,7 @@ proptest! {
         requirements in proptest::collection::vec(requirement(), 0..4),
         labels in proptest::collection::btree_map(key(), value(), 0..3),
     ) {
-        let labels: Labels = labels;
+        let labels: Labels = labels.into_iter().collect();
         let selector = Selector::new(requirements.clone());
         prop_assert_eq!(
             selector.matches(&labels),

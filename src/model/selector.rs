@@ -1,11 +1,100 @@
 //! Kubernetes label selectors (matchLabels AND matchExpressions) and label matching.
 
-use std::collections::BTreeMap;
-
 use super::Name;
 
-/// Labels of a pod template or namespace.
-pub type Labels = BTreeMap<Name, Name>;
+/// Labels (or annotations) of an object: pairs sorted by key, keys unique. A sorted vector
+/// rather than a B-tree: objects carry a handful of labels, and a B-tree node costs half a
+/// kilobyte however few entries it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(Name, Name)>);
+
+impl Labels {
+    pub fn new() -> Labels {
+        Labels(Vec::new())
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Name> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets `key`, replacing an earlier value.
+    pub fn insert(&mut self, key: Name, value: Name) {
+        match self.position(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Name, &Name)> + Clone {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Name> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Name> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Later pairs win, as in a YAML mapping read into a map.
+impl FromIterator<(Name, Name)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (Name, Name)>>(pairs: I) -> Labels {
+        let mut labels = Labels::new();
+        labels.extend(pairs);
+        labels
+    }
+}
+
+impl Extend<(Name, Name)> for Labels {
+    fn extend<I: IntoIterator<Item = (Name, Name)>>(&mut self, pairs: I) {
+        for (k, v) in pairs {
+            self.insert(k, v);
+        }
+        self.0.shrink_to_fit();
+    }
+}
+
+impl<const N: usize> From<[(Name, Name); N]> for Labels {
+    fn from(pairs: [(Name, Name); N]) -> Labels {
+        pairs.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = (&'a Name, &'a Name);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Name, Name)>, PairRef>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+type PairRef = for<'a> fn(&'a (Name, Name)) -> (&'a Name, &'a Name);
+
+impl IntoIterator for Labels {
+    type Item = (Name, Name);
+    type IntoIter = std::vec::IntoIter<(Name, Name)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
 
 /// One requirement of a selector. `matchLabels: {k: v}` is `In(k, [v])`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,6 +212,19 @@ pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_a_map_sorted_by_key_where_later_pairs_win() {
+        let mut l = labels(&[("tier", "a"), ("app", "web"), ("tier", "b")]);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l.get("tier").map(Name::as_str), Some("b"));
+        assert_eq!(l.get("team"), None);
+        l.insert("env".into(), "prod".into());
+        l.insert("app".into(), "api".into());
+        let pairs: Vec<(&str, &str)> = l.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("app", "api"), ("env", "prod"), ("tier", "b")]);
+        assert!(l.contains_key("env") && !l.contains_key("e"));
+    }
 
     #[test]
     fn not_in_and_does_not_exist_match_missing_keys() {
