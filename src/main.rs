@@ -23,22 +23,6 @@ use netpol_fix::report::{self, explain, findings, graph::GraphFormat};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's option ids (`mi_option_e` of the mimalloc v3 that libmimalloc-sys 0.1.49 builds;
-/// the crate does not name them; a test checks them against their documented defaults).
-const MI_OPTION_ARENA_EAGER_COMMIT: i32 = 4;
-const MI_OPTION_PURGE_DELAY: i32 = 15;
-
-/// By default mimalloc commits whole arenas up front and keeps freed pages for a second; a run that
-/// builds and drops a parse tree per file then holds about 55 MB more at 10x (280 → 226 MB peak
-/// RSS) for no measurable speed.
-fn tune_allocator() {
-    // SAFETY: plain setters of global options, called before any other thread exists.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-    }
-}
-
 /// Exit codes: 0 clean, 1 findings (or a denied flow for `explain`), 2 input or usage errors.
 const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
@@ -169,7 +153,6 @@ fn cli_definition() -> clap::Command {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     let cli = match Cli::from_arg_matches(&cli_definition().get_matches()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -482,20 +465,4 @@ fn report_findings(
     } else {
         0
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The ids name the options we mean: each reads its documented default before tuning.
-    #[test]
-    fn mimalloc_option_ids_match_their_defaults() {
-        let get = |option| unsafe { libmimalloc_sys::mi_option_get(option) };
-        assert_eq!(get(MI_OPTION_ARENA_EAGER_COMMIT), 2);
-        assert_eq!(get(MI_OPTION_PURGE_DELAY), 1000);
-        tune_allocator();
-        assert_eq!(get(MI_OPTION_ARENA_EAGER_COMMIT), 0);
-        assert_eq!(get(MI_OPTION_PURGE_DELAY), 0);
-    }
 }
