@@ -386,12 +386,9 @@ spec: {order: first}
             "test.yaml:30:15 `order` must be a number",
         ]
     );
-    // Until the engine evaluates them, every Calico policy says it is not accounted for.
-    assert!(a.diagnostics.iter().any(|d| {
-        d.severity == Severity::Info
-            && d.message
-                .contains("GlobalNetworkPolicy default-deny is validated but not yet evaluated")
-    }));
+    // An invalid resource is left out whole (the run fails on its errors), never half-applied.
+    assert!(a.world.calico.policies.is_empty());
+    assert!(a.world.calico.network_sets.is_empty() && a.world.calico.tiers.is_empty());
 }
 
 #[test]

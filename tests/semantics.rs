@@ -1,6 +1,6 @@
-//! Truth tables from the Kubernetes documentation: every row of every `expect.tsv` under
-//! `fixtures/semantics/` and `fixtures/invalid/` must get its documented verdict, and every
-//! `expect-errors.tsv` row must be reported at its position.
+//! Truth tables from the Kubernetes and Calico documentation: every row of every `expect.tsv`
+//! under `fixtures/semantics/`, `fixtures/calico/` and `fixtures/invalid/` must get its
+//! documented verdict, and every `expect-errors.tsv` row must be reported at its position.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,8 +35,19 @@ fn load_case(case: &Path) -> Analysis {
 
 #[test]
 fn semantics_truth_tables() {
+    truth_tables("semantics");
+}
+
+/// Calico scenarios: truth tables from the Calico documentation and source, cross-checked with
+/// network-config-analyzer (`fixtures/calico/README.md`).
+#[test]
+fn calico_truth_tables() {
+    truth_tables("calico");
+}
+
+fn truth_tables(dir: &str) {
     let mut failures = Vec::new();
-    for case in cases("semantics") {
+    for case in cases(dir) {
         let analysis = load_case(&case);
         assert!(
             analysis

@@ -5,6 +5,7 @@
 //! that isolate a pod and the rules that allow a flow, which is what `explain`, the lint rules
 //! and the rewriter ask for.
 
+pub mod calico;
 pub mod classes;
 pub mod graph;
 
@@ -55,11 +56,22 @@ pub struct SideVerdict {
     pub isolated_by: Vec<usize>,
     /// Rules that allow the flow.
     pub allowed_by: Vec<RuleRef>,
+    /// Calico's decision, when Calico policies select the pod for this direction: it decides
+    /// (Kubernetes policies take part in it as policies of the default tier).
+    pub calico: Option<calico::CalicoDecision>,
 }
 
 impl SideVerdict {
     pub fn allowed(&self) -> bool {
-        self.isolated_by.is_empty() || !self.allowed_by.is_empty()
+        match &self.calico {
+            Some(decision) => decision.allowed,
+            None => self.isolated_by.is_empty() || !self.allowed_by.is_empty(),
+        }
+    }
+
+    /// Whether any policy, Kubernetes or Calico, selects the pod for this direction.
+    pub fn isolated(&self) -> bool {
+        !self.isolated_by.is_empty() || self.calico.is_some()
     }
 }
 
@@ -123,6 +135,8 @@ pub struct Engine<'w> {
     isolating: [Vec<Vec<usize>>; 2],
     /// Per direction, per policy: its compiled rules (empty for NotAffected).
     rules: [Vec<Vec<CompiledRule>>; 2],
+    /// Calico's view of the pods, when the world has Calico policies.
+    pub calico: Option<calico::CalicoIndex>,
 }
 
 impl Probe {
@@ -202,6 +216,7 @@ impl<'w> Engine<'w> {
             classes,
             isolating,
             rules,
+            calico: calico::CalicoIndex::new(world, probes),
         }
     }
 
@@ -269,13 +284,46 @@ impl<'w> Engine<'w> {
             SideVerdict {
                 isolated_by,
                 allowed_by,
+                calico: None,
             }
         };
+        let with_calico =
+            |mut verdict: SideVerdict, direction: Direction, own: Endpoint| {
+                if let (Some(index), Some(pod)) = (&self.calico, self.pod_index(own)) {
+                    let named = dst_class.map_or(&[][..], |c| {
+                        &self.classes.classes[c as usize].named_ports[..]
+                    });
+                    verdict.calico = index.decide(
+                        self.world,
+                        &calico::Side {
+                            direction,
+                            own: pod,
+                            src,
+                            dst,
+                            protocol,
+                            port,
+                            dst_named_ports: named,
+                            kubernetes: &verdict,
+                        },
+                    );
+                }
+                verdict
+            };
         Verdict {
             egress: self
                 .class_of_endpoint(src)
-                .map(|c| side(c, Direction::Egress, dst)),
-            ingress: dst_class.map(|c| side(c, Direction::Ingress, src)),
+                .map(|c| with_calico(side(c, Direction::Egress, dst), Direction::Egress, src)),
+            ingress: dst_class
+                .map(|c| with_calico(side(c, Direction::Ingress, src), Direction::Ingress, dst)),
+        }
+    }
+
+    /// The index of a pod endpoint among the world's workloads followed by the probes.
+    fn pod_index(&self, ep: Endpoint) -> Option<usize> {
+        match ep {
+            Endpoint::Workload(w) => Some(w),
+            Endpoint::Probe(p) => Some(self.world.workloads.len() + p),
+            Endpoint::External(_) => None,
         }
     }
 

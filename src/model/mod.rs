@@ -3,6 +3,7 @@
 //! Built from loaded YAML by [`build`]; nothing here keeps the YAML tree alive.
 
 pub mod build;
+pub mod calico;
 pub mod calico_selector;
 pub mod index;
 pub mod selector;
@@ -160,6 +161,7 @@ pub struct ConfigMap {
 #[derive(Clone, Debug)]
 pub struct ServiceAccount {
     pub meta: Meta,
+    pub labels: Labels,
     pub automount_token: Option<bool>,
 }
 
@@ -308,6 +310,8 @@ pub struct World {
     pub service_accounts: Vec<ServiceAccount>,
     pub bindings: Vec<Binding>,
     pub address_pools: Vec<AddressPool>,
+    /// Calico's own policies, network sets and tiers.
+    pub calico: calico::Calico,
 }
 
 impl ObjectId {

@@ -36,6 +36,22 @@ impl IpNet {
         }
     }
 
+    /// Whether `ip` is in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let host_bits = |width: u32| width - u32::from(self.prefix);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(host_bits(32)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(host_bits(128)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+
     /// The addresses of the network, as a set.
     pub fn to_set(self) -> IpSet {
         match self.addr {
@@ -153,6 +169,34 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_network_contains_the_addresses_of_its_prefix() {
+        let net = IpNet::parse("10.1.2.3/16").unwrap();
+        assert!(net.contains(ip("10.1.255.255")) && net.contains(ip("10.1.0.0")));
+        assert!(!net.contains(ip("10.2.0.0")) && !net.contains(ip("::1")));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("203.0.113.9"))
+        );
+        assert!(
+            IpNet::parse("198.51.100.7/32")
+                .unwrap()
+                .contains(ip("198.51.100.7"))
+        );
+        assert!(
+            !IpNet::parse("198.51.100.7/32")
+                .unwrap()
+                .contains(ip("198.51.100.8"))
+        );
+        assert!(
+            IpNet::parse("2001:db8::/32")
+                .unwrap()
+                .contains(ip("2001:db8:1::1"))
+        );
+        assert!(IpNet::parse("::/0").unwrap().contains(ip("2001:db8::1")));
     }
 
     #[test]

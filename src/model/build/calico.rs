@@ -1,17 +1,27 @@
 //! Calico resources (`projectcalico.org/v3`, `crd.projectcalico.org/v1`): NetworkPolicy,
 //! GlobalNetworkPolicy, NetworkSet, GlobalNetworkSet and Tier, checked the way Calico's API
 //! validation checks them, every problem a diagnostic at its position (inside a selector
-//! expression where the selector does not parse).
-//!
-//! The connectivity engine does not evaluate Calico policies yet: each one gets a notice saying
-//! so, so that nobody reads an answer as covering them.
+//! expression where the selector does not parse), and modelled when they are valid.
 
 use super::fields::Fields;
 use crate::diag::Diagnostic;
-use crate::model::calico_selector;
+use crate::model::Name;
+use crate::model::calico::{
+    Action, CalicoPolicy, CalicoPort, CalicoRule, DEFAULT_TIER, EntityRule, NetworkSet,
+    ServiceAccountMatch, Tier,
+};
+use crate::model::calico_selector::{self, Expr};
 use crate::net::IpNet;
 use crate::source::{Location, Span};
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
+
+/// A valid Calico resource.
+#[derive(Debug)]
+pub enum CalicoItem {
+    Policy(CalicoPolicy),
+    NetworkSet(NetworkSet),
+    Tier(Tier),
+}
 
 /// Whether `(group, kind)` is a Calico resource this module reads.
 pub fn is_calico(group: &str, kind: &str) -> bool {
@@ -22,158 +32,286 @@ pub fn is_calico(group: &str, kind: &str) -> bool {
         )
 }
 
-/// Every problem of one Calico resource, then (for policies) the notice that it is not yet
-/// evaluated.
-pub fn check(f: Fields, kind: &str) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+/// The resource, or every problem it has.
+pub fn read(f: Fields, kind: &str) -> Result<CalicoItem, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
     let root = &f.object.node;
-    let Some(spec) = f.get(root, "spec") else {
-        return out;
+    let global = kind.starts_with("Global") || kind == "Tier";
+    let meta = match f.meta(kind, !global) {
+        Ok(meta) => Some(meta),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
     };
-    match kind {
-        "NetworkPolicy" | "GlobalNetworkPolicy" => {
-            policy(f, spec, &mut out);
-            let name = f
-                .path(root, &["metadata", "name"])
-                .and_then(Node::as_str)
-                .unwrap_or("?");
-            out.push(Diagnostic::info(
-                f.object.loc(),
-                format!(
-                    "Calico {kind} {name} is validated but not yet evaluated: connectivity, `explain` and the rules do not account for it"
-                ),
-            ));
+    // No `spec`: every field takes its default.
+    let empty = Node {
+        span: root.span,
+        value: Value::Map(Vec::new()),
+    };
+    let spec = f.get(root, "spec").unwrap_or(&empty);
+    let item = match kind {
+        "NetworkPolicy" | "GlobalNetworkPolicy" => policy(f, spec, global, &mut errors)
+            .zip(meta)
+            .map(|(build, meta)| CalicoItem::Policy(build(meta))),
+        "NetworkSet" | "GlobalNetworkSet" => {
+            let nets = nets(f, spec, "nets", &mut errors).unwrap_or_default();
+            let labels = f
+                .get(root, "metadata")
+                .map(|m| f.opt_labels(m, "labels"))
+                .transpose()
+                .unwrap_or_else(|e| {
+                    errors.push(e);
+                    None
+                })
+                .unwrap_or_default();
+            meta.map(|meta| {
+                CalicoItem::NetworkSet(NetworkSet {
+                    namespace: (!global).then(|| meta.id.namespace.clone()),
+                    meta,
+                    labels,
+                    nets,
+                })
+            })
         }
-        "NetworkSet" | "GlobalNetworkSet" => nets(f, spec, "nets", &mut out),
-        _ => order(f, spec, &mut out), // Tier
-    }
-    out
-}
-
-fn policy(f: Fields, spec: &Node, out: &mut Vec<Diagnostic>) {
-    for key in ["selector", "namespaceSelector", "serviceAccountSelector"] {
-        selector(f, spec, key, out);
-    }
-    if let Some(order) = f.get(spec, "order")
-        && !order
-            .as_scalar()
-            .is_some_and(|s| s.as_int().is_some() || s.is_float())
-    {
-        out.push(f.error(order, "`order` must be a number"));
-    }
-    if let Some(types) = f.get(spec, "types") {
-        match f.seq(types, "types") {
-            Ok(items) => {
-                for t in items {
-                    if !matches!(t.as_str(), Some("Ingress" | "Egress")) {
-                        out.push(f.error(t, "`types` entries are `Ingress` or `Egress`"));
+        _ => {
+            let order = order(f, spec, &mut errors);
+            let pass_by_default = match f.get(spec, "defaultAction") {
+                None => false,
+                Some(a) => match a.as_str() {
+                    Some("Deny") => false,
+                    Some("Pass") => true,
+                    _ => {
+                        errors.push(f.error(a, "a Tier's `defaultAction` is Deny or Pass"));
+                        false
                     }
-                }
-            }
-            Err(e) => out.push(e),
-        }
-    }
-    for direction in ["ingress", "egress"] {
-        let Some(rules) = f.get(spec, direction) else {
-            continue;
-        };
-        match f.seq(rules, direction) {
-            Ok(rules) => rules.iter().for_each(|r| rule(f, r, out)),
-            Err(e) => out.push(e),
-        }
-    }
-}
-
-fn order(f: Fields, spec: &Node, out: &mut Vec<Diagnostic>) {
-    if let Some(order) = f.get(spec, "order")
-        && !order
-            .as_scalar()
-            .is_some_and(|s| s.as_int().is_some() || s.is_float())
-    {
-        out.push(f.error(order, "`order` must be a number"));
-    }
-}
-
-fn rule(f: Fields, rule: &Node, out: &mut Vec<Diagnostic>) {
-    match f.get(rule, "action") {
-        None => out.push(f.error(
-            rule,
-            "a Calico rule needs an `action`: Allow, Deny, Pass or Log",
-        )),
-        Some(a) if !matches!(a.as_str(), Some("Allow" | "Deny" | "Pass" | "Log")) => {
-            out.push(f.error(a, "`action` is Allow, Deny, Pass or Log"));
-        }
-        Some(_) => {}
-    }
-    for key in ["protocol", "notProtocol"] {
-        if let Some(p) = f.get(rule, key)
-            && !is_protocol(p)
-        {
-            out.push(f.error(
-                p,
-                format!("`{key}` is TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255"),
-            ));
-        }
-    }
-    for side in ["source", "destination"] {
-        let Some(entity) = f.get(rule, side) else {
-            continue;
-        };
-        for key in ["selector", "notSelector", "namespaceSelector"] {
-            selector(f, entity, key, out);
-        }
-        if let Some(sa) = f.get(entity, "serviceAccounts") {
-            selector(f, sa, "selector", out);
-        }
-        nets(f, entity, "nets", out);
-        nets(f, entity, "notNets", out);
-        for key in ["ports", "notPorts"] {
-            let Some(ports) = f.get(entity, key) else {
-                continue;
+                },
             };
-            match f.seq(ports, key) {
-                Ok(items) => {
-                    for p in items {
-                        if let Err(message) = port(p) {
-                            out.push(f.error(p, message));
-                        }
-                    }
-                }
-                Err(e) => out.push(e),
-            }
+            meta.map(|meta| {
+                CalicoItem::Tier(Tier {
+                    name: meta.id.name.clone(),
+                    loc: meta.name_loc,
+                    order,
+                    pass_by_default,
+                })
+            })
         }
+    };
+    match item {
+        Some(item) if errors.is_empty() => Ok(item),
+        _ => Err(errors),
     }
 }
 
-fn is_protocol(node: &Node) -> bool {
-    let Some(s) = node.as_scalar() else {
-        return false;
+/// A policy's spec, to be completed with its metadata.
+fn policy(
+    f: Fields,
+    spec: &Node,
+    global: bool,
+    out: &mut Vec<Diagnostic>,
+) -> Option<impl FnOnce(crate::model::Meta) -> CalicoPolicy> {
+    let selector_or_all = selector(f, spec, "selector", out).unwrap_or(Expr::All);
+    let namespace_selector = selector(f, spec, "namespaceSelector", out);
+    if !global && let Some(n) = f.get(spec, "namespaceSelector") {
+        out.push(f.error(
+            n,
+            "`namespaceSelector` belongs to a GlobalNetworkPolicy; a NetworkPolicy selects endpoints of its own namespace",
+        ));
+    }
+    let service_account_selector = selector(f, spec, "serviceAccountSelector", out);
+    let order = order(f, spec, out);
+    let tier = match f.get(spec, "tier") {
+        Some(t) => f.string(t, "tier").unwrap_or_else(|e| {
+            out.push(e);
+            Name::const_new(DEFAULT_TIER)
+        }),
+        None => Name::const_new(DEFAULT_TIER),
     };
+    let mut rules = [Vec::new(), Vec::new()];
+    for (i, direction) in ["ingress", "egress"].into_iter().enumerate() {
+        let Some(list) = f.get(spec, direction) else {
+            continue;
+        };
+        match f.seq(list, direction) {
+            Ok(items) => rules[i] = items.iter().filter_map(|r| rule(f, r, out)).collect(),
+            Err(e) => out.push(e),
+        }
+    }
+    // Calico's defaulting (libcalico-go `defaultPolicyTypesField`): by the rules present.
+    let mut types = [!rules[0].is_empty(), !rules[1].is_empty()];
+    if types == [false, false] {
+        types = [true, false];
+    } else if rules[0].is_empty() {
+        types = [false, true];
+    }
+    if let Some(list) = f.get(spec, "types") {
+        match f.seq(list, "types") {
+            Ok(items) => {
+                types = [false, false];
+                for t in items {
+                    match t.as_str() {
+                        Some("Ingress") => types[0] = true,
+                        Some("Egress") => types[1] = true,
+                        _ => out.push(f.error(t, "`types` entries are `Ingress` or `Egress`")),
+                    }
+                }
+            }
+            Err(e) => out.push(e),
+        }
+    }
+    let [ingress, egress] = rules;
+    Some(move |meta| CalicoPolicy {
+        meta,
+        global,
+        tier,
+        order,
+        selector: selector_or_all,
+        namespace_selector,
+        service_account_selector,
+        types,
+        ingress,
+        egress,
+    })
+}
+
+fn order(f: Fields, spec: &Node, out: &mut Vec<Diagnostic>) -> Option<f64> {
+    let node = f.get(spec, "order")?;
+    let value = node
+        .as_scalar()
+        .filter(|s| s.as_int().is_some() || s.is_float())
+        .and_then(|s| s.text.parse::<f64>().ok().or(s.as_int().map(|n| n as f64)));
+    if value.is_none() {
+        out.push(f.error(node, "`order` must be a number"));
+    }
+    value
+}
+
+fn rule(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) -> Option<CalicoRule> {
+    let before = out.len();
+    let action = match f.get(node, "action") {
+        None => {
+            out.push(f.error(
+                node,
+                "a Calico rule needs an `action`: Allow, Deny, Pass or Log",
+            ));
+            None
+        }
+        Some(a) => match a.as_str() {
+            Some("Allow") => Some(Action::Allow),
+            Some("Deny") => Some(Action::Deny),
+            Some("Pass") => Some(Action::Pass),
+            Some("Log") => Some(Action::Log),
+            _ => {
+                out.push(f.error(a, "`action` is Allow, Deny, Pass or Log"));
+                None
+            }
+        },
+    };
+    let mut protocols = [None, None];
+    for (i, key) in ["protocol", "notProtocol"].into_iter().enumerate() {
+        if let Some(p) = f.get(node, key) {
+            protocols[i] = protocol(p);
+            if protocols[i].is_none() {
+                out.push(f.error(
+                    p,
+                    format!("`{key}` is TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255"),
+                ));
+            }
+        }
+    }
+    let [source, destination] = ["source", "destination"].map(|side| match f.get(node, side) {
+        Some(entity) => entity_rule(f, entity, out),
+        None => EntityRule::default(),
+    });
+    (out.len() == before).then(|| CalicoRule {
+        action: action.unwrap_or(Action::Log),
+        loc: f.at(node),
+        protocol: protocols[0],
+        not_protocol: protocols[1],
+        source,
+        destination,
+    })
+}
+
+fn entity_rule(f: Fields, entity: &Node, out: &mut Vec<Diagnostic>) -> EntityRule {
+    let service_accounts = f
+        .get(entity, "serviceAccounts")
+        .map(|sa| ServiceAccountMatch {
+            names: match f.get(sa, "names") {
+                Some(list) => f
+                    .seq(list, "names")
+                    .and_then(|items| items.iter().map(|n| f.string(n, "names")).collect())
+                    .unwrap_or_else(|e| {
+                        out.push(e);
+                        Vec::new()
+                    }),
+                None => Vec::new(),
+            },
+            selector: selector(f, sa, "selector", out),
+        });
+    let [ports, not_ports] = ["ports", "notPorts"].map(|key| {
+        let list = f.get(entity, key)?;
+        match f.seq(list, key) {
+            Ok(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|p| {
+                        port(p)
+                            .map_err(|message| out.push(f.error(p, message)))
+                            .ok()
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                out.push(e);
+                None
+            }
+        }
+    });
+    EntityRule {
+        nets: nets(f, entity, "nets", out),
+        not_nets: nets(f, entity, "notNets", out).unwrap_or_default(),
+        selector: selector(f, entity, "selector", out),
+        not_selector: selector(f, entity, "notSelector", out),
+        namespace_selector: selector(f, entity, "namespaceSelector", out),
+        service_accounts,
+        ports,
+        not_ports: not_ports.unwrap_or_default(),
+    }
+}
+
+/// An IP protocol by name or number.
+fn protocol(node: &Node) -> Option<u8> {
+    let s = node.as_scalar()?;
     match s.as_int() {
-        Some(n) => (1..=255).contains(&n),
-        None => matches!(
-            s.text.as_ref(),
-            "TCP" | "UDP" | "ICMP" | "ICMPv6" | "SCTP" | "UDPLite"
-        ),
+        Some(n) => u8::try_from(n).ok().filter(|&n| n > 0),
+        None => match s.text.as_ref() {
+            "TCP" => Some(6),
+            "UDP" => Some(17),
+            "ICMP" => Some(1),
+            "ICMPv6" => Some(58),
+            "SCTP" => Some(132),
+            "UDPLite" => Some(136),
+            _ => None,
+        },
     }
 }
 
 /// A port: a number, a range `"8000:9000"` (first ≤ last), or a named port.
-fn port(node: &Node) -> std::result::Result<(), String> {
+fn port(node: &Node) -> std::result::Result<CalicoPort, String> {
     let Some(s) = node.as_scalar() else {
         return Err("a port is a number, a range \"first:last\" or a port name".into());
     };
     let number = |t: &str| t.parse::<u16>().ok().filter(|&p| p > 0);
     if let Some(n) = s.as_int() {
-        return if (1..=65535).contains(&n) {
-            Ok(())
-        } else {
-            Err(format!("port {n} is out of range: ports are 1 to 65535"))
+        return match u16::try_from(n) {
+            Ok(p) if p > 0 => Ok(CalicoPort::Range(p, p)),
+            _ => Err(format!("port {n} is out of range: ports are 1 to 65535")),
         };
     }
     if let Some((first, last)) = s.text.split_once(':') {
         return match (number(first), number(last)) {
-            (Some(a), Some(b)) if a <= b => Ok(()),
+            (Some(a), Some(b)) if a <= b => Ok(CalicoPort::Range(a, b)),
             (Some(_), Some(_)) => Err(format!("port range `{}` ends before it starts", s.text)),
             _ => Err(format!(
                 "port range `{}` is not \"first:last\" with ports 1 to 65535",
@@ -187,7 +325,7 @@ fn port(node: &Node) -> std::result::Result<(), String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if name_ok {
-        Ok(())
+        Ok(CalicoPort::Named(Name::from(s.text.as_ref())))
     } else {
         Err(format!(
             "`{}` is neither a port, a range nor a port name",
@@ -196,42 +334,53 @@ fn port(node: &Node) -> std::result::Result<(), String> {
     }
 }
 
-fn nets(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) {
-    let Some(list) = f.get(parent, key) else {
-        return;
-    };
+fn nets(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) -> Option<Vec<IpNet>> {
+    let list = f.get(parent, key)?;
     match f.seq(list, key) {
-        Ok(items) => {
-            for n in items {
-                let parsed = f.string(n, key).and_then(|text| {
-                    IpNet::parse(&text).map_err(|e| f.error(n, format!("`{key}`: {e}")))
-                });
-                if let Err(e) = parsed {
-                    out.push(e);
-                }
-            }
+        Ok(items) => Some(
+            items
+                .iter()
+                .filter_map(|n| {
+                    f.string(n, key)
+                        .and_then(|text| {
+                            IpNet::parse(&text).map_err(|e| f.error(n, format!("`{key}`: {e}")))
+                        })
+                        .map_err(|e| out.push(e))
+                        .ok()
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            out.push(e);
+            None
         }
-        Err(e) => out.push(e),
     }
 }
 
 /// A selector field: an error where the expression does not parse, positioned inside it.
-fn selector(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) {
-    let Some(node) = f.get(parent, key) else {
-        return;
-    };
+fn selector(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) -> Option<Expr> {
+    let node = f.get(parent, key)?;
     let text = match f.string(node, key) {
         Ok(text) => text,
-        Err(e) => return out.push(e),
+        Err(e) => {
+            out.push(e);
+            return None;
+        }
     };
-    if let Err(e) = calico_selector::parse(&text) {
-        out.push(
-            Diagnostic::error(
-                inside(f, node, &text, e.offset),
-                format!("`{key}` is not a valid Calico selector: {}", e.message),
-            )
-            .with_help("Calico selectors read like `app == 'web' && has(tier)`; values are quoted"),
-        );
+    match calico_selector::parse(&text) {
+        Ok(expr) => Some(expr),
+        Err(e) => {
+            out.push(
+                Diagnostic::error(
+                    inside(f, node, &text, e.offset),
+                    format!("`{key}` is not a valid Calico selector: {}", e.message),
+                )
+                .with_help(
+                    "Calico selectors read like `app == 'web' && has(tier)`; values are quoted",
+                ),
+            );
+            None
+        }
     }
 }
 

@@ -40,6 +40,7 @@ enum Item {
     Binding(Binding),
     Pool(AddressPool),
     Workloads(Vec<workloads::Owned>),
+    Calico(calico::CalicoItem),
 }
 
 /// Models one object. Objects that Kubernetes would reject become error diagnostics and
@@ -74,10 +75,14 @@ pub fn object(object: &Object) -> Piece {
             objects::binding(f, kind).map(Item::Binding)
         }
         ("metallb.io", "IPAddressPool") => objects::address_pool(f).map(Item::Pool),
-        (g, k) if calico::is_calico(g, k) => {
-            diagnostics.extend(calico::check(f, k));
-            Ok(Item::None)
-        }
+        (g, k) if calico::is_calico(g, k) => match calico::read(f, k) {
+            Ok(item) => Ok(Item::Calico(item)),
+            Err(mut errors) => {
+                let last = errors.pop();
+                diagnostics.extend(errors);
+                last.map_or(Ok(Item::None), Err)
+            }
+        },
         ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
             cluster_template_user = cluster_template_user_of(f, k);
             workloads::workloads(f, k).map(Item::Workloads)
@@ -172,6 +177,9 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
             Item::Binding(b) => world.bindings.push(b),
             Item::Pool(p) => world.address_pools.push(p),
             Item::Workloads(w) => owned.extend(w),
+            Item::Calico(calico::CalicoItem::Policy(p)) => world.calico.policies.push(p),
+            Item::Calico(calico::CalicoItem::NetworkSet(s)) => world.calico.network_sets.push(s),
+            Item::Calico(calico::CalicoItem::Tier(t)) => world.calico.tiers.push(t),
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);

@@ -138,6 +138,10 @@ pub fn config_map(f: Fields) -> Result<ConfigMap> {
 pub fn service_account(f: Fields) -> Result<ServiceAccount> {
     Ok(ServiceAccount {
         meta: f.meta("ServiceAccount", true)?,
+        labels: match f.get(&f.object.node, "metadata") {
+            Some(m) => f.opt_labels(m, "labels")?,
+            None => Labels::new(),
+        },
         automount_token: f.opt_bool(&f.object.node, "automountServiceAccountToken")?,
     })
 }

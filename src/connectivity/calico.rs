@@ -1,0 +1,499 @@
+//! Calico's evaluation of one side of a flow: the tiers in order; in a tier, the policies that
+//! select the endpoint for that direction, in order; in a policy, the first rule that matches
+//! decides (Allow, Deny, Pass to the next tier; Log goes on). Kubernetes NetworkPolicies are
+//! policies of the default tier at order 1000 with Allow rules only. A tier that selects the
+//! endpoint ends with a deny (or passes, by `defaultAction: Pass`); a tier that does not is
+//! skipped; with no decision, Calico's namespace profile allows.
+//!
+//! Endpoints carry the labels Calico gives them: their own, `projectcalico.org/namespace`,
+//! `projectcalico.org/orchestrator`, `projectcalico.org/serviceaccount`, and their namespace's
+//! and service account's labels under `pcns.` and `pcsa.`.
+
+use std::collections::HashMap;
+
+use super::{Endpoint, Probe, RuleRef, SideVerdict};
+use crate::model::calico::{
+    Action, CalicoPolicy, CalicoPort, DEFAULT_TIER, DEFAULT_TIER_ORDER, EntityRule,
+    KUBERNETES_POLICY_ORDER, order_key, protocol_number,
+};
+use crate::model::calico_selector::Expr;
+use crate::model::{ContainerPort, Direction, Labels, Name, World};
+use crate::net::Protocol;
+
+/// What decided one side of a flow under Calico.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decider {
+    /// Rule `rule` of `world.calico.policies[policy]`.
+    Rule {
+        policy: usize,
+        rule: usize,
+        action: Action,
+    },
+    /// A rule of a Kubernetes NetworkPolicy (default tier, order 1000).
+    KubernetesRule(RuleRef),
+    /// No rule of the tier's policies matched: its end-of-tier deny.
+    EndOfTier(Name),
+    /// No tier decided (none selects the endpoint, or all passed): the namespace profile allows.
+    Profile,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalicoDecision {
+    pub allowed: bool,
+    pub by: Decider,
+    /// Calico policies that select the endpoint for this direction.
+    pub applying: Vec<usize>,
+}
+
+/// One end of a flow as Calico's selectors see it.
+struct Labelled<'a> {
+    labels: &'a Labels,
+    /// Index into `world.namespaces`; `None` for a GlobalNetworkSet.
+    namespace: Option<usize>,
+    /// For pods: the service account's name and Calico's labels of it.
+    service_account: Option<(&'a Name, &'a Labels)>,
+}
+
+/// Per-endpoint facts Calico evaluation needs, built once per engine when the world has Calico
+/// policies.
+pub struct CalicoIndex {
+    /// Per pod (workloads, then probes).
+    pod_labels: Vec<Labels>,
+    pod_namespace: Vec<usize>,
+    pod_service_account: Vec<(Name, Labels)>,
+    /// Per namespace: its labels plus `projectcalico.org/name`.
+    namespace_labels: Vec<Labels>,
+    /// Per network set: its labels plus its namespace's, as Calico labels them.
+    set_labels: Vec<Labels>,
+    set_namespace: Vec<Option<usize>>,
+    /// Per direction, per pod: the Calico policies selecting it.
+    applying: [Vec<Vec<usize>>; 2],
+    /// Per tier name: (sort key, pass by default).
+    tiers: HashMap<Name, ((bool, f64), bool)>,
+}
+
+fn with_prefix<'a>(prefix: &'a str, labels: &'a Labels) -> impl Iterator<Item = (Name, Name)> + 'a {
+    labels
+        .iter()
+        .map(move |(k, v)| (compact_str::format_compact!("{prefix}{k}"), v.clone()))
+}
+
+impl CalicoIndex {
+    /// `None` when the world has no Calico policy: Kubernetes semantics apply unchanged.
+    pub fn new(world: &World, probes: &[Probe]) -> Option<CalicoIndex> {
+        if world.calico.policies.is_empty() {
+            return None;
+        }
+        let ns_index = |name: &str| world.namespaces.iter().position(|n| n.name == name);
+        let namespace_labels: Vec<Labels> = world
+            .namespaces
+            .iter()
+            .map(|n| {
+                let mut l = n.labels.clone();
+                l.insert("projectcalico.org/name".into(), n.name.clone());
+                l
+            })
+            .collect();
+        let accounts: HashMap<(&str, &str), &Labels> = world
+            .service_accounts
+            .iter()
+            .map(|s| {
+                (
+                    (s.meta.id.namespace.as_str(), s.meta.id.name.as_str()),
+                    &s.labels,
+                )
+            })
+            .collect();
+        let empty = Labels::new();
+        let default_account = Name::const_new("default");
+        let pods = world
+            .workloads
+            .iter()
+            .map(|w| (&w.meta.id.namespace, &w.labels, &w.service_account))
+            .chain(
+                probes
+                    .iter()
+                    .map(|p| (&p.namespace, &p.labels, &default_account)),
+            );
+        let mut index = CalicoIndex {
+            pod_labels: Vec::new(),
+            pod_namespace: Vec::new(),
+            pod_service_account: Vec::new(),
+            namespace_labels,
+            set_labels: Vec::new(),
+            set_namespace: Vec::new(),
+            applying: [Vec::new(), Vec::new()],
+            tiers: HashMap::new(),
+        };
+        for (namespace, labels, account) in pods {
+            let ns = ns_index(namespace).unwrap_or(0);
+            let mut sa_labels = accounts
+                .get(&(namespace.as_str(), account.as_str()))
+                .copied()
+                .unwrap_or(&empty)
+                .clone();
+            sa_labels.insert("projectcalico.org/name".into(), account.clone());
+            let mut calico = labels.clone();
+            calico.extend([
+                ("projectcalico.org/namespace".into(), namespace.clone()),
+                ("projectcalico.org/orchestrator".into(), "k8s".into()),
+                ("projectcalico.org/serviceaccount".into(), account.clone()),
+            ]);
+            calico.extend(with_prefix("pcns.", &index.namespace_labels[ns]));
+            calico.extend(with_prefix("pcsa.", &sa_labels));
+            index.pod_labels.push(calico);
+            index.pod_namespace.push(ns);
+            index.pod_service_account.push((account.clone(), sa_labels));
+        }
+        for set in &world.calico.network_sets {
+            let ns = set.namespace.as_deref().and_then(ns_index);
+            let mut labels = set.labels.clone();
+            if let (Some(name), Some(ns)) = (&set.namespace, ns) {
+                labels.insert("projectcalico.org/namespace".into(), name.clone());
+                labels.extend(with_prefix("pcns.", &index.namespace_labels[ns]));
+            }
+            index.set_labels.push(labels);
+            index.set_namespace.push(ns);
+        }
+        for d in [Direction::Ingress, Direction::Egress] {
+            let per_pod = (0..index.pod_labels.len())
+                .map(|pod| {
+                    (0..world.calico.policies.len())
+                        .filter(|&p| {
+                            let policy = &world.calico.policies[p];
+                            policy.applies_to(d) && index.selects(world, policy, pod)
+                        })
+                        .collect()
+                })
+                .collect();
+            index.applying[d.index()] = per_pod;
+        }
+        for tier in &world.calico.tiers {
+            index.tiers.insert(
+                tier.name.clone(),
+                (order_key(tier.order), tier.pass_by_default),
+            );
+        }
+        index
+            .tiers
+            .entry(Name::const_new(DEFAULT_TIER))
+            .or_insert((order_key(Some(DEFAULT_TIER_ORDER)), false));
+        Some(index)
+    }
+
+    /// Calico policies selecting pod `pod` (workloads, then probes) for `direction`.
+    pub fn applying(&self, pod: usize, direction: Direction) -> &[usize] {
+        &self.applying[direction.index()][pod]
+    }
+
+    /// Whether `policy` applies to pod `pod`.
+    fn selects(&self, world: &World, policy: &CalicoPolicy, pod: usize) -> bool {
+        let ns = self.pod_namespace[pod];
+        let in_scope = if policy.global {
+            policy
+                .namespace_selector
+                .as_ref()
+                .is_none_or(|s| matches_namespace(s, Some(&self.namespace_labels[ns])))
+        } else {
+            world.namespaces[ns].name == policy.meta.id.namespace
+        };
+        in_scope
+            && policy.selector.matches(&self.pod_labels[pod])
+            && policy
+                .service_account_selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&self.pod_service_account[pod].1))
+    }
+
+    fn pod(&self, pod: usize) -> Labelled<'_> {
+        let (name, labels) = &self.pod_service_account[pod];
+        Labelled {
+            labels: &self.pod_labels[pod],
+            namespace: Some(self.pod_namespace[pod]),
+            service_account: Some((name, labels)),
+        }
+    }
+
+    fn ordered<'a>(
+        &self,
+        tier: &'a str,
+        order: Option<f64>,
+        name: &'a str,
+        entry: Entry,
+    ) -> Ordered<'a> {
+        // A tier no Tier object declares sorts last and denies at its end.
+        let (tier_order, pass_by_default) = self
+            .tiers
+            .get(tier)
+            .copied()
+            .unwrap_or((order_key(None), false));
+        Ordered {
+            tier_order,
+            tier,
+            pass_by_default,
+            order: order_key(order),
+            name,
+            entry,
+        }
+    }
+}
+
+/// A Calico `namespaceSelector` against a namespace's labels (`None`: a non-namespaced
+/// endpoint): Calico rewrites it onto `pcns.` labels, `all()` to "has a namespace" and
+/// `global()` to "has none".
+fn matches_namespace(expr: &Expr, namespace: Option<&Labels>) -> bool {
+    match expr {
+        Expr::All => namespace.is_some(),
+        Expr::Global => namespace.is_none(),
+        Expr::Not(e) => !matches_namespace(e, namespace),
+        Expr::And(es) => es.iter().all(|e| matches_namespace(e, namespace)),
+        Expr::Or(es) => es.iter().any(|e| matches_namespace(e, namespace)),
+        leaf => leaf.matches(namespace.unwrap_or(&Labels::new())),
+    }
+}
+
+/// One side of a flow: whose policies, and the flow itself.
+pub struct Side<'a> {
+    pub direction: Direction,
+    /// The endpoint whose policies decide (the source for egress, the destination for ingress).
+    pub own: usize,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub protocol: Protocol,
+    pub port: u16,
+    /// The destination's named ports (empty for an external address).
+    pub dst_named_ports: &'a [ContainerPort],
+    /// The Kubernetes side verdict of the same endpoint.
+    pub kubernetes: &'a SideVerdict,
+}
+
+/// A policy of the ordered list: Calico's own or a Kubernetes NetworkPolicy.
+#[derive(Clone, Copy)]
+enum Entry {
+    Calico(usize),
+    Kubernetes(usize),
+}
+
+/// A policy with what orders it: its tier (by the tier's order, then name), then its order,
+/// then its name.
+struct Ordered<'a> {
+    tier_order: (bool, f64),
+    tier: &'a str,
+    pass_by_default: bool,
+    order: (bool, f64),
+    name: &'a str,
+    entry: Entry,
+}
+
+impl CalicoIndex {
+    /// The decision for one side, or `None` when no Calico policy selects the endpoint for
+    /// this direction (then the Kubernetes verdict stands as it is).
+    pub fn decide(&self, world: &World, side: &Side) -> Option<CalicoDecision> {
+        let applying = self.applying(side.own, side.direction);
+        if applying.is_empty() {
+            return None;
+        }
+        let mut entries: Vec<Ordered> = applying
+            .iter()
+            .map(|&p| {
+                let policy = &world.calico.policies[p];
+                self.ordered(
+                    &policy.tier,
+                    policy.order,
+                    &policy.meta.id.name,
+                    Entry::Calico(p),
+                )
+            })
+            .chain(side.kubernetes.isolated_by.iter().map(|&p| {
+                self.ordered(
+                    DEFAULT_TIER,
+                    Some(KUBERNETES_POLICY_ORDER),
+                    &world.policies[p].meta.id.name,
+                    Entry::Kubernetes(p),
+                )
+            }))
+            .collect();
+        entries.sort_by(|a, b| {
+            (a.tier_order, a.tier, a.order, a.name)
+                .partial_cmp(&(b.tier_order, b.tier, b.order, b.name))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let decision = |allowed, by| {
+            Some(CalicoDecision {
+                allowed,
+                by,
+                applying: applying.to_vec(),
+            })
+        };
+        for tier in entries.chunk_by(|a, b| a.tier == b.tier) {
+            let mut passed = false;
+            'policies: for entry in tier {
+                match entry.entry {
+                    Entry::Kubernetes(p) => {
+                        if let Some(&r) = side.kubernetes.allowed_by.iter().find(|r| r.policy == p)
+                        {
+                            return decision(true, Decider::KubernetesRule(r));
+                        }
+                    }
+                    Entry::Calico(p) => {
+                        let policy = &world.calico.policies[p];
+                        for (r, rule) in policy.rules(side.direction).iter().enumerate() {
+                            if !self.rule_matches(world, policy, rule, side) {
+                                continue;
+                            }
+                            let by = Decider::Rule {
+                                policy: p,
+                                rule: r,
+                                action: rule.action,
+                            };
+                            match rule.action {
+                                Action::Allow => return decision(true, by),
+                                Action::Deny => return decision(false, by),
+                                Action::Pass => {
+                                    passed = true;
+                                    break 'policies;
+                                }
+                                Action::Log => {}
+                            }
+                        }
+                    }
+                }
+            }
+            if !passed && !tier[0].pass_by_default {
+                return decision(false, Decider::EndOfTier(Name::from(tier[0].tier)));
+            }
+        }
+        decision(true, Decider::Profile)
+    }
+
+    fn rule_matches(
+        &self,
+        world: &World,
+        policy: &CalicoPolicy,
+        rule: &crate::model::calico::CalicoRule,
+        side: &Side,
+    ) -> bool {
+        let proto = protocol_number(side.protocol);
+        rule.protocol.is_none_or(|p| p == proto)
+            && rule.not_protocol.is_none_or(|p| p != proto)
+            // A connection's source port is ephemeral: a rule on source ports never matches.
+            && rule.source.ports.is_none()
+            && rule.source.not_ports.is_empty()
+            && self.entity_matches(world, policy, &rule.source, side.src)
+            && self.entity_matches(world, policy, &rule.destination, side.dst)
+            && rule
+                .destination
+                .ports
+                .as_ref()
+                .is_none_or(|ports| ports.iter().any(|p| port_matches(p, side)))
+            && !rule
+                .destination
+                .not_ports
+                .iter()
+                .any(|p| port_matches(p, side))
+    }
+
+    /// Calico renders a rule's selectors as address sets: the endpoint must be in the set of the
+    /// positive part (selector, namespace scope, service accounts) when there is one, and not in
+    /// the set of `notSelector`. Pods and the addresses of network sets are in such sets; other
+    /// addresses only pass where no positive part is required.
+    fn entity_matches(
+        &self,
+        world: &World,
+        policy: &CalicoPolicy,
+        entity: &EntityRule,
+        endpoint: Endpoint,
+    ) -> bool {
+        // In a namespaced policy any selector field brings the namespace as a positive part.
+        let needs_positive = entity.selector.is_some()
+            || entity.namespace_selector.is_some()
+            || entity.service_accounts.is_some()
+            || (!policy.global && entity.not_selector.is_some());
+        let excluded = |who: &Labelled| {
+            entity
+                .not_selector
+                .as_ref()
+                .is_some_and(|s| s.matches(who.labels))
+        };
+        match endpoint {
+            Endpoint::External(ip) => {
+                let sets: Vec<Labelled> = world
+                    .calico
+                    .network_sets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, set)| set.nets.iter().any(|n| n.contains(ip)))
+                    .map(|(i, _)| Labelled {
+                        labels: &self.set_labels[i],
+                        namespace: self.set_namespace[i],
+                        service_account: None,
+                    })
+                    .collect();
+                entity
+                    .nets
+                    .as_ref()
+                    .is_none_or(|nets| nets.iter().any(|n| n.contains(ip)))
+                    && !entity.not_nets.iter().any(|n| n.contains(ip))
+                    && (!needs_positive
+                        || sets
+                            .iter()
+                            .any(|set| self.positive_matches(world, policy, entity, set)))
+                    && !sets.iter().any(excluded)
+            }
+            // Pod addresses are not known offline: a rule that lists nets matches no pod.
+            pod => {
+                let index = match pod {
+                    Endpoint::Workload(w) => w,
+                    Endpoint::Probe(p) => world.workloads.len() + p,
+                    Endpoint::External(_) => unreachable!("handled above"),
+                };
+                let who = self.pod(index);
+                entity.nets.is_none()
+                    && (!needs_positive || self.positive_matches(world, policy, entity, &who))
+                    && !excluded(&who)
+            }
+        }
+    }
+
+    /// The positive part of a rule's selectors against a labelled endpoint. In a namespaced
+    /// policy it is limited to the policy's namespace unless the rule has its own
+    /// `namespaceSelector`.
+    fn positive_matches(
+        &self,
+        world: &World,
+        policy: &CalicoPolicy,
+        entity: &EntityRule,
+        who: &Labelled,
+    ) -> bool {
+        let namespace_ok = match (&entity.namespace_selector, who.namespace) {
+            (Some(s), ns) => matches_namespace(s, ns.map(|n| &self.namespace_labels[n])),
+            (None, _) if policy.global => true,
+            (None, Some(n)) => world.namespaces[n].name == policy.meta.id.namespace,
+            (None, None) => false,
+        };
+        namespace_ok
+            && entity
+                .selector
+                .as_ref()
+                .is_none_or(|s| s.matches(who.labels))
+            && entity.service_accounts.as_ref().is_none_or(|sa| {
+                who.service_account.is_some_and(|(name, labels)| {
+                    (sa.names.is_empty() || sa.names.contains(name))
+                        && sa.selector.as_ref().is_none_or(|s| s.matches(labels))
+                })
+            })
+    }
+}
+
+/// A destination port of a rule: a number or range, or a named port of the destination with
+/// the flow's protocol (never an external address's).
+fn port_matches(port: &CalicoPort, side: &Side) -> bool {
+    match port {
+        CalicoPort::Range(a, b) => (*a..=*b).contains(&side.port),
+        CalicoPort::Named(name) => side.dst_named_ports.iter().any(|cp| {
+            cp.protocol == side.protocol
+                && cp.port == side.port
+                && cp.name.as_deref() == Some(name.as_str())
+        }),
+    }
+}
