@@ -178,6 +178,54 @@ fn explain_says_why_and_exits_by_verdict() {
 }
 
 #[test]
+fn explain_names_the_deciding_calico_rule() {
+    let world = "fixtures/calico/tier-pass-to-kubernetes-policy/world.yaml";
+    let explain = |from: &str, format: &str| {
+        netpol_fix(
+            &[
+                "explain",
+                world,
+                "--from",
+                from,
+                "--to",
+                "shop/backend",
+                "--port",
+                "8080",
+                "--format",
+                format,
+            ],
+            None,
+        )
+    };
+    let denied = explain("tools/untrusted", "human");
+    assert_eq!(denied.status.code(), Some(1));
+    let text = stdout(&denied);
+    assert!(
+        text.contains("denied by ingress rule #1 (Deny) of GlobalNetworkPolicy security.block-untrusted (tier security, order 10; fixtures/calico/tier-pass-to-kubernetes-policy/world.yaml:104:1) (fixtures/calico/tier-pass-to-kubernetes-policy/world.yaml:115:5)"),
+        "{text}"
+    );
+    // Passed on by the security tier, allowed by the Kubernetes policy in the default tier.
+    let allowed = explain("shop/frontend", "human");
+    assert_eq!(allowed.status.code(), Some(0));
+    assert!(
+        stdout(&allowed).contains(
+            "allowed by ingress rule #1 of backend-from-frontend (default tier, order 1000; "
+        ),
+        "{}",
+        stdout(&allowed)
+    );
+    // Passed on, allowed by nothing in the default tier: its end-of-tier deny.
+    let v: Value = serde_json::from_str(&stdout(&explain("shop/other", "json"))).unwrap();
+    assert_eq!(v["allowed"], false);
+    let calico = &v["ingress"]["calico"];
+    assert_eq!(calico["decided_by"]["decision"], "end-of-tier");
+    assert_eq!(calico["decided_by"]["tier"], "default");
+    assert_eq!(calico["selected_by"][0]["name"], "security.block-untrusted");
+    assert_eq!(calico["selected_by"][0]["tier"], "security");
+    assert_eq!(calico["selected_by"][0]["order"], 10.0);
+}
+
+#[test]
 fn explain_rejects_unknown_and_ambiguous_endpoints_with_suggestions() {
     let out = netpol_fix(
         &[

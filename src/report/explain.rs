@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::{location_json, object_json};
+use crate::connectivity::calico::{CalicoDecision, Decider};
 use crate::connectivity::{Endpoint, Engine, SideVerdict, Verdict};
 use crate::model::{Direction, DirectionRules};
 use crate::net::Protocol;
@@ -52,6 +53,10 @@ pub fn write_human(
             writeln!(out, "{label}: external address, no policy applies")?;
             continue;
         };
+        if let Some(decision) = &side.calico {
+            write_calico(out, engine, sources, direction, &label, side, decision)?;
+            continue;
+        }
         if side.isolated_by.is_empty() {
             writeln!(
                 out,
@@ -96,6 +101,143 @@ pub fn write_human(
     Ok(())
 }
 
+/// A side Calico decides: the policies that apply, in evaluation order, and the deciding rule.
+fn write_calico(
+    out: &mut dyn Write,
+    engine: &Engine,
+    sources: &Sources,
+    direction: Direction,
+    label: &str,
+    side: &SideVerdict,
+    decision: &CalicoDecision,
+) -> io::Result<()> {
+    let mut applying: Vec<String> = decision
+        .applying
+        .iter()
+        .map(|&p| calico_policy_name(engine, sources, p))
+        .collect();
+    applying.extend(side.isolated_by.iter().map(|&p| {
+        format!(
+            "{} (default tier, order 1000)",
+            policy_name(engine, sources, p)
+        )
+    }));
+    writeln!(out, "{label}: selected by {}", applying.join(", "))?;
+    let verdict = if decision.allowed {
+        "allowed"
+    } else {
+        "denied"
+    };
+    match &decision.by {
+        Decider::Rule {
+            policy,
+            rule,
+            action,
+        } => {
+            let p = &engine.world.calico.policies[*policy];
+            writeln!(
+                out,
+                "    {verdict} by {} rule #{} ({}) of {} ({})",
+                direction.as_str(),
+                rule + 1,
+                action.as_str(),
+                calico_policy_name(engine, sources, *policy),
+                sources.position(p.rules(direction)[*rule].loc)
+            )
+        }
+        Decider::KubernetesRule(r) => writeln!(
+            out,
+            "    {verdict} by {} rule #{} of {} (default tier, order 1000; {})",
+            direction.as_str(),
+            r.rule + 1,
+            engine.world.policies[r.policy].meta.id.name,
+            rule_location(engine, direction, r.policy, r.rule)
+                .map_or_else(String::new, |loc| sources.position(loc))
+        ),
+        Decider::EndOfTier(tier) => writeln!(
+            out,
+            "    {verdict}: no {} rule of tier {tier} matched (the end-of-tier deny)",
+            direction.as_str()
+        ),
+        Decider::Profile => writeln!(
+            out,
+            "    {verdict}: every tier passed it on; Calico's namespace profile allows"
+        ),
+    }
+}
+
+fn calico_policy_name(engine: &Engine, sources: &Sources, policy: usize) -> String {
+    let p = &engine.world.calico.policies[policy];
+    let order = p
+        .order
+        .map_or("no order".to_string(), |o| format!("order {o}"));
+    format!(
+        "{} {} (tier {}, {order}; {})",
+        p.meta.id.kind,
+        if p.global {
+            p.meta.id.name.to_string()
+        } else {
+            format!("{}/{}", p.meta.id.namespace, p.meta.id.name)
+        },
+        p.tier,
+        sources.position(p.meta.loc)
+    )
+}
+
+fn calico_json(
+    engine: &Engine,
+    sources: &Sources,
+    direction: Direction,
+    d: &CalicoDecision,
+) -> Value {
+    let policy = |p: usize| {
+        let policy = &engine.world.calico.policies[p];
+        let mut v = json!({
+            "kind": policy.meta.id.kind,
+            "namespace": policy.meta.id.namespace,
+            "name": policy.meta.id.name,
+            "tier": policy.tier,
+            "order": policy.order,
+        });
+        if let (Value::Object(map), Value::Object(loc)) =
+            (&mut v, location_json(sources, policy.meta.loc))
+        {
+            map.extend(loc);
+        }
+        v
+    };
+    let decided_by = match &d.by {
+        Decider::Rule {
+            policy: p,
+            rule,
+            action,
+        } => json!({
+            "decision": "rule",
+            "policy": policy(*p),
+            "rule": rule,
+            "action": action.as_str(),
+            "rule_location": location_json(
+                sources,
+                engine.world.calico.policies[*p].rules(direction)[*rule].loc
+            ),
+        }),
+        Decider::KubernetesRule(r) => {
+            let mut v = json!({"decision": "kubernetes-rule", "policy": policy_json(engine, sources, r.policy), "rule": r.rule});
+            if let Some(loc) = rule_location(engine, direction, r.policy, r.rule) {
+                v["rule_location"] = location_json(sources, loc);
+            }
+            v
+        }
+        Decider::EndOfTier(tier) => json!({"decision": "end-of-tier", "tier": tier}),
+        Decider::Profile => json!({"decision": "profile"}),
+    };
+    json!({
+        "allowed": d.allowed,
+        "selected_by": d.applying.iter().map(|&p| policy(p)).collect::<Vec<_>>(),
+        "decided_by": decided_by,
+    })
+}
+
 pub fn to_json(engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> Value {
     let endpoint = |ep: Endpoint| match ep {
         Endpoint::Workload(w) => object_json(&engine.world.workloads[w].meta.id),
@@ -106,7 +248,7 @@ pub fn to_json(engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> 
         None => json!({"applies": false, "isolated": false, "allowed": true}),
         Some(s) => json!({
             "applies": true,
-            "isolated": !s.isolated_by.is_empty(),
+            "isolated": s.isolated(),
             "allowed": s.allowed(),
             "isolated_by": s.isolated_by.iter().map(|&p| policy_json(engine, sources, p)).collect::<Vec<_>>(),
             "allowed_by": s.allowed_by.iter().map(|r| {
@@ -117,6 +259,7 @@ pub fn to_json(engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> 
                 }
                 v
             }).collect::<Vec<_>>(),
+            "calico": s.calico.as_ref().map(|d| calico_json(engine, sources, direction, d)),
         }),
     };
     json!({
