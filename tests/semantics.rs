@@ -9,7 +9,10 @@ mod common;
 
 use common::check_truth_table;
 use netpol_fix::analysis::{Analysis, analyze};
+use netpol_fix::connectivity::graph::{Connection, GraphEndpoint};
+use netpol_fix::connectivity::{Endpoint, Engine};
 use netpol_fix::diag::Severity;
+use netpol_fix::endpoint;
 use netpol_fix::load::{Input, LoadOptions};
 
 fn cases(dir: &str) -> Vec<PathBuf> {
@@ -43,6 +46,66 @@ fn semantics_truth_tables() {
 #[test]
 fn calico_truth_tables() {
     truth_tables("calico");
+}
+
+/// The connection listing by verdicts (what `graph` does with Calico policies) lists exactly
+/// what the fast path lists for Kubernetes policies, on every documented world.
+#[test]
+fn graph_by_verdict_lists_what_the_fast_path_lists() {
+    for case in cases("semantics") {
+        let analysis = load_case(&case);
+        let engine = Engine::new(&analysis.world);
+        let (mut fast, mut by_verdict) = (Vec::new(), Vec::new());
+        engine.for_each_connection(|c| fast.push(c));
+        engine.for_each_connection_by_verdict(|c| by_verdict.push(c));
+        assert!(!fast.is_empty(), "{}", case.display());
+        assert_eq!(fast, by_verdict, "{}", case.display());
+    }
+}
+
+/// With Calico policies `graph` lists a connection exactly where the truth table allows one.
+#[test]
+fn graph_agrees_with_the_calico_truth_tables() {
+    let mut failures = Vec::new();
+    for case in cases("calico") {
+        let analysis = load_case(&case);
+        let engine = Engine::new(&analysis.world);
+        let mut listed = Vec::new();
+        engine.for_each_connection(|c| listed.push(c));
+        failures.extend(check_listing(&case.join("expect.tsv"), &analysis, &listed));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Checks every row of a truth table against a connection listing: a row is allowed exactly
+/// when a listed connection between its endpoints (or the address range holding its address)
+/// includes its port.
+fn check_listing(table_path: &Path, analysis: &Analysis, listed: &[Connection]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (n, from, to, protocol, port, expected) in common::rows(table_path) {
+        let resolve = |ep: &str| {
+            endpoint::resolve(&analysis.world, ep)
+                .unwrap_or_else(|e| panic!("{}:{n}: {e}", table_path.display()))
+        };
+        let covers = |g: &GraphEndpoint, ep: Endpoint| match (*g, ep) {
+            (GraphEndpoint::Workload(a), Endpoint::Workload(b)) => a == b,
+            (GraphEndpoint::External(first, last), Endpoint::External(ip)) => {
+                first <= ip && ip <= last
+            }
+            _ => false,
+        };
+        let (src, dst) = (resolve(&from), resolve(&to));
+        let found = listed.iter().any(|c| {
+            covers(&c.src, src) && covers(&c.dst, dst) && c.ports.contains(protocol, port)
+        });
+        if found != expected {
+            failures.push(format!(
+                "{}:{n}: {from} {to} {port}/{protocol}: listed {found}, table says {expected}",
+                table_path.display()
+            ));
+        }
+    }
+    failures
 }
 
 fn truth_tables(dir: &str) {

@@ -8,6 +8,7 @@
 pub mod calico;
 pub mod classes;
 pub mod graph;
+mod pieces;
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;

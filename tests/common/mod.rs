@@ -11,49 +11,59 @@ use netpol_fix::connectivity::Engine;
 use netpol_fix::endpoint;
 use netpol_fix::net::Protocol;
 
-/// Checks every row of `expect.tsv`; returns the failures as readable lines.
-pub fn check_truth_table(table_path: &Path, analysis: &Analysis) -> Vec<String> {
-    let engine = Engine::new(&analysis.world);
+/// The rows of a truth table: (line number, FROM, TO, protocol, port, allowed).
+#[allow(clippy::type_complexity)]
+pub fn rows(table_path: &Path) -> Vec<(usize, String, String, Protocol, u16, bool)> {
     let table = fs::read_to_string(table_path).expect("truth table");
-    let case = table_path;
-    let mut failures = Vec::new();
-    let mut rows = 0;
+    let mut rows = Vec::new();
     for (n, line) in table.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(
-            f.len(),
-            4,
-            "{}:{}: expected FROM TO PORT VERDICT",
-            case.display(),
-            n + 1
-        );
+        let at = format!("{}:{}", table_path.display(), n + 1);
+        assert_eq!(f.len(), 4, "{at}: expected FROM TO PORT VERDICT");
         let (port, proto) = f[2].split_once('/').expect("PORT/PROTO");
-        let protocol = Protocol::parse(proto).expect("protocol");
-        let port: u16 = port.parse().expect("port");
-        let resolve = |ep: &str| {
-            endpoint::resolve(&analysis.world, ep)
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", case.display(), n + 1))
-        };
-        let verdict = engine.verdict(resolve(f[0]), resolve(f[1]), protocol, port);
-        let expected = match f[3] {
+        let allowed = match f[3] {
             "allow" => true,
             "deny" => false,
-            other => panic!("{}:{}: verdict `{other}`", case.display(), n + 1),
+            other => panic!("{at}: verdict `{other}`"),
         };
-        rows += 1;
+        rows.push((
+            n + 1,
+            f[0].to_string(),
+            f[1].to_string(),
+            Protocol::parse(proto).expect("protocol"),
+            port.parse().expect("port"),
+            allowed,
+        ));
+    }
+    assert!(
+        !rows.is_empty(),
+        "{}: empty truth table",
+        table_path.display()
+    );
+    rows
+}
+
+/// Checks every row of `expect.tsv`; returns the failures as readable lines.
+pub fn check_truth_table(table_path: &Path, analysis: &Analysis) -> Vec<String> {
+    let engine = Engine::new(&analysis.world);
+    let mut failures = Vec::new();
+    for (n, from, to, protocol, port, expected) in rows(table_path) {
+        let resolve = |ep: &str| {
+            endpoint::resolve(&analysis.world, ep)
+                .unwrap_or_else(|e| panic!("{}:{n}: {e}", table_path.display()))
+        };
+        let verdict = engine.verdict(resolve(&from), resolve(&to), protocol, port);
         if verdict.allowed() != expected {
             failures.push(format!(
-                "{}:{}: {line}: got {} ({verdict:?})",
-                case.display(),
-                n + 1,
+                "{}:{n}: {from} {to} {port}/{protocol}: got {} ({verdict:?})",
+                table_path.display(),
                 if verdict.allowed() { "allow" } else { "deny" }
             ));
         }
     }
-    assert!(rows > 0, "{}: empty truth table", case.display());
     failures
 }
