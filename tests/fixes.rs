@@ -10,8 +10,10 @@ use netpol_fix::fix::{Summary, apply::fix_all, fixes, output::write_diff, summar
 use netpol_fix::load::Input;
 
 /// Cases from `fixtures/rules/`, with whether unsafe fixes are included.
-const CASES: [(&str, bool); 11] = [
+const CASES: [(&str, bool); 13] = [
     ("missing-dns-egress/default-deny-no-dns", false),
+    ("missing-dns-egress/calico-global-default-deny", false),
+    ("missing-service-egress/calico-security-tier-deny", false),
     ("missing-dns-egress/node-local-dns-pod-selector-only", false),
     ("missing-dns-egress/coredns-targetport-5353-blocked", false),
     ("missing-apiserver-egress/config-cidrs-not-covered", false),

@@ -242,8 +242,38 @@ impl<'w> Engine<'w> {
         }
     }
 
+    /// Calico policies selecting a pod for a direction (empty without Calico policies, or for an
+    /// external address).
+    pub fn calico_applying(&self, pod: Endpoint, direction: Direction) -> &[usize] {
+        match (&self.calico, self.pod_index(pod)) {
+            (Some(index), Some(pod)) => index.applying(pod, direction),
+            _ => &[],
+        }
+    }
+
+    /// Whether any policy, Kubernetes or Calico, selects a pod for a direction.
+    pub fn isolated(&self, pod: Endpoint, direction: Direction) -> bool {
+        !self.isolating(pod, direction).is_empty()
+            || !self.calico_applying(pod, direction).is_empty()
+    }
+
+    /// Whether a new Kubernetes NetworkPolicy selecting the pod would leave what it may do
+    /// unchanged apart from what the policy allows: a policy of the default tier (Kubernetes, or
+    /// Calico's own there) already selects it for this direction, so the tier's deny already
+    /// applies to it.
+    pub fn default_tier_applies(&self, pod: Endpoint, direction: Direction) -> bool {
+        !self.isolating(pod, direction).is_empty()
+            || self
+                .calico_applying(pod, direction)
+                .iter()
+                .any(|&p| self.world.calico.policies[p].tier == crate::model::calico::DEFAULT_TIER)
+    }
+
     /// External addresses `pod` may send to on `protocol`/`port` (all when not egress-isolated).
     pub fn egress_addresses(&self, pod: Endpoint, protocol: Protocol, port: u16) -> IpSet {
+        if !self.calico_applying(pod, Direction::Egress).is_empty() {
+            return self.egress_addresses_by_verdict(pod, protocol, port);
+        }
         let isolated_by = self.isolating(pod, Direction::Egress);
         if isolated_by.is_empty() {
             return IpSet::all();

@@ -12,7 +12,7 @@ use crate::model::calico::CalicoPort;
 use crate::model::{DirectionRules, PortSpec, Ports};
 use crate::net::ports::{MAX_PORT, MIN_PORT};
 use crate::net::ranges::Bound;
-use crate::net::{IpNet, PortSet, Protocol};
+use crate::net::{IpNet, IpSet, PortSet, Protocol, RangeSet};
 
 /// Cuts of a domain into pieces `[first, last]` that cover it.
 fn pieces<T: Bound>(mut starts: Vec<T>, min: T, max: T) -> Vec<(T, T)> {
@@ -155,6 +155,33 @@ impl Engine<'_> {
         }
         out.retain(|(_, _, ports)| !ports.is_empty());
         out
+    }
+
+    /// [`Engine::egress_addresses`] by verdicts: the address pieces whose first address is
+    /// allowed.
+    pub(super) fn egress_addresses_by_verdict(
+        &self,
+        pod: Endpoint,
+        protocol: Protocol,
+        port: u16,
+    ) -> IpSet {
+        let cuts = self.cuts();
+        let allowed = |ip: IpAddr| {
+            self.verdict(pod, Endpoint::External(ip), protocol, port)
+                .allowed()
+        };
+        let mut set = IpSet::empty();
+        for &(a, b) in &cuts.v4 {
+            if allowed(IpAddr::V4(Ipv4Addr::from(a))) {
+                set.v4 = set.v4.union(&RangeSet::range(a, b));
+            }
+        }
+        for &(a, b) in &cuts.v6 {
+            if allowed(IpAddr::V6(Ipv6Addr::from(a))) {
+                set.v6 = set.v6.union(&RangeSet::range(a, b));
+            }
+        }
+        set
     }
 
     /// [`Engine::for_each_connection`] by verdicts, in the same order: what it does with Calico

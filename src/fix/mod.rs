@@ -3,13 +3,14 @@
 //! [`apply`] applies them until nothing changes; `--diff`, `--write` and `--patches` are sinks.
 
 pub mod apply;
+mod calico;
 pub mod output;
 pub mod yaml_out;
 
 use std::collections::{HashMap, HashSet};
 
 use crate::check::CheckRun;
-use crate::lint::{Finding, Peer, Remedy, ValuePatch};
+use crate::lint::{Finding, Peer, Placement, Remedy, ValuePatch};
 use crate::model::index::WorkloadIndex;
 use crate::model::{Direction, Labels, Name, Selector, World};
 use crate::net::Protocol;
@@ -150,13 +151,41 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                 peer,
                 ports,
                 safe,
-                anchor_policy,
+                placement,
             } => {
-                check_already_isolated(index, &selected.0, &selected.1, *direction)?;
                 if !safe {
                     fix.applicability = Applicability::Unsafe;
                 }
-                let anchor = yaml_anchor(index, *anchor_policy)?;
+                let anchor = match *placement {
+                    Placement::CalicoRule { policy, index: at } => {
+                        let (edit, title) = calico::rule_edit(
+                            sources,
+                            &index.world.calico.policies[policy],
+                            *direction,
+                            at,
+                            selected,
+                            peer,
+                            ports,
+                        )?;
+                        titles.push(title);
+                        if render == Render::Edits {
+                            fix.edits.push(edit);
+                        }
+                        continue;
+                    }
+                    Placement::AfterPolicy(p) => yaml_anchor(index, p)?,
+                    Placement::AfterCalicoPolicy(p) => {
+                        let meta = &index.world.calico.policies[p].meta;
+                        if is_json(&sources.get(meta.document.file).text) {
+                            return Err(format!(
+                                "no safe fix: Calico {} {} is in a JSON file, where a YAML document cannot be added; use --patches",
+                                meta.id.kind, meta.id.name
+                            ));
+                        }
+                        meta.document
+                    }
+                };
+                check_already_isolated(index, &selected.0, &selected.1, *direction)?;
                 let name = unique_name(
                     &mut index.names,
                     &selected.0,
@@ -241,20 +270,20 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
 /// (where a YAML document cannot go), another policy's of the same namespace in a YAML file.
 fn yaml_anchor(index: &Index, policy: usize) -> Result<crate::source::Location, String> {
     let (world, sources) = (index.world, index.sources);
-    // JSON by content, whatever the name (`.JSON`, stdin): a YAML document cannot follow it.
-    let is_yaml = |p: usize| {
-        let text = &sources.get(world.policies[p].meta.document.file).text;
-        !text
-            .trim_start_matches('\u{feff}')
-            .trim_start()
-            .starts_with(['{', '['])
-    };
+    let is_yaml = |p: usize| !is_json(&sources.get(world.policies[p].meta.document.file).text);
     let ns = world.policies[policy].meta.id.namespace.as_str();
     std::iter::once(policy)
         .chain(index.policies_by_namespace.get(ns).into_iter().flatten().copied())
         .find(|&p| is_yaml(p))
         .map(|p| world.policies[p].meta.document)
         .ok_or_else(|| format!("no safe fix: the policies of namespace {ns} are in JSON files, where a YAML document cannot be added; use --patches"))
+}
+
+/// JSON by content, whatever the name (`.JSON`, stdin): a YAML document cannot follow it.
+fn is_json(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with(['{', '['])
 }
 
 /// A new policy selecting `labels` must not isolate a pod that was not isolated.

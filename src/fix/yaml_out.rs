@@ -59,6 +59,14 @@ pub fn emit(value: &Y, style: Style) -> String {
     lines.iter().map(|l| format!("{l}{nl}")).collect()
 }
 
+/// Emits `items` as block sequence items whose dashes stand at column `indent`.
+pub fn emit_items(items: Vec<Y>, indent: usize, style: Style) -> String {
+    let mut lines = Vec::new();
+    block(&Y::Seq(items), indent, style, &mut lines);
+    let nl = style.newline();
+    lines.iter().map(|l| format!("{l}{nl}")).collect()
+}
+
 fn block(value: &Y, indent: usize, style: Style, out: &mut Vec<String>) {
     let pad = " ".repeat(indent);
     match value {

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::deps::{self, Destination, Holder};
-use super::{Context, Finding, Peer as RemedyPeer, Related, Remedy, finding};
-use crate::connectivity::Endpoint;
+use super::{Context, Finding, Peer as RemedyPeer, Placement, Related, Remedy, finding};
+use crate::connectivity::calico::Decider;
+use crate::connectivity::{Endpoint, SideVerdict};
 use crate::diag::Severity;
 use crate::lint::catalog::Rule;
 use crate::model::index::includes;
@@ -75,25 +76,74 @@ fn endpoint_name(cx: &Context, ep: Endpoint) -> String {
     }
 }
 
-fn policy_names(cx: &Context, policies: &[usize]) -> String {
-    let names: Vec<String> = policies
-        .iter()
-        .map(|&p| {
-            let id = &cx.world.policies[p].meta.id;
-            format!("{}/{}", id.namespace, id.name)
-        })
-        .collect();
-    names.join(", ")
+/// The policies that select a pod for a direction: Kubernetes NetworkPolicies and Calico's.
+#[derive(Clone, Debug, Default)]
+struct Isolators {
+    kubernetes: Vec<usize>,
+    calico: Vec<usize>,
 }
 
-fn policy_related(cx: &Context, policies: &[usize], why: &str) -> Vec<Related> {
-    policies
-        .iter()
-        .map(|&p| Related {
-            loc: cx.world.policies[p].meta.name_loc,
-            label: format!("{why} by {}", cx.world.policies[p].meta.id.name),
-        })
-        .collect()
+impl Isolators {
+    fn of(cx: &Context, pod: Endpoint, direction: Direction) -> Isolators {
+        Isolators {
+            kubernetes: cx.engine.isolating(pod, direction).to_vec(),
+            calico: cx.engine.calico_applying(pod, direction).to_vec(),
+        }
+    }
+
+    fn of_side(side: &SideVerdict) -> Isolators {
+        Isolators {
+            kubernetes: side.isolated_by.clone(),
+            calico: side
+                .calico
+                .as_ref()
+                .map(|d| d.applying.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kubernetes.is_empty() && self.calico.is_empty()
+    }
+
+    fn merge(&mut self, other: &Isolators) {
+        for (mine, theirs) in [
+            (&mut self.kubernetes, &other.kubernetes),
+            (&mut self.calico, &other.calico),
+        ] {
+            mine.extend(theirs);
+            mine.sort_unstable();
+            mine.dedup();
+        }
+    }
+
+    /// (id, name as messages give it, where it is) of each policy.
+    fn each<'c>(&self, cx: &'c Context) -> impl Iterator<Item = (&'c ObjectId, String, Location)> {
+        let kubernetes = self.kubernetes.iter().map(|&p| {
+            let meta = &cx.world.policies[p].meta;
+            (
+                &meta.id,
+                format!("{}/{}", meta.id.namespace, meta.id.name),
+                meta.name_loc,
+            )
+        });
+        let calico = self.calico.iter().map(|&p| {
+            let policy = &cx.world.calico.policies[p];
+            let id = &policy.meta.id;
+            let name = if policy.global {
+                format!("{} {}", id.kind, id.name)
+            } else {
+                format!("Calico {} {}/{}", id.kind, id.namespace, id.name)
+            };
+            (id, name, policy.meta.name_loc)
+        });
+        kubernetes.chain(calico).collect::<Vec<_>>().into_iter()
+    }
+}
+
+fn policy_names(cx: &Context, policies: &Isolators) -> String {
+    let names: Vec<String> = policies.each(cx).map(|(_, name, _)| name).collect();
+    names.join(", ")
 }
 
 /// A finding about `client`, scoped so that the workload, its namespace and the given policies
@@ -103,18 +153,19 @@ fn client_finding(
     rule: &Rule,
     client: usize,
     side: Direction,
-    policies: &[usize],
+    policies: &Isolators,
 ) -> Finding {
     let w = &cx.world.workloads[client];
     let mut f = finding(rule, w.meta.id.clone(), w.meta.name_loc);
     f.side = Some(side);
     f.scope.push(ObjectId::namespace(&w.meta.id.namespace));
-    f.scope.extend(
-        policies
-            .iter()
-            .map(|&p| cx.world.policies[p].meta.id.clone()),
-    );
-    f.related = policy_related(cx, policies, &format!("{} isolated", side.as_str()));
+    for (id, _, loc) in policies.each(cx) {
+        f.scope.push(id.clone());
+        f.related.push(Related {
+            loc,
+            label: format!("{} isolated by {}", side.as_str(), id.name),
+        });
+    }
     f
 }
 
@@ -141,7 +192,13 @@ fn dead_namespace_selectors(cx: &Context, policies: &[usize]) -> String {
                     if matches_none {
                         notes.push(format!(
                             " Note: {} selects namespaces with `{sel}`, which no namespace has; every namespace carries `kubernetes.io/metadata.name=<name>` (a `name` label exists only where someone added it).",
-                            policy_names(cx, &[p])
+                            policy_names(
+                                cx,
+                                &Isolators {
+                                    kubernetes: vec![p],
+                                    calico: Vec::new()
+                                }
+                            )
                         ));
                     }
                 }
@@ -290,7 +347,7 @@ fn allow(
     peer: RemedyPeer,
     ports: Vec<(Protocol, u16)>,
     safe: bool,
-    anchor_policy: usize,
+    placement: Placement,
 ) -> Remedy {
     let workload = &cx.world.workloads[w];
     Remedy::Allow {
@@ -299,7 +356,63 @@ fn allow(
         peer,
         ports,
         safe,
-        anchor_policy,
+        placement,
+    }
+}
+
+/// Where an allow for a flow that `side` blocks goes: a new Kubernetes NetworkPolicy wherever
+/// one is enough (Kubernetes isolation, or Calico's default tier ending without a match), else
+/// an Allow rule in the Calico policy before the Deny rule or at the end of the tier that drops
+/// the flow.
+fn placement(cx: &Context, side: &SideVerdict, direction: Direction) -> Option<Placement> {
+    let Some(decision) = &side.calico else {
+        return side.isolated_by.first().map(|&p| Placement::AfterPolicy(p));
+    };
+    let policies = &cx.world.calico.policies;
+    match &decision.by {
+        Decider::Rule {
+            policy,
+            rule,
+            action: crate::model::calico::Action::Deny,
+        } => Some(Placement::CalicoRule {
+            policy: *policy,
+            index: *rule,
+        }),
+        Decider::EndOfTier(tier) if tier == crate::model::calico::DEFAULT_TIER => side
+            .isolated_by
+            .first()
+            .map(|&p| Placement::AfterPolicy(p))
+            .or_else(|| {
+                let p = decision
+                    .applying
+                    .iter()
+                    .find(|&&p| policies[p].tier == *tier)?;
+                Some(Placement::AfterCalicoPolicy(*p))
+            }),
+        Decider::EndOfTier(tier) => {
+            // The tier's last policy for this direction, in Calico's order.
+            let last = decision
+                .applying
+                .iter()
+                .copied()
+                .filter(|&p| policies[p].tier == *tier)
+                .max_by(|&a, &b| {
+                    let key = |p: usize| {
+                        (
+                            crate::model::calico::order_key(policies[p].order),
+                            &policies[p].meta.id.name,
+                        )
+                    };
+                    key(a)
+                        .partial_cmp(&key(b))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })?;
+            Some(Placement::CalicoRule {
+                policy: last,
+                index: policies[last].rules(direction).len(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -345,41 +458,60 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
     let ports = dns_ports(cx);
     let mut out = Vec::new();
     for client in clients(cx) {
-        let isolated_by = cx
-            .engine
-            .isolating(Endpoint::Workload(client), Direction::Egress);
+        let isolated_by = Isolators::of(cx, Endpoint::Workload(client), Direction::Egress);
         if isolated_by.is_empty() || is_dns_target(cx, client) {
             continue;
         }
         let blocked = blocked_dns_ports(cx, client, Direction::Egress);
-        if blocked.is_empty() {
+        let Some(&(protocol, port)) = blocked.first() else {
             continue;
-        }
-        let mut f = client_finding(cx, rule, client, Direction::Egress, isolated_by);
+        };
+        let mut f = client_finding(cx, rule, client, Direction::Egress, &isolated_by);
         if !blocked.iter().any(|(p, _)| *p == Protocol::Udp) {
             f.severity = tcp_only_severity.max(rule.severity);
         }
         f.message = format!(
             "{} cannot resolve names once policies are enforced: its egress is isolated by {} and no rule allows {} to {}",
             name(cx, client),
-            policy_names(cx, isolated_by),
+            policy_names(cx, &isolated_by),
             port_list(&blocked),
             dns_description(cx),
         );
         f.help = format!(
             "allow egress to {target} on {}.{}",
             port_list(&cx.config.dns.ports),
-            dead_namespace_selectors(cx, isolated_by)
+            dead_namespace_selectors(cx, &isolated_by.kubernetes)
         );
-        f.remedies.push(allow(
-            cx,
-            Direction::Egress,
-            client,
-            peer.clone(),
-            ports.clone(),
-            true,
-            isolated_by[0],
-        ));
+        let target = cx.dns_targets[0];
+        let decided = cx.engine.verdict(
+            Endpoint::Workload(client),
+            target,
+            protocol,
+            dns_target_port(cx, target, protocol, port),
+        );
+        if let Some(at) = decided
+            .egress
+            .and_then(|s| placement(cx, &s, Direction::Egress))
+        {
+            // A new policy allows every DNS port; a rule added to a Calico policy only the
+            // blocked ones (the policy already allows the others).
+            let ports = match at {
+                Placement::CalicoRule { .. } => blocked
+                    .iter()
+                    .map(|&(p, n)| (p, dns_target_port(cx, target, p, n)))
+                    .collect(),
+                _ => ports.clone(),
+            };
+            f.remedies.push(allow(
+                cx,
+                Direction::Egress,
+                client,
+                peer.clone(),
+                ports,
+                true,
+                at,
+            ));
+        }
         out.push(f);
     }
     out
@@ -499,9 +631,7 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
     let access = ApiAccess::new(cx.world);
     let mut out = Vec::new();
     for client in clients(cx) {
-        let isolated_by = cx
-            .engine
-            .isolating(Endpoint::Workload(client), Direction::Egress);
+        let isolated_by = Isolators::of(cx, Endpoint::Workload(client), Direction::Egress);
         if isolated_by.is_empty() {
             continue;
         }
@@ -541,11 +671,11 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
             )
         };
         let all_ports: Vec<String> = api.ports.iter().map(u16::to_string).collect();
-        let mut f = client_finding(cx, rule, client, Direction::Egress, isolated_by);
+        let mut f = client_finding(cx, rule, client, Direction::Egress, &isolated_by);
         f.message = format!(
             "{} uses the Kubernetes API ({why}) but its egress, isolated by {}, does not allow {} to {target}",
             name(cx, client),
-            policy_names(cx, isolated_by),
+            policy_names(cx, &isolated_by),
             ports.join(" or "),
         );
         f.help = format!("{help} on TCP {}.", all_ports.join(" and "));
@@ -561,15 +691,26 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
             (api.cidrs.clone(), true)
         };
         let ports = api.ports.iter().map(|&p| (Protocol::Tcp, p)).collect();
-        f.remedies.push(allow(
-            cx,
-            Direction::Egress,
-            client,
-            RemedyPeer::Cidrs(cidrs),
-            ports,
-            safe,
-            isolated_by[0],
-        ));
+        let decided = cx.engine.verdict(
+            Endpoint::Workload(client),
+            Endpoint::External(cidrs[0].addr),
+            Protocol::Tcp,
+            missing[0],
+        );
+        if let Some(at) = decided
+            .egress
+            .and_then(|s| placement(cx, &s, Direction::Egress))
+        {
+            f.remedies.push(allow(
+                cx,
+                Direction::Egress,
+                client,
+                RemedyPeer::Cidrs(cidrs),
+                ports,
+                safe,
+                at,
+            ));
+        }
         out.push(f);
     }
     out
@@ -589,8 +730,12 @@ where
     groups
 }
 
-/// Destinations of a dependency group that `side` blocks, with the policies isolating them.
-fn blocked(cx: &Context, group: &[&Dependency], side: Direction) -> Vec<(Destination, Vec<usize>)> {
+/// Destinations of a dependency group that `side` blocks, with that side's verdict.
+fn blocked(
+    cx: &Context,
+    group: &[&Dependency],
+    side: Direction,
+) -> Vec<(Destination, SideVerdict)> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for d in group {
@@ -609,7 +754,7 @@ fn blocked(cx: &Context, group: &[&Dependency], side: Direction) -> Vec<(Destina
                 )
                 .side(side);
             if let Some(s) = decided.filter(|s| !s.allowed()) {
-                out.push((dest, s.isolated_by));
+                out.push((dest, s));
             }
         }
     }
@@ -628,16 +773,14 @@ fn dependency_finding(
     rule: &Rule,
     group: &[&Dependency],
     side: Direction,
-    blocked: &[(Destination, Vec<usize>)],
+    blocked: &[(Destination, SideVerdict)],
 ) -> Finding {
     let first = group[0];
     let service = &cx.world.services[first.service];
-    let mut policies: Vec<usize> = blocked
-        .iter()
-        .flat_map(|(_, p)| p.iter().copied())
-        .collect();
-    policies.sort_unstable();
-    policies.dedup();
+    let mut policies = Isolators::default();
+    for (_, s) in blocked {
+        policies.merge(&Isolators::of_side(s));
+    }
     let mut f = client_finding(cx, rule, first.client, side, &policies);
     if let Holder::ConfigMap(cm) = first.holder {
         f.scope.push(cx.world.config_maps[cm].meta.id.clone());
@@ -678,7 +821,7 @@ fn dependency_finding(
                 "allow egress from pods `{client_selector}` to namespace {} pods `{service_selector}` on {}.{}",
                 service.meta.id.namespace,
                 ports,
-                dead_namespace_selectors(cx, &policies)
+                dead_namespace_selectors(cx, &policies.kubernetes)
             );
         }
         Direction::Ingress => {
@@ -705,7 +848,7 @@ fn dependency_remedies(
     cx: &Context,
     d: &Dependency,
     side: Direction,
-    blocked: &[(Destination, Vec<usize>)],
+    blocked: &[(Destination, SideVerdict)],
 ) -> Vec<Remedy> {
     let service = &cx.world.services[d.service];
     match side {
@@ -718,31 +861,23 @@ fn dependency_remedies(
                 namespace: service.meta.id.namespace.clone(),
                 labels: service.selector.clone().unwrap_or_default(),
             };
-            let anchor = cx
-                .engine
-                .isolating(Endpoint::Workload(d.client), Direction::Egress)[0];
-            vec![allow(
-                cx,
-                Direction::Egress,
-                d.client,
-                peer,
-                ports,
-                true,
-                anchor,
-            )]
+            placement(cx, &blocked[0].1, Direction::Egress)
+                .map(|at| allow(cx, Direction::Egress, d.client, peer, ports, true, at))
+                .into_iter()
+                .collect()
         }
         Direction::Ingress => blocked
             .iter()
-            .map(|(dest, policies)| {
-                allow(
+            .filter_map(|(dest, side)| {
+                Some(allow(
                     cx,
                     Direction::Ingress,
                     dest.workload,
                     pods_of(cx, d.client),
                     vec![(dest.protocol, dest.port)],
                     true,
-                    policies[0],
-                )
+                    placement(cx, side, Direction::Ingress)?,
+                ))
             })
             .collect(),
     }
@@ -796,18 +931,15 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
         return out;
     }
     // The same for every client: the DNS pods' isolating policies, and per DNS pod the pods a
-    // new policy selects, the ports they listen on and the policy it goes next to.
-    let mut policies: Vec<usize> = dns_pods
-        .iter()
-        .flat_map(|&t| cx.engine.isolating(t, Direction::Ingress).iter().copied())
-        .collect();
-    policies.sort_unstable();
-    policies.dedup();
+    // new policy selects and the ports they listen on.
+    let mut policies = Isolators::default();
+    for &t in &dns_pods {
+        policies.merge(&Isolators::of(cx, t, Direction::Ingress));
+    }
     let targets: Vec<String> = dns_pods.iter().map(|&t| endpoint_name(cx, t)).collect();
     let admissions: Vec<_> = dns_pods
         .iter()
-        .filter_map(|&t| {
-            let &anchor = cx.engine.isolating(t, Direction::Ingress).first()?;
+        .map(|&t| {
             let selected = match t {
                 Endpoint::Workload(w) => (
                     cx.world.workloads[w].meta.id.namespace.clone(),
@@ -825,7 +957,7 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
                 .iter()
                 .map(|&(p, n)| (p, dns_target_port(cx, t, p, n)))
                 .collect();
-            Some((selected, ports, anchor))
+            (t, selected, ports)
         })
         .collect();
     for client in clients(cx) {
@@ -850,15 +982,23 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
             Selector::matching(&cx.world.workloads[client].labels),
             port_list(&cx.config.dns.ports)
         );
-        for (selected, ports, anchor) in &admissions {
-            f.remedies.push(Remedy::Allow {
-                direction: Direction::Ingress,
-                selected: selected.clone(),
-                peer: pods_of(cx, client),
-                ports: ports.clone(),
-                safe: true,
-                anchor_policy: *anchor,
-            });
+        for (target, selected, ports) in &admissions {
+            let (protocol, port) = ports[0];
+            let decided = cx
+                .engine
+                .verdict(Endpoint::Workload(client), *target, protocol, port)
+                .ingress;
+            let blocking = decided.filter(|s| !s.allowed());
+            if let Some(at) = blocking.and_then(|s| placement(cx, &s, Direction::Ingress)) {
+                f.remedies.push(Remedy::Allow {
+                    direction: Direction::Ingress,
+                    selected: selected.clone(),
+                    peer: pods_of(cx, client),
+                    ports: ports.clone(),
+                    safe: true,
+                    placement: at,
+                });
+            }
         }
         out.push(f);
     }

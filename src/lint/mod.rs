@@ -61,7 +61,7 @@ impl Finding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remedy {
     /// Allow the pods `selected` (namespace, template labels) to send to (egress) or receive
-    /// from (ingress) `peer` on `ports`, in a new policy placed after `anchor_policy`.
+    /// from (ingress) `peer` on `ports`, where `placement` says.
     Allow {
         direction: Direction,
         selected: (Name, Labels),
@@ -69,7 +69,7 @@ pub enum Remedy {
         ports: Vec<(Protocol, u16)>,
         /// False when the peer is a guess (an API server address nobody configured).
         safe: bool,
-        anchor_policy: usize,
+        placement: Placement,
     },
     /// Replace `host` inside the value at `value` with `replacement` (an in-cluster name).
     ReplaceHost {
@@ -79,6 +79,19 @@ pub enum Remedy {
         /// The same change as a patch of the holding object, when one can express it.
         patch: Option<ValuePatch>,
     },
+}
+
+/// Where an allowing change goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// A new Kubernetes NetworkPolicy, after this Kubernetes NetworkPolicy's document.
+    AfterPolicy(usize),
+    /// A new Kubernetes NetworkPolicy, after this Calico policy's document: Calico evaluates it
+    /// in its default tier, before the end-of-tier deny that drops the flow.
+    AfterCalicoPolicy(usize),
+    /// An Allow rule inserted at `index` of this Calico policy's rules for the direction:
+    /// before the Deny rule, or at the end of the tier, that drops the flow.
+    CalicoRule { policy: usize, index: usize },
 }
 
 /// A value rewrite as a strategic-merge patch: set `target` of `object` to `value`.
@@ -118,7 +131,9 @@ pub(crate) struct Context<'w> {
 /// What a lint run found, and what the fixes need to know of the engine it used.
 pub struct Lint {
     pub findings: Vec<Finding>,
-    /// Per workload (index into `world.workloads`): is it isolated for [ingress, egress]?
+    /// Per workload (index into `world.workloads`), for [ingress, egress]: is it isolated so that
+    /// a new Kubernetes NetworkPolicy selecting it would only add what it allows (some policy of
+    /// Calico's default tier, where Kubernetes policies sit, already selects it)?
     pub isolated: Vec<[bool; 2]>,
 }
 
@@ -238,7 +253,7 @@ pub fn run(
     let isolated = (0..world.workloads.len())
         .map(|i| {
             [Direction::Ingress, Direction::Egress]
-                .map(|d| !cx.engine.isolating(Endpoint::Workload(i), d).is_empty())
+                .map(|d| cx.engine.default_tier_applies(Endpoint::Workload(i), d))
         })
         .collect();
     Lint { findings, isolated }
