@@ -320,7 +320,22 @@ fn namespaces(
         .iter()
         .map(|w| &w.meta.id.namespace)
         .chain(world.policies.iter().map(|p| &p.meta.id.namespace))
-        .chain(world.services.iter().map(|s| &s.meta.id.namespace));
+        .chain(world.services.iter().map(|s| &s.meta.id.namespace))
+        .chain(
+            world
+                .calico
+                .policies
+                .iter()
+                .filter(|p| !p.global)
+                .map(|p| &p.meta.id.namespace),
+        )
+        .chain(
+            world
+                .calico
+                .network_sets
+                .iter()
+                .filter_map(|s| s.namespace.as_ref()),
+        );
     for ns in used {
         all.entry(ns.clone()).or_insert_with(|| Namespace {
             name: ns.clone(),
