@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use netpol_fix::analysis::Analysis;
 use netpol_fix::check::{CheckOptions, check};
-use netpol_fix::connectivity::Engine;
+use netpol_fix::connectivity::{Enforcement, Engine};
 use netpol_fix::diag::Severity;
 use netpol_fix::endpoint;
 use netpol_fix::fix;
@@ -115,6 +115,10 @@ enum Command {
         protocol: Protocol,
         #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
         format: ExplainFormat,
+        /// What enforces policy: none (Flannel, today), kubernetes (NetworkPolicy only), or
+        /// calico (NetworkPolicy and Calico's policies).
+        #[arg(long, value_enum, default_value_t = Enforcement::Calico)]
+        enforcement: Enforcement,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
@@ -127,6 +131,10 @@ enum Command {
         paths: Vec<String>,
         #[arg(long, value_enum, default_value_t = GraphFormat::Txt)]
         format: GraphFormat,
+        /// What enforces policy: none (Flannel, today), kubernetes (NetworkPolicy only), or
+        /// calico (NetworkPolicy and Calico's policies).
+        #[arg(long, value_enum, default_value_t = Enforcement::Calico)]
+        enforcement: Enforcement,
         /// Print the time of each phase and the counters behind it on stderr.
         #[arg(long)]
         timings: bool,
@@ -242,9 +250,10 @@ fn run(cli: Cli) -> io::Result<u8> {
             port,
             protocol,
             format,
+            enforcement,
         } => {
             let analysis = load(&paths)?;
-            let engine = Engine::new(&analysis.world);
+            let engine = Engine::configured(&analysis.world, &[], enforcement);
             let (src, dst) = match (
                 endpoint::resolve(&analysis.world, &from),
                 endpoint::resolve(&analysis.world, &to),
@@ -293,11 +302,14 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Graph {
             paths,
             format,
+            enforcement,
             timings: show_timings,
         } => {
             let analysis = load(&paths)?;
             let mut timings = analysis.timings.clone();
-            let engine = timings.phase("classes and selectors", || Engine::new(&analysis.world));
+            let engine = timings.phase("classes and selectors", || {
+                Engine::configured(&analysis.world, &[], enforcement)
+            });
             let count = timings.phase("listing", || {
                 report::graph::write_graph(&mut out, &engine, format)
             })?;

@@ -225,6 +225,54 @@ fn explain_names_the_deciding_calico_rule() {
     assert_eq!(calico["selected_by"][0]["order"], 10.0);
 }
 
+/// Today (nothing enforces), Kubernetes NetworkPolicy only, and Calico: the same flow three ways.
+#[test]
+fn enforcement_says_what_enforces_policy() {
+    let world = "fixtures/calico/gnp-default-deny-allow-dns/world.yaml";
+    let explain = |enforcement: &str| {
+        netpol_fix(
+            &[
+                "explain",
+                world,
+                "--from",
+                "shop/web",
+                "--to",
+                "203.0.113.5",
+                "--port",
+                "443",
+                "--enforcement",
+                enforcement,
+            ],
+            None,
+        )
+    };
+    // The GlobalNetworkPolicy default deny binds only under Calico.
+    assert_eq!(explain("calico").status.code(), Some(1));
+    assert_eq!(explain("kubernetes").status.code(), Some(0));
+    let none = explain("none");
+    assert_eq!(none.status.code(), Some(0));
+    assert!(
+        stdout(&none).contains("nothing enforces NetworkPolicy (--enforcement none"),
+        "{}",
+        stdout(&none)
+    );
+    // Under none every workload reaches every workload and address on every port.
+    let graph = netpol_fix(
+        &["graph", world, "--format", "json", "--enforcement", "none"],
+        None,
+    );
+    let v: Value = serde_json::from_str(&stdout(&graph)).unwrap();
+    let connections = v["connections"].as_array().unwrap();
+    let workloads = 5;
+    // Pairs, then to and from the whole IPv4 and IPv6 spaces.
+    assert_eq!(connections.len(), workloads * workloads + 4 * workloads);
+    assert!(
+        connections
+            .iter()
+            .all(|c| c["ports"] == v["connections"][0]["ports"])
+    );
+}
+
 #[test]
 fn explain_rejects_unknown_and_ambiguous_endpoints_with_suggestions() {
     let out = netpol_fix(

@@ -42,7 +42,7 @@ impl Engine<'_> {
     /// Every allowed connection: workload → workload (sources in order, then destinations),
     /// workload → external ranges, then external ranges → workload.
     pub fn for_each_connection(&self, mut emit: impl FnMut(Connection)) {
-        if self.calico.is_some() {
+        if self.calico.is_some() || self.enforcement == super::Enforcement::None {
             return self.for_each_connection_by_verdict(emit);
         }
         let order = self.sorted_workloads();

@@ -22,6 +22,28 @@ use crate::model::{
 use crate::net::{IpSet, PortSet, Protocol};
 use classes::{ClassId, Classes};
 
+/// What enforces policy in the cluster the answers are for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Enforcement {
+    /// Nothing (Flannel): every flow is allowed, whatever the policies say.
+    None,
+    /// Kubernetes NetworkPolicy only: Calico's own policies are ignored.
+    Kubernetes,
+    /// Calico: Kubernetes NetworkPolicies and Calico's policies, tiers and network sets.
+    #[default]
+    Calico,
+}
+
+impl Enforcement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::None => "none",
+            Enforcement::Kubernetes => "kubernetes",
+            Enforcement::Calico => "calico",
+        }
+    }
+}
+
 /// One end of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
@@ -136,8 +158,9 @@ pub struct Engine<'w> {
     isolating: [Vec<Vec<usize>>; 2],
     /// Per direction, per policy: its compiled rules (empty for NotAffected).
     rules: [Vec<Vec<CompiledRule>>; 2],
-    /// Calico's view of the pods, when the world has Calico policies.
+    /// Calico's view of the pods, when the world has Calico policies and Calico enforces.
     pub calico: Option<calico::CalicoIndex>,
+    pub enforcement: Enforcement,
 }
 
 impl Probe {
@@ -163,6 +186,11 @@ impl<'w> Engine<'w> {
 
     /// An engine that also answers for `probes` (as `Endpoint::Probe(i)`).
     pub fn with_probes(world: &'w World, probes: &[Probe]) -> Engine<'w> {
+        Engine::configured(world, probes, Enforcement::default())
+    }
+
+    /// An engine answering for a cluster where `enforcement` enforces policy.
+    pub fn configured(world: &'w World, probes: &[Probe], enforcement: Enforcement) -> Engine<'w> {
         let mut keys = BTreeSet::new();
         let mut note = |s: &'w Selector| keys.extend(s.requirements().iter().map(|r| r.key()));
         for p in &world.policies {
@@ -217,7 +245,11 @@ impl<'w> Engine<'w> {
             classes,
             isolating,
             rules,
-            calico: calico::CalicoIndex::new(world, probes),
+            calico: match enforcement {
+                Enforcement::Calico => calico::CalicoIndex::new(world, probes),
+                Enforcement::None | Enforcement::Kubernetes => None,
+            },
+            enforcement,
         }
     }
 
@@ -295,6 +327,13 @@ impl<'w> Engine<'w> {
     pub fn verdict(&self, src: Endpoint, dst: Endpoint, protocol: Protocol, port: u16) -> Verdict {
         self.verdicts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.enforcement == Enforcement::None {
+            // Nothing enforces policy: neither side decides anything.
+            return Verdict {
+                egress: None,
+                ingress: None,
+            };
+        }
         let dst_class = self.class_of_endpoint(dst);
         let side = |own: ClassId, direction: Direction, peer: Endpoint| {
             let isolated_by = self.isolating[direction.index()][own as usize].clone();

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{location_json, object_json};
 use crate::connectivity::calico::{CalicoDecision, Decider};
-use crate::connectivity::{Endpoint, Engine, SideVerdict, Verdict};
+use crate::connectivity::{Endpoint, Enforcement, Engine, SideVerdict, Verdict};
 use crate::model::{Direction, DirectionRules};
 use crate::net::Protocol;
 use crate::source::Sources;
@@ -43,6 +43,12 @@ pub fn write_human(
         flow.protocol,
         if v.allowed() { "ALLOWED" } else { "DENIED" }
     )?;
+    if engine.enforcement == Enforcement::None {
+        return writeln!(
+            out,
+            "  nothing enforces NetworkPolicy (--enforcement none, as under Flannel): every flow is allowed"
+        );
+    }
     let sides = [
         (Direction::Egress, flow.src, flow.dst, &v.egress),
         (Direction::Ingress, flow.dst, flow.src, &v.ingress),
@@ -264,6 +270,7 @@ pub fn to_json(engine: &Engine, sources: &Sources, flow: &Flow, v: &Verdict) -> 
     };
     json!({
         "allowed": v.allowed(),
+        "enforcement": engine.enforcement.as_str(),
         "from": endpoint(flow.src),
         "to": endpoint(flow.dst),
         "protocol": flow.protocol.as_str(),
