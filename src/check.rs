@@ -30,6 +30,8 @@ pub struct CheckOptions {
     pub scope: Option<Vec<PathBuf>>,
     /// Counts files as they are read (for a progress display on a terminal).
     pub progress: Option<Arc<crate::load::Progress>>,
+    /// Also record every flow the manifests imply and its verdict (`report`).
+    pub record_flows: bool,
 }
 
 pub struct CheckRun {
@@ -40,6 +42,8 @@ pub struct CheckRun {
     pub findings: Vec<Finding>,
     /// Per workload: is it isolated for [ingress, egress]? (Fixes must not isolate more.)
     pub isolated: Vec<[bool; 2]>,
+    /// The flows the manifests imply, when `record_flows` asked for them.
+    pub flows: Vec<lint::FlowRecord>,
 }
 
 impl CheckRun {
@@ -92,7 +96,14 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
     );
     let known: Vec<String> = catalog.iter().map(|r| r.id.clone()).collect();
     let mut timings = std::mem::take(&mut analysis.timings);
-    let mut lint = lint::run(&mut analysis.world, &config, &active, &known, &mut timings);
+    let mut lint = lint::run(
+        &mut analysis.world,
+        &config,
+        &active,
+        &known,
+        options.record_flows,
+        &mut timings,
+    );
     if let Some(scope) = &options.scope {
         let in_scope = in_scope(&analysis.sources, scope);
         lint.findings.retain(|f| {
@@ -115,6 +126,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         catalog,
         findings: lint.findings,
         isolated: lint.isolated,
+        flows: lint.flows,
     }
 }
 

@@ -16,7 +16,7 @@ use netpol_fix::endpoint;
 use netpol_fix::fix;
 use netpol_fix::load::Input;
 use netpol_fix::net::Protocol;
-use netpol_fix::report::{self, explain, findings, graph::GraphFormat};
+use netpol_fix::report::{self, explain, findings, graph::GraphFormat, readiness};
 
 /// mimalloc: the parallel load allocates millions of small nodes; glibc's arenas spent a fifth
 /// of the run in malloc/free and page faults.
@@ -119,6 +119,16 @@ enum Command {
         /// calico (NetworkPolicy and Calico's policies).
         #[arg(long, value_enum, default_value_t = Enforcement::Calico)]
         enforcement: Enforcement,
+    },
+    /// The migration readiness report: CNI, isolation, LoadBalancers, hardcoded addresses, DNS
+    /// and API access, every implied flow today vs enforced, external access, the fix plan and
+    /// cleanup hazards.
+    Report {
+        /// Manifest files or directories; `-` reads stdin.
+        #[arg(default_value = ".")]
+        paths: Vec<String>,
+        #[arg(long, value_enum, default_value_t = readiness::Format::Markdown)]
+        format: readiness::Format,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
@@ -291,6 +301,25 @@ fn run(cli: Cli) -> io::Result<u8> {
                 EXIT_FINDINGS
             }
         }
+        Command::Report { paths, format } => {
+            let options = CheckOptions {
+                config_root: paths.first().map(PathBuf::from).filter(|p| p.is_dir()),
+                record_flows: true,
+                ..CheckOptions::default()
+            };
+            let run = check(&inputs(&paths)?, &options);
+            report::write_diagnostics(
+                &mut io::stderr().lock(),
+                &run.analysis.sources,
+                &run.analysis.errors().cloned().collect::<Vec<_>>(),
+            )?;
+            readiness::write(&mut out, &readiness::build(&run), format)?;
+            if run.analysis.has_errors() {
+                EXIT_ERROR
+            } else {
+                0
+            }
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cli_definition(), "netpol-fix", &mut out);
             0
@@ -362,6 +391,7 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         overrides: Default::default(),
         scope,
         progress: None,
+        record_flows: false,
     };
     let inputs = inputs(&analysed)?;
     if args.write && args.paths.iter().any(|p| p == "-") {

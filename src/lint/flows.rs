@@ -761,6 +761,36 @@ fn blocked(
     out
 }
 
+/// Every destination of every dependency, with whether both sides allow it.
+pub(crate) fn records(cx: &Context, deps: &[Dependency]) -> Vec<super::FlowRecord> {
+    let mut out = Vec::new();
+    for d in deps {
+        for dest in deps::destinations(cx.world, &cx.services, d.service, d.port_index) {
+            let allowed = cx
+                .engine
+                .verdict(
+                    Endpoint::Workload(d.client),
+                    Endpoint::Workload(dest.workload),
+                    dest.protocol,
+                    dest.port,
+                )
+                .allowed();
+            out.push(super::FlowRecord {
+                client: d.client,
+                service: d.service,
+                destination: dest.workload,
+                protocol: dest.protocol,
+                port: dest.port,
+                evidence: d.evidence,
+                allowed,
+            });
+        }
+    }
+    out.sort_by_key(|r| (r.client, r.service, r.destination, r.protocol, r.port));
+    out.dedup_by_key(|r| (r.client, r.service, r.destination, r.protocol, r.port));
+    out
+}
+
 fn evidence_text(d: &Dependency) -> String {
     match &d.env {
         Some(env) => format!("{env}={}", d.value),

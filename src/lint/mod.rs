@@ -128,9 +128,28 @@ pub(crate) struct Context<'w> {
     pub dns_ports: std::collections::HashMap<(Endpoint, Protocol, u16), u16>,
 }
 
+/// A flow the manifests imply (a client naming a Service, to one of its pods), and whether
+/// it survives enforcement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// Index into `world.workloads`.
+    pub client: usize,
+    /// Index into `world.services`.
+    pub service: usize,
+    /// The Service's pods: index into `world.workloads`.
+    pub destination: usize,
+    pub protocol: Protocol,
+    pub port: u16,
+    /// The value that names the Service.
+    pub evidence: Location,
+    pub allowed: bool,
+}
+
 /// What a lint run found, and what the fixes need to know of the engine it used.
 pub struct Lint {
     pub findings: Vec<Finding>,
+    /// The implied flows, when asked for (`report`).
+    pub flows: Vec<FlowRecord>,
     /// Per workload (index into `world.workloads`), for [ingress, egress]: is it isolated so that
     /// a new Kubernetes NetworkPolicy selecting it would only add what it allows (some policy of
     /// Calico's default tier, where Kubernetes policies sit, already selects it)?
@@ -144,6 +163,7 @@ pub fn run(
     config: &Config,
     rules: &[Rule],
     known: &[String],
+    record_flows: bool,
     timings: &mut Timings,
 ) -> Lint {
     world.ensure_namespace(&config.dns.namespace);
@@ -256,7 +276,16 @@ pub fn run(
                 .map(|d| cx.engine.default_tier_applies(Endpoint::Workload(i), d))
         })
         .collect();
-    Lint { findings, isolated }
+    let flows = if record_flows {
+        flows::records(&cx, &dependencies)
+    } else {
+        Vec::new()
+    };
+    Lint {
+        findings,
+        flows,
+        isolated,
+    }
 }
 
 /// A finding of `rule` with the fields every check fills the same way.

@@ -93,6 +93,7 @@ pub struct ContainerPort {
 #[derive(Clone, Debug)]
 pub struct Container {
     pub name: Name,
+    pub image: Name,
     /// The pod spec list it is in (`containers`, `initContainers`); empty for Argo templates.
     pub list: &'static str,
     pub env: Vec<EnvVar>,
@@ -312,6 +313,17 @@ pub struct World {
     pub address_pools: Vec<AddressPool>,
     /// Calico's own policies, network sets and tiers.
     pub calico: calico::Calico,
+    /// Seldon and Argo resources with finalizers.
+    pub finalized: Vec<Finalized>,
+}
+
+/// A Seldon or Argo resource whose finalizers only its controller removes: deleting its
+/// namespace hangs while the controller is gone or cannot reach the API server.
+#[derive(Clone, Debug)]
+pub struct Finalized {
+    pub id: ObjectId,
+    pub loc: Location,
+    pub finalizers: Vec<Name>,
 }
 
 impl ObjectId {

@@ -3,6 +3,7 @@
 pub mod explain;
 pub mod findings;
 pub mod graph;
+pub mod readiness;
 pub mod rules;
 
 use std::io::{self, Write};

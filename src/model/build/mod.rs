@@ -13,7 +13,7 @@ pub use fields::Fields;
 use crate::diag::Diagnostic;
 use crate::load::Object;
 use crate::model::{
-    AddressPool, Binding, ConfigMap, Labels, Name, Namespace, ObjectId, Policy, Service,
+    AddressPool, Binding, ConfigMap, Finalized, Labels, Name, Namespace, ObjectId, Policy, Service,
     ServiceAccount, World,
 };
 use crate::source::Location;
@@ -27,6 +27,7 @@ pub struct Piece {
     diagnostics: Vec<Diagnostic>,
     /// `(ClusterWorkflowTemplate name, namespace)` a Workflow runs it in.
     cluster_template_user: Option<(Name, Name)>,
+    finalized: Option<Finalized>,
 }
 
 #[derive(Debug)]
@@ -56,6 +57,10 @@ pub fn object(object: &Object) -> Piece {
     let group = api.rsplit_once('/').map_or("", |(g, _)| g);
     let mut diagnostics = Vec::new();
     let mut cluster_template_user = None;
+    let finalized = match group {
+        "argoproj.io" | "machinelearning.seldon.io" | "mlops.seldon.io" => finalized(f, kind),
+        _ => None,
+    };
     let result = match (group, kind) {
         ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
             Ok(p) => Ok(Item::Policy(p)),
@@ -101,7 +106,25 @@ pub fn object(object: &Object) -> Piece {
         item,
         diagnostics,
         cluster_template_user,
+        finalized,
     }
+}
+
+/// The finalizers of a controller's resource, if it has any.
+fn finalized(f: Fields, kind: &str) -> Option<Finalized> {
+    let list = f.path(&f.object.node, &["metadata", "finalizers"])?;
+    let finalizers: Vec<Name> = f
+        .seq(list, "finalizers")
+        .ok()?
+        .iter()
+        .filter_map(|n| n.as_str().map(Name::from))
+        .collect();
+    let meta = f.meta(kind, true).ok()?;
+    (!finalizers.is_empty()).then_some(Finalized {
+        id: meta.id,
+        loc: f.at(list),
+        finalizers,
+    })
 }
 
 /// Warns where Kubernetes reads YAML 1.1 differently from what the text suggests: a number
@@ -165,6 +188,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
         if let Some((template, ns)) = piece.cluster_template_user {
             cluster_template_users.entry(template).or_default().push(ns);
         }
+        world.finalized.extend(piece.finalized);
         match piece.item {
             Item::None => {}
             Item::Policy(p) => world.policies.push(p),

@@ -148,6 +148,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
     }
     let mut container = Container {
         name: f.opt_string(c, "name")?.unwrap_or_default(),
+        image: f.opt_string(c, "image")?.unwrap_or_default(),
         list,
         env: Vec::new(),
         env_from: Vec::new(),
