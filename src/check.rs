@@ -44,6 +44,10 @@ pub struct CheckRun {
     pub isolated: Vec<[bool; 2]>,
     /// The flows the manifests imply, when `record_flows` asked for them.
     pub flows: Vec<lint::FlowRecord>,
+    /// Workloads that use the Kubernetes API, when `record_flows` asked for them.
+    pub api_users: Vec<usize>,
+    /// Per workload, when `record_flows` asked: does DNS over UDP work once enforced?
+    pub dns_resolves: Vec<bool>,
 }
 
 impl CheckRun {
@@ -127,6 +131,8 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         findings: lint.findings,
         isolated: lint.isolated,
         flows: lint.flows,
+        api_users: lint.api_users,
+        dns_resolves: lint.dns_resolves,
     }
 }
 

@@ -16,6 +16,7 @@ use netpol_fix::endpoint;
 use netpol_fix::fix;
 use netpol_fix::load::Input;
 use netpol_fix::net::Protocol;
+use netpol_fix::probes::ProbeOptions;
 use netpol_fix::report::{self, explain, findings, graph::GraphFormat, readiness};
 
 /// mimalloc: the parallel load allocates millions of small nodes; glibc's arenas spent a fifth
@@ -130,6 +131,32 @@ enum Command {
         #[arg(long, value_enum, default_value_t = readiness::Format::Markdown)]
         format: readiness::Format,
     },
+    /// Write a Kubernetes Job per required flow (DNS, Services, API server) that tests it from
+    /// the client's namespace with its labels once policies are enforced, and a script that runs
+    /// them and prints expected against actual.
+    Probes {
+        /// Manifest files or directories; `-` reads stdin.
+        #[arg(default_value = ".")]
+        paths: Vec<String>,
+        /// Directory for `jobs/`, `probes.tsv` and `run-probes.sh`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Image of the DNS and TCP probes.
+        #[arg(long, default_value_t = ProbeOptions::default().image)]
+        image: String,
+        /// Image of the API server probe.
+        #[arg(long, default_value_t = ProbeOptions::default().http_image)]
+        http_image: String,
+        /// DNS probe command (`{host}` is filled in).
+        #[arg(long, default_value_t = ProbeOptions::default().dns_command)]
+        dns_command: String,
+        /// TCP probe command (`{host}` and `{port}` are filled in).
+        #[arg(long, default_value_t = ProbeOptions::default().tcp_command)]
+        tcp_command: String,
+        /// API server probe command (`{host}` is filled in).
+        #[arg(long, default_value_t = ProbeOptions::default().api_command)]
+        api_command: String,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), generated from this command line.
@@ -214,6 +241,16 @@ fn load(paths: &[String]) -> io::Result<Analysis> {
     let mut err = io::stderr().lock();
     report::write_diagnostics(&mut err, &analysis.sources, &analysis.diagnostics)?;
     Ok(analysis)
+}
+
+/// Options of a check that records the implied flows (`report`, `probes`), with the
+/// configuration of the first directory.
+fn flow_options(paths: &[String]) -> CheckOptions {
+    CheckOptions {
+        config_root: paths.first().map(PathBuf::from).filter(|p| p.is_dir()),
+        record_flows: true,
+        ..CheckOptions::default()
+    }
 }
 
 fn run(cli: Cli) -> io::Result<u8> {
@@ -302,12 +339,7 @@ fn run(cli: Cli) -> io::Result<u8> {
             }
         }
         Command::Report { paths, format } => {
-            let options = CheckOptions {
-                config_root: paths.first().map(PathBuf::from).filter(|p| p.is_dir()),
-                record_flows: true,
-                ..CheckOptions::default()
-            };
-            let run = check(&inputs(&paths)?, &options);
+            let run = check(&inputs(&paths)?, &flow_options(&paths));
             report::write_diagnostics(
                 &mut io::stderr().lock(),
                 &run.analysis.sources,
@@ -319,6 +351,37 @@ fn run(cli: Cli) -> io::Result<u8> {
             } else {
                 0
             }
+        }
+        Command::Probes {
+            paths,
+            out: dir,
+            image,
+            http_image,
+            dns_command,
+            tcp_command,
+            api_command,
+        } => {
+            let run = check(&inputs(&paths)?, &flow_options(&paths));
+            let errors: Vec<_> = run.analysis.errors().cloned().collect();
+            report::write_diagnostics(&mut io::stderr().lock(), &run.analysis.sources, &errors)?;
+            if !errors.is_empty() {
+                eprintln!("error: no probes for input with errors: expectations would be wrong");
+                return Ok(EXIT_ERROR);
+            }
+            let options = ProbeOptions {
+                image,
+                http_image,
+                dns_command,
+                tcp_command,
+                api_command,
+            };
+            let count = netpol_fix::probes::write(&run, &dir, &options)?;
+            eprintln!(
+                "wrote {count} probes to {}; run {}/run-probes.sh after the migration",
+                dir.display(),
+                dir.display()
+            );
+            0
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cli_definition(), "netpol-fix", &mut out);

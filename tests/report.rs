@@ -101,3 +101,98 @@ fn html_report_has_the_tables_and_an_inline_svg_map() {
     assert!(html.contains("<td class=\"blocked\">blocked</td>"));
     assert!(!html.contains("<td>`"), "no Markdown leaks into HTML");
 }
+
+/// `probes`: a Job per required flow, in the client's namespace with its labels and service
+/// account, annotated with the verdict expected under enforcement, and a runner script.
+#[test]
+fn probes_test_each_required_flow_from_the_clients_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["probes", "fixtures/demo", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = fs::read_to_string(dir.path().join("probes.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split('\t').collect()).collect();
+    let expect = |flow: &str| {
+        rows.iter()
+            .find(|r| r[3] == flow)
+            .unwrap_or_else(|| panic!("no probe for {flow}:\n{table}"))[2]
+    };
+    // DNS for every pod-network workload (Flannel's host-network DaemonSet has none).
+    assert_eq!(expect("mlflow/Deployment/mlflow -> DNS"), "blocked");
+    assert_eq!(expect("seldon/StatefulSet/mlserver -> DNS"), "allowed");
+    assert!(!table.contains("kube-flannel"));
+    // Services by name and Service port, as clients connect.
+    assert_eq!(
+        expect("apps/CronJob/report -> Service mlflow/mlflow port 80"),
+        "blocked"
+    );
+    assert_eq!(
+        expect("apps/Deployment/frontend -> Service apps/backend port 8080"),
+        "allowed"
+    );
+    // The API server for its users.
+    assert_eq!(
+        expect("argo/WorkflowTemplate/train-pipeline:train -> API server"),
+        "blocked"
+    );
+    assert_eq!(
+        rows.len(),
+        fs::read_dir(dir.path().join("jobs")).unwrap().count()
+    );
+
+    let (ns, job) = rows
+        .iter()
+        .find(|r| r[3] == "apps/CronJob/report -> Service mlflow/mlflow port 80")
+        .map(|r| (r[0], r[1]))
+        .unwrap();
+    let text =
+        fs::read_to_string(dir.path().join("jobs").join(format!("{ns}--{job}.yaml"))).unwrap();
+    let mut jobs = netpol_fix::yaml::parse_stream(&text, netpol_fix::yaml::Limits::default());
+    let root = jobs.remove(0).unwrap();
+    let get = |path: &[&str]| {
+        path.iter()
+            .try_fold(&root, |n, k| n.get(k))
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(get(&["metadata", "namespace"]).as_deref(), Some("apps"));
+    assert_eq!(
+        get(&["metadata", "annotations", "netpol-fix.io/expect"]).as_deref(),
+        Some("blocked")
+    );
+    // The CronJob's pod labels, so the policies that select it select the probe.
+    assert_eq!(
+        get(&["spec", "template", "metadata", "labels", "app"]).as_deref(),
+        Some("report")
+    );
+    assert!(
+        text.contains("nc -z -w 5 mlflow.mlflow.svc.cluster.local 80"),
+        "{text}"
+    );
+    // Never Ready, so no Service sends it traffic.
+    assert!(text.contains("readinessProbe:"), "{text}");
+
+    let script = dir.path().join("run-probes.sh");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&script).unwrap().permissions().mode() & 0o111,
+            0o111
+        );
+    }
+    assert!(
+        fs::read_to_string(&script)
+            .unwrap()
+            .contains("kubectl apply -f jobs/")
+    );
+}

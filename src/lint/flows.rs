@@ -716,6 +716,27 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
     out
 }
 
+/// Per workload: can it resolve names over UDP (the way resolvers ask first) once enforced?
+pub(crate) fn dns_resolves(cx: &Context) -> Vec<bool> {
+    (0..cx.world.workloads.len())
+        .map(|w| {
+            [Direction::Egress, Direction::Ingress].iter().all(|&side| {
+                !blocked_dns_ports(cx, w, side)
+                    .iter()
+                    .any(|(p, _)| *p == Protocol::Udp)
+            })
+        })
+        .collect()
+}
+
+/// Workloads that use the Kubernetes API (host-network ones included: they need it too).
+pub(crate) fn api_users(cx: &Context) -> Vec<usize> {
+    let access = ApiAccess::new(cx.world);
+    (0..cx.world.workloads.len())
+        .filter(|&w| api_reason(cx, &access, w).is_some())
+        .collect()
+}
+
 /// Dependencies grouped by (client, Service), in first-seen order.
 fn by_client_and_service<'d, 'w>(
     deps: impl Iterator<Item = &'d Dependency<'w>>,
@@ -778,6 +799,7 @@ pub(crate) fn records(cx: &Context, deps: &[Dependency]) -> Vec<super::FlowRecor
             out.push(super::FlowRecord {
                 client: d.client,
                 service: d.service,
+                service_port: cx.world.services[d.service].ports[d.port_index].port,
                 destination: dest.workload,
                 protocol: dest.protocol,
                 port: dest.port,

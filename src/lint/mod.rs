@@ -136,9 +136,12 @@ pub struct FlowRecord {
     pub client: usize,
     /// Index into `world.services`.
     pub service: usize,
+    /// The Service port the client connects to.
+    pub service_port: u16,
     /// The Service's pods: index into `world.workloads`.
     pub destination: usize,
     pub protocol: Protocol,
+    /// The port the destination pod listens on.
     pub port: u16,
     /// The value that names the Service.
     pub evidence: Location,
@@ -148,8 +151,12 @@ pub struct FlowRecord {
 /// What a lint run found, and what the fixes need to know of the engine it used.
 pub struct Lint {
     pub findings: Vec<Finding>,
-    /// The implied flows, when asked for (`report`).
+    /// The implied flows, when asked for (`report`, `probes`).
     pub flows: Vec<FlowRecord>,
+    /// Workloads that use the Kubernetes API (index into `world.workloads`), with the flows.
+    pub api_users: Vec<usize>,
+    /// Per workload, with the flows: does DNS over UDP work once enforced?
+    pub dns_resolves: Vec<bool>,
     /// Per workload (index into `world.workloads`), for [ingress, egress]: is it isolated so that
     /// a new Kubernetes NetworkPolicy selecting it would only add what it allows (some policy of
     /// Calico's default tier, where Kubernetes policies sit, already selects it)?
@@ -276,14 +283,20 @@ pub fn run(
                 .map(|d| cx.engine.default_tier_applies(Endpoint::Workload(i), d))
         })
         .collect();
-    let flows = if record_flows {
-        flows::records(&cx, &dependencies)
+    let (flows, api_users, dns_resolves) = if record_flows {
+        (
+            flows::records(&cx, &dependencies),
+            flows::api_users(&cx),
+            flows::dns_resolves(&cx),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new(), Vec::new())
     };
     Lint {
         findings,
         flows,
+        api_users,
+        dns_resolves,
         isolated,
     }
 }
