@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 
 use super::{Endpoint, Probe, RuleRef, SideVerdict};
+use std::net::IpAddr;
+
 use crate::model::calico::{
-    Action, CalicoPolicy, CalicoPort, DEFAULT_TIER, DEFAULT_TIER_ORDER, EntityRule,
+    Action, CalicoPolicy, CalicoPort, CalicoRule, DEFAULT_TIER, DEFAULT_TIER_ORDER, EntityRule,
     KUBERNETES_POLICY_ORDER, order_key, protocol_number,
 };
 use crate::model::calico_selector::Expr;
@@ -161,7 +163,9 @@ impl CalicoIndex {
                     (0..world.calico.policies.len())
                         .filter(|&p| {
                             let policy = &world.calico.policies[p];
-                            policy.applies_to(d) && index.selects(world, policy, pod)
+                            policy.applies_to(d)
+                                && !policy.host_only
+                                && index.selects(world, policy, pod)
                         })
                         .collect()
                 })
@@ -218,7 +222,7 @@ impl CalicoIndex {
         &self,
         tier: &'a str,
         order: Option<f64>,
-        name: &'a str,
+        name: String,
         entry: Entry,
     ) -> Ordered<'a> {
         // A tier no Tier object declares sorts last and denies at its end.
@@ -281,8 +285,20 @@ struct Ordered<'a> {
     tier: &'a str,
     pass_by_default: bool,
     order: (bool, f64),
-    name: &'a str,
+    /// The name Felix breaks ties of order with (see [`policy_key`]).
+    name: String,
     entry: Entry,
+}
+
+/// The name Felix keys a policy by, which breaks ties of order: `<namespace>/<name>` for
+/// namespaced policies, Kubernetes NetworkPolicies named `knp.default.<name>`.
+fn policy_key(namespace: &str, name: &str, kubernetes: bool) -> String {
+    let prefix = if kubernetes { "knp.default." } else { "" };
+    if namespace.is_empty() {
+        format!("{prefix}{name}")
+    } else {
+        format!("{namespace}/{prefix}{name}")
+    }
 }
 
 impl CalicoIndex {
@@ -300,7 +316,7 @@ impl CalicoIndex {
                 self.ordered(
                     &policy.tier,
                     policy.order,
-                    &policy.meta.id.name,
+                    policy_key(&policy.meta.id.namespace, &policy.meta.id.name, false),
                     Entry::Calico(p),
                 )
             })
@@ -308,14 +324,18 @@ impl CalicoIndex {
                 self.ordered(
                     DEFAULT_TIER,
                     Some(KUBERNETES_POLICY_ORDER),
-                    &world.policies[p].meta.id.name,
+                    policy_key(
+                        &world.policies[p].meta.id.namespace,
+                        &world.policies[p].meta.id.name,
+                        true,
+                    ),
                     Entry::Kubernetes(p),
                 )
             }))
             .collect();
         entries.sort_by(|a, b| {
-            (a.tier_order, a.tier, a.order, a.name)
-                .partial_cmp(&(b.tier_order, b.tier, b.order, b.name))
+            (a.tier_order, a.tier, a.order, &a.name)
+                .partial_cmp(&(b.tier_order, b.tier, b.order, &b.name))
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
         let decision = |allowed, by| {
@@ -370,27 +390,49 @@ impl CalicoIndex {
         &self,
         world: &World,
         policy: &CalicoPolicy,
-        rule: &crate::model::calico::CalicoRule,
+        rule: &CalicoRule,
         side: &Side,
     ) -> bool {
         let proto = protocol_number(side.protocol);
+        // Pod addresses count as IPv4 (a single-stack cluster); an outside address says.
+        let version = match (side.src, side.dst) {
+            (Endpoint::External(IpAddr::V6(_)), _) | (_, Endpoint::External(IpAddr::V6(_))) => 6,
+            _ => 4,
+        };
+        let destination_ports = match (&rule.destination.ports, &rule.destination.services) {
+            (Some(ports), _) => ports.iter().any(|p| port_matches(p, side)),
+            // A Service named without ports: the ports its pods serve it on.
+            (None, Some(service)) => self
+                .service(world, policy, service)
+                .is_some_and(|s| service_ports_match(&world.services[s], side)),
+            (None, None) => true,
+        };
         rule.protocol.is_none_or(|p| p == proto)
             && rule.not_protocol.is_none_or(|p| p != proto)
-            // A connection's source port is ephemeral: a rule on source ports never matches.
-            && rule.source.ports.is_none()
-            && rule.source.not_ports.is_empty()
+            && rule.ip_version.is_none_or(|v| v == version)
+            && source_ports_match(&rule.source)
             && self.entity_matches(world, policy, &rule.source, side.src)
             && self.entity_matches(world, policy, &rule.destination, side.dst)
-            && rule
-                .destination
-                .ports
-                .as_ref()
-                .is_none_or(|ports| ports.iter().any(|p| port_matches(p, side)))
+            && destination_ports
             && !rule
                 .destination
                 .not_ports
                 .iter()
                 .any(|p| port_matches(p, side))
+    }
+
+    /// The Service a rule's `services` names (in the policy's namespace when it names none).
+    fn service(
+        &self,
+        world: &World,
+        policy: &CalicoPolicy,
+        (name, namespace): &(Name, Option<Name>),
+    ) -> Option<usize> {
+        let namespace = namespace.as_ref().unwrap_or(&policy.meta.id.namespace);
+        world
+            .services
+            .iter()
+            .position(|s| s.meta.id.name == *name && s.meta.id.namespace == *namespace)
     }
 
     /// Calico renders a rule's selectors as address sets: the endpoint must be in the set of the
@@ -408,6 +450,7 @@ impl CalicoIndex {
         let needs_positive = entity.selector.is_some()
             || entity.namespace_selector.is_some()
             || entity.service_accounts.is_some()
+            || entity.services.is_some()
             || (!policy.global && entity.not_selector.is_some());
         let excluded = |who: &Labelled| {
             entity
@@ -440,7 +483,8 @@ impl CalicoIndex {
                             .any(|set| self.positive_matches(world, policy, entity, set)))
                     && !sets.iter().any(excluded)
             }
-            // Pod addresses are not known offline: a rule that lists nets matches no pod.
+            // Pod addresses are not known offline: listed nets match a pod only when one of them
+            // is everything (`/0`).
             pod => {
                 let index = match pod {
                     Endpoint::Workload(w) => w,
@@ -448,7 +492,9 @@ impl CalicoIndex {
                     Endpoint::External(_) => unreachable!("handled above"),
                 };
                 let who = self.pod(index);
-                entity.nets.is_none()
+                let everything = |nets: &[crate::net::IpNet]| nets.iter().any(|n| n.prefix == 0);
+                entity.nets.as_deref().is_none_or(everything)
+                    && !everything(&entity.not_nets)
                     && (!needs_positive || self.positive_matches(world, policy, entity, &who))
                     && !excluded(&who)
             }
@@ -471,7 +517,24 @@ impl CalicoIndex {
             (None, Some(n)) => world.namespaces[n].name == policy.meta.id.namespace,
             (None, None) => false,
         };
+        // `services`: the pods the Service selects (a pod is what has a service account).
+        let backs_service = entity.services.as_ref().is_none_or(|named| {
+            who.service_account.is_some()
+                && self
+                    .service(world, policy, named)
+                    .and_then(|s| {
+                        let service = &world.services[s];
+                        let selector = service.selector.as_ref()?;
+                        Some(
+                            who.namespace.is_some_and(|n| {
+                                world.namespaces[n].name == service.meta.id.namespace
+                            }) && selector.iter().all(|(k, v)| who.labels.get(k) == Some(v)),
+                        )
+                    })
+                    .unwrap_or(false)
+        });
         namespace_ok
+            && backs_service
             && entity
                 .selector
                 .as_ref()
@@ -483,6 +546,38 @@ impl CalicoIndex {
                 })
             })
     }
+}
+
+/// The source ports of a connection are ephemeral (Linux: 32768–60999): a rule's source
+/// `ports` match when they cover that whole range, its `notPorts` when they miss all of it;
+/// anything in between cannot be known offline and does not match.
+fn source_ports_match(source: &EntityRule) -> bool {
+    const EPHEMERAL: (u16, u16) = (32768, 60999);
+    let overlaps = |p: &CalicoPort| match p {
+        CalicoPort::Range(a, b) => *a <= EPHEMERAL.1 && *b >= EPHEMERAL.0,
+        CalicoPort::Named(_) => true,
+    };
+    let covers = source.ports.as_ref().is_none_or(|ports| {
+        ports
+            .iter()
+            .any(|p| matches!(p, CalicoPort::Range(a, b) if *a <= EPHEMERAL.0 && *b >= EPHEMERAL.1))
+    });
+    covers && !source.not_ports.iter().any(overlaps)
+}
+
+/// Whether the flow's destination port is one a Service's pods serve it on.
+fn service_ports_match(service: &crate::model::Service, side: &Side) -> bool {
+    service.ports.iter().any(|sp| {
+        sp.protocol == side.protocol
+            && match &sp.target {
+                crate::model::TargetPort::Number(n) => *n == side.port,
+                crate::model::TargetPort::Name(name) => side.dst_named_ports.iter().any(|cp| {
+                    cp.protocol == side.protocol
+                        && cp.port == side.port
+                        && cp.name.as_deref() == Some(name.as_str())
+                }),
+            }
+    })
 }
 
 /// A destination port of a rule: a number or range, or a named port of the destination with

@@ -161,6 +161,8 @@ pub struct Engine<'w> {
     /// Calico's view of the pods, when the world has Calico policies and Calico enforces.
     pub calico: Option<calico::CalicoIndex>,
     pub enforcement: Enforcement,
+    /// The pieces verdicts are asked for when listing by verdict (computed on first use).
+    cuts: std::sync::OnceLock<pieces::Cuts>,
 }
 
 impl Probe {
@@ -250,6 +252,7 @@ impl<'w> Engine<'w> {
                 Enforcement::None | Enforcement::Kubernetes => None,
             },
             enforcement,
+            cuts: std::sync::OnceLock::new(),
         }
     }
 

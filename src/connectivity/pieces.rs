@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::graph::{Connection, GraphEndpoint};
 use super::{Endpoint, Engine};
 use crate::model::calico::CalicoPort;
-use crate::model::{DirectionRules, PortSpec, Ports};
+use crate::model::{DirectionRules, PortSpec, Ports, TargetPort};
 use crate::net::ports::{MAX_PORT, MIN_PORT};
 use crate::net::ranges::Bound;
 use crate::net::{IpNet, IpSet, PortSet, Protocol, RangeSet};
@@ -26,14 +26,19 @@ fn pieces<T: Bound>(mut starts: Vec<T>, min: T, max: T) -> Vec<(T, T)> {
         .collect()
 }
 
-struct Cuts {
+/// The pieces of the port and address spaces (computed once per engine).
+pub(super) struct Cuts {
     ports: Vec<(u16, u16)>,
     v4: Vec<(u32, u32)>,
     v6: Vec<(u128, u128)>,
 }
 
 impl Engine<'_> {
-    fn cuts(&self) -> Cuts {
+    fn cuts(&self) -> &Cuts {
+        self.cuts.get_or_init(|| self.compute_cuts())
+    }
+
+    fn compute_cuts(&self) -> Cuts {
         let mut ports: Vec<u16> = Vec::new();
         let mut cut_ports = |a: u16, b: u16| {
             ports.push(a);
@@ -42,6 +47,8 @@ impl Engine<'_> {
             }
         };
         let world = self.world;
+        // Port names some rule or Service resolves on pods.
+        let mut names: Vec<&str> = Vec::new();
         for p in &world.policies {
             for rules in [&p.ingress, &p.egress] {
                 let DirectionRules::Isolates(rules) = rules else {
@@ -50,11 +57,20 @@ impl Engine<'_> {
                 for r in rules {
                     if let Ports::Listed(list) = &r.ports {
                         for spec in list {
-                            if let PortSpec::Range(a, b) = spec.port {
-                                cut_ports(a, b);
+                            match &spec.port {
+                                PortSpec::Range(a, b) => cut_ports(*a, *b),
+                                PortSpec::Named(name) => names.push(name),
+                                PortSpec::All => {}
                             }
                         }
                     }
+                }
+            }
+        }
+        for s in &world.services {
+            for p in &s.ports {
+                if let TargetPort::Name(name) = &p.target {
+                    names.push(name);
                 }
             }
         }
@@ -67,8 +83,9 @@ impl Engine<'_> {
         for r in calico_rules.clone() {
             for entity in [&r.source, &r.destination] {
                 for port in entity.ports.iter().flatten().chain(&entity.not_ports) {
-                    if let CalicoPort::Range(a, b) = port {
-                        cut_ports(*a, *b);
+                    match port {
+                        CalicoPort::Range(a, b) => cut_ports(*a, *b),
+                        CalicoPort::Named(name) => names.push(name),
                     }
                 }
                 nets.extend(entity.nets.iter().flatten().chain(&entity.not_nets));
@@ -76,8 +93,10 @@ impl Engine<'_> {
         }
         // Named ports resolve to the container ports carrying the name.
         for w in &world.workloads {
-            for p in w.ports.iter().filter(|p| p.name.is_some()) {
-                cut_ports(p.port, p.port);
+            for p in &w.ports {
+                if p.name.as_deref().is_some_and(|n| names.contains(&n)) {
+                    cut_ports(p.port, p.port);
+                }
             }
         }
         nets.extend(world.calico.network_sets.iter().flat_map(|s| &s.nets));
@@ -195,7 +214,7 @@ impl Engine<'_> {
         for &src in &order {
             for &dst in &order {
                 let ports =
-                    self.allowed_ports(&cuts, Endpoint::Workload(src), Endpoint::Workload(dst));
+                    self.allowed_ports(cuts, Endpoint::Workload(src), Endpoint::Workload(dst));
                 if !ports.is_empty() {
                     emit(Connection {
                         src: GraphEndpoint::Workload(src),
@@ -204,7 +223,7 @@ impl Engine<'_> {
                     });
                 }
             }
-            for (first, last, ports) in self.external_pieces(&cuts, src, false) {
+            for (first, last, ports) in self.external_pieces(cuts, src, false) {
                 emit(Connection {
                     src: GraphEndpoint::Workload(src),
                     dst: GraphEndpoint::External(first, last),
@@ -213,7 +232,7 @@ impl Engine<'_> {
             }
         }
         for &dst in &order {
-            for (first, last, ports) in self.external_pieces(&cuts, dst, true) {
+            for (first, last, ports) in self.external_pieces(cuts, dst, true) {
                 emit(Connection {
                     src: GraphEndpoint::External(first, last),
                     dst: GraphEndpoint::Workload(dst),

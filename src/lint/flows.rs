@@ -390,12 +390,14 @@ fn placement(cx: &Context, side: &SideVerdict, direction: Direction) -> Option<P
                 Some(Placement::AfterCalicoPolicy(*p))
             }),
         Decider::EndOfTier(tier) => {
-            // The tier's last policy for this direction, in Calico's order.
+            // No rule of the tier matched: an Allow rule at the end of any of its policies for
+            // this direction comes before the tier's end; the last one that has rules to add
+            // to, in Calico's order.
             let last = decision
                 .applying
                 .iter()
                 .copied()
-                .filter(|&p| policies[p].tier == *tier)
+                .filter(|&p| policies[p].tier == *tier && !policies[p].rules(direction).is_empty())
                 .max_by(|&a, &b| {
                     let key = |p: usize| {
                         (
@@ -1017,9 +1019,10 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
             continue;
         }
         let blocked = blocked_dns_ports(cx, client, Direction::Ingress);
-        if !blocked.iter().any(|(p, _)| *p == Protocol::Udp) {
+        // Reported when lookups over UDP fail; the fix goes where that is decided.
+        let Some(&(udp, service_port)) = blocked.iter().find(|(p, _)| *p == Protocol::Udp) else {
             continue;
-        }
+        };
         let mut f = client_finding(cx, rule, client, Direction::Ingress, &policies);
         f.message = format!(
             "{} cannot resolve names once policies are enforced: the ingress of {}, isolated by {}, does not allow it on {}",
@@ -1035,10 +1038,10 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
             port_list(&cx.config.dns.ports)
         );
         for (target, selected, ports) in &admissions {
-            let (protocol, port) = ports[0];
+            let port = dns_target_port(cx, *target, udp, service_port);
             let decided = cx
                 .engine
-                .verdict(Endpoint::Workload(client), *target, protocol, port)
+                .verdict(Endpoint::Workload(client), *target, udp, port)
                 .ingress;
             let blocking = decided.filter(|s| !s.allowed());
             if let Some(at) = blocking.and_then(|s| placement(cx, &s, Direction::Ingress)) {

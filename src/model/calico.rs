@@ -37,6 +37,8 @@ pub struct CalicoPolicy {
     pub service_account_selector: Option<Expr>,
     /// Applies to [ingress, egress] traffic (`types`, or Calico's default from the rules).
     pub types: [bool; 2],
+    /// `doNotTrack` or `preDNAT`: Felix applies it to host endpoints only, never to pods.
+    pub host_only: bool,
     pub ingress: Vec<CalicoRule>,
     pub egress: Vec<CalicoRule>,
 }
@@ -80,6 +82,8 @@ pub struct CalicoRule {
     /// IP protocol numbers.
     pub protocol: Option<u8>,
     pub not_protocol: Option<u8>,
+    /// `ipVersion`: 4 or 6.
+    pub ip_version: Option<u8>,
     pub source: EntityRule,
     pub destination: EntityRule,
 }
@@ -93,6 +97,9 @@ pub struct EntityRule {
     pub not_selector: Option<Expr>,
     pub namespace_selector: Option<Expr>,
     pub service_accounts: Option<ServiceAccountMatch>,
+    /// `services`: the pods behind a Kubernetes Service (name, namespace; the policy's
+    /// namespace when absent).
+    pub services: Option<(Name, Option<Name>)>,
     pub ports: Option<Vec<CalicoPort>>,
     pub not_ports: Vec<CalicoPort>,
 }

@@ -4,7 +4,7 @@
 //! expression where the selector does not parse), and modelled when they are valid.
 
 use super::fields::Fields;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Severity};
 use crate::model::Name;
 use crate::model::calico::{
     Action, CalicoPolicy, CalicoPort, CalicoRule, DEFAULT_TIER, EntityRule, NetworkSet,
@@ -32,8 +32,8 @@ pub fn is_calico(group: &str, kind: &str) -> bool {
         )
 }
 
-/// The resource, or every problem it has.
-pub fn read(f: Fields, kind: &str) -> Result<CalicoItem, Vec<Diagnostic>> {
+/// The resource when it is valid, and every problem and notice it has.
+pub fn read(f: Fields, kind: &str) -> (Option<CalicoItem>, Vec<Diagnostic>) {
     let mut errors = Vec::new();
     let root = &f.object.node;
     let global = kind.starts_with("Global") || kind == "Tier";
@@ -97,10 +97,12 @@ pub fn read(f: Fields, kind: &str) -> Result<CalicoItem, Vec<Diagnostic>> {
             })
         }
     };
-    match item {
-        Some(item) if errors.is_empty() => Ok(item),
-        _ => Err(errors),
-    }
+    let valid = !errors.iter().any(|d| d.severity == Severity::Error);
+    (item.filter(|_| valid), errors)
+}
+
+fn error_count(out: &[Diagnostic]) -> usize {
+    out.iter().filter(|d| d.severity == Severity::Error).count()
 }
 
 /// A policy's spec, to be completed with its metadata.
@@ -144,8 +146,10 @@ fn policy(
     } else if rules[0].is_empty() {
         types = [false, true];
     }
+    // An empty `types` list is defaulted like an absent one.
     if let Some(list) = f.get(spec, "types") {
         match f.seq(list, "types") {
+            Ok([]) => {}
             Ok(items) => {
                 types = [false, false];
                 for t in items {
@@ -159,6 +163,16 @@ fn policy(
             Err(e) => out.push(e),
         }
     }
+    let host_only = ["doNotTrack", "preDNAT"].into_iter().any(|key| {
+        f.get(spec, key)
+            .is_some_and(|v| v.as_scalar().is_some_and(|s| s.text == "true"))
+    });
+    if host_only {
+        out.push(Diagnostic::info(
+            f.at(spec),
+            "`doNotTrack`/`preDNAT` policies apply to host endpoints only: pods are not affected by this policy",
+        ));
+    }
     let [ingress, egress] = rules;
     Some(move |meta| CalicoPolicy {
         meta,
@@ -169,6 +183,7 @@ fn policy(
         namespace_selector,
         service_account_selector,
         types,
+        host_only,
         ingress,
         egress,
     })
@@ -187,7 +202,7 @@ fn order(f: Fields, spec: &Node, out: &mut Vec<Diagnostic>) -> Option<f64> {
 }
 
 fn rule(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) -> Option<CalicoRule> {
-    let before = out.len();
+    let before = error_count(out);
     let action = match f.get(node, "action") {
         None => {
             out.push(f.error(
@@ -223,19 +238,48 @@ fn rule(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) -> Option<CalicoRule>
         Some(entity) => entity_rule(f, entity, out),
         None => EntityRule::default(),
     });
-    (out.len() == before).then(|| CalicoRule {
+    // Calico's validation: ports only with a protocol that has them.
+    let has_ports = [&source, &destination]
+        .iter()
+        .any(|e| e.ports.is_some() || !e.not_ports.is_empty());
+    if has_ports && !matches!(protocols[0], Some(6 | 17 | 132)) {
+        out.push(f.error(
+            node,
+            "rules that specify ports must set `protocol` to TCP, UDP or SCTP",
+        ));
+    }
+    let ip_version = match f.get(node, "ipVersion") {
+        None => None,
+        Some(v) => match v.as_scalar().and_then(|s| s.as_int()) {
+            Some(n @ (4 | 6)) => Some(n as u8),
+            _ => {
+                out.push(f.error(v, "`ipVersion` is 4 or 6"));
+                None
+            }
+        },
+    };
+    if let Some(http) = f.get(node, "http") {
+        out.push(Diagnostic::info(
+            f.at(http),
+            "`http` matches need Calico's application layer policy: netpol-fix evaluates this rule without them (as matching any request)",
+        ));
+    }
+    (error_count(out) == before).then(|| CalicoRule {
         action: action.unwrap_or(Action::Log),
         loc: f.at(node),
         protocol: protocols[0],
         not_protocol: protocols[1],
+        ip_version,
         source,
         destination,
     })
 }
 
 fn entity_rule(f: Fields, entity: &Node, out: &mut Vec<Diagnostic>) -> EntityRule {
+    // `serviceAccounts: {}` is an empty selector in Calico: it restricts nothing.
     let service_accounts = f
         .get(entity, "serviceAccounts")
+        .filter(|sa| f.get(sa, "names").is_some() || f.get(sa, "selector").is_some())
         .map(|sa| ServiceAccountMatch {
             names: match f.get(sa, "names") {
                 Some(list) => f
@@ -268,7 +312,26 @@ fn entity_rule(f: Fields, entity: &Node, out: &mut Vec<Diagnostic>) -> EntityRul
             }
         }
     });
+    let services = f.get(entity, "services").and_then(|s| {
+        let name = f.get(s, "name").map(|n| f.string(n, "services.name"));
+        let namespace = f
+            .get(s, "namespace")
+            .map(|n| f.string(n, "services.namespace"))
+            .transpose();
+        match (name, namespace) {
+            (Some(Ok(name)), Ok(namespace)) => Some((name, namespace)),
+            (None, _) => {
+                out.push(f.error(s, "`services` needs the Service's `name`"));
+                None
+            }
+            (Some(Err(e)), _) | (_, Err(e)) => {
+                out.push(e);
+                None
+            }
+        }
+    });
     EntityRule {
+        services,
         nets: nets(f, entity, "nets", out),
         not_nets: nets(f, entity, "notNets", out).unwrap_or_default(),
         selector: selector(f, entity, "selector", out),

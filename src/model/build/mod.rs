@@ -80,14 +80,11 @@ pub fn object(object: &Object) -> Piece {
             objects::binding(f, kind).map(Item::Binding)
         }
         ("metallb.io", "IPAddressPool") => objects::address_pool(f).map(Item::Pool),
-        (g, k) if calico::is_calico(g, k) => match calico::read(f, k) {
-            Ok(item) => Ok(Item::Calico(item)),
-            Err(mut errors) => {
-                let last = errors.pop();
-                diagnostics.extend(errors);
-                last.map_or(Ok(Item::None), Err)
-            }
-        },
+        (g, k) if calico::is_calico(g, k) => {
+            let (item, notes) = calico::read(f, k);
+            diagnostics.extend(notes);
+            Ok(item.map_or(Item::None, Item::Calico))
+        }
         ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
             cluster_template_user = cluster_template_user_of(f, k);
             workloads::workloads(f, k).map(Item::Workloads)
