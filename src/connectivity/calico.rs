@@ -45,6 +45,8 @@ pub struct CalicoDecision {
     pub by: Decider,
     /// Calico policies that select the endpoint for this direction.
     pub applying: Vec<usize>,
+    /// Every policy that selects the endpoint for this direction, in evaluation order.
+    pub evaluated: Vec<PolicyRef>,
 }
 
 /// One end of a flow as Calico's selectors see it.
@@ -223,7 +225,7 @@ impl CalicoIndex {
         tier: &'a str,
         order: Option<f64>,
         name: String,
-        entry: Entry,
+        entry: PolicyRef,
     ) -> Ordered<'a> {
         // A tier no Tier object declares sorts last and denies at its end.
         let (tier_order, pass_by_default) = self
@@ -272,8 +274,8 @@ pub struct Side<'a> {
 }
 
 /// A policy of the ordered list: Calico's own or a Kubernetes NetworkPolicy.
-#[derive(Clone, Copy)]
-enum Entry {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyRef {
     Calico(usize),
     Kubernetes(usize),
 }
@@ -287,7 +289,7 @@ struct Ordered<'a> {
     order: (bool, f64),
     /// The name Felix breaks ties of order with (see [`policy_key`]).
     name: String,
-    entry: Entry,
+    entry: PolicyRef,
 }
 
 /// The name Felix keys a policy by, which breaks ties of order: `<namespace>/<name>` for
@@ -317,7 +319,7 @@ impl CalicoIndex {
                     &policy.tier,
                     policy.order,
                     policy_key(&policy.meta.id.namespace, &policy.meta.id.name, false),
-                    Entry::Calico(p),
+                    PolicyRef::Calico(p),
                 )
             })
             .chain(side.kubernetes.isolated_by.iter().map(|&p| {
@@ -329,7 +331,7 @@ impl CalicoIndex {
                         &world.policies[p].meta.id.name,
                         true,
                     ),
-                    Entry::Kubernetes(p),
+                    PolicyRef::Kubernetes(p),
                 )
             }))
             .collect();
@@ -343,19 +345,20 @@ impl CalicoIndex {
                 allowed,
                 by,
                 applying: applying.to_vec(),
+                evaluated: entries.iter().map(|e| e.entry).collect(),
             })
         };
         for tier in entries.chunk_by(|a, b| a.tier == b.tier) {
             let mut passed = false;
             'policies: for entry in tier {
                 match entry.entry {
-                    Entry::Kubernetes(p) => {
+                    PolicyRef::Kubernetes(p) => {
                         if let Some(&r) = side.kubernetes.allowed_by.iter().find(|r| r.policy == p)
                         {
                             return decision(true, Decider::KubernetesRule(r));
                         }
                     }
-                    Entry::Calico(p) => {
+                    PolicyRef::Calico(p) => {
                         let policy = &world.calico.policies[p];
                         for (r, rule) in policy.rules(side.direction).iter().enumerate() {
                             if !self.rule_matches(world, policy, rule, side) {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::{location_json, object_json};
-use crate::connectivity::calico::{CalicoDecision, Decider};
+use crate::connectivity::calico::{CalicoDecision, Decider, PolicyRef};
 use crate::connectivity::{Endpoint, Enforcement, Engine, SideVerdict, Verdict};
 use crate::model::{Direction, DirectionRules};
 use crate::net::Protocol;
@@ -60,7 +60,7 @@ pub fn write_human(
             continue;
         };
         if let Some(decision) = &side.calico {
-            write_calico(out, engine, sources, direction, &label, side, decision)?;
+            write_calico(out, engine, sources, direction, &label, decision)?;
             continue;
         }
         if side.isolated_by.is_empty() {
@@ -114,21 +114,24 @@ fn write_calico(
     sources: &Sources,
     direction: Direction,
     label: &str,
-    side: &SideVerdict,
     decision: &CalicoDecision,
 ) -> io::Result<()> {
-    let mut applying: Vec<String> = decision
-        .applying
+    let evaluated: Vec<String> = decision
+        .evaluated
         .iter()
-        .map(|&p| calico_policy_name(engine, sources, p))
+        .map(|p| match *p {
+            PolicyRef::Calico(p) => calico_policy_name(engine, sources, p),
+            PolicyRef::Kubernetes(p) => format!(
+                "{} (default tier, order 1000)",
+                policy_name(engine, sources, p)
+            ),
+        })
         .collect();
-    applying.extend(side.isolated_by.iter().map(|&p| {
-        format!(
-            "{} (default tier, order 1000)",
-            policy_name(engine, sources, p)
-        )
-    }));
-    writeln!(out, "{label}: selected by {}", applying.join(", "))?;
+    writeln!(
+        out,
+        "{label}: selected by, in evaluation order, {}",
+        evaluated.join(", ")
+    )?;
     let verdict = if decision.allowed {
         "allowed"
     } else {
@@ -177,14 +180,16 @@ fn calico_policy_name(engine: &Engine, sources: &Sources, policy: usize) -> Stri
     let order = p
         .order
         .map_or("no order".to_string(), |o| format!("order {o}"));
+    let name = if p.global {
+        format!("{} {}", p.meta.id.kind, p.meta.id.name)
+    } else {
+        format!(
+            "Calico {} {}/{}",
+            p.meta.id.kind, p.meta.id.namespace, p.meta.id.name
+        )
+    };
     format!(
-        "{} {} (tier {}, {order}; {})",
-        p.meta.id.kind,
-        if p.global {
-            p.meta.id.name.to_string()
-        } else {
-            format!("{}/{}", p.meta.id.namespace, p.meta.id.name)
-        },
+        "{name} (tier {}, {order}; {})",
         p.tier,
         sources.position(p.meta.loc)
     )
