@@ -2,10 +2,11 @@
 
 use super::fields::{Fields, Result};
 use crate::model::{
-    Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, Name, ObjectId, Workload,
+    Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, Name, ObjectId, Spanned,
+    Workload,
 };
 use crate::net::Protocol;
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 /// Kinds whose pods come from `spec.template`.
 const TEMPLATE_KINDS: [&str; 6] = [
@@ -207,6 +208,56 @@ fn env_var(f: Fields, e: &Node) -> Result<EnvVar> {
     })
 }
 
+/// The env values an Argo `podSpecPatch` (a YAML or JSON pod spec in a string) gives the
+/// template's containers. The patch is parsed on its own, so each value is located at the whole
+/// patch, which holds it as written.
+fn patched_env(f: Fields, patch: &Node, workload: &mut Workload) {
+    let Some(text) = patch.as_scalar() else {
+        return;
+    };
+    let loc = f.at(patch);
+    let Some(Ok(root)) = crate::yaml::parse_stream(&text.text, crate::yaml::Limits::default())
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let Some(Value::Seq(containers)) = root.get("containers").map(|n| &n.value) else {
+        return;
+    };
+    for c in containers {
+        let name = Name::from(c.get("name").and_then(Node::as_str).unwrap_or("main"));
+        let Some(Value::Seq(env)) = c.get("env").map(|n| &n.value) else {
+            continue;
+        };
+        let vars = env.iter().filter_map(|e| {
+            Some(EnvVar {
+                name: Name::from(e.get("name")?.as_str()?),
+                source: EnvSource::Value(Spanned {
+                    value: Name::from(e.get("value")?.as_str()?),
+                    loc,
+                }),
+                loc,
+            })
+        });
+        match workload.containers.iter_mut().find(|k| k.name == name) {
+            Some(container) => container.env.extend(vars),
+            None => {
+                let env = vars.collect();
+                workload.containers.push(Container {
+                    name,
+                    image: Name::default(),
+                    list: "",
+                    env,
+                    env_from: Vec::new(),
+                    command: Vec::new(),
+                    args: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
 /// Argo: every template that runs a pod becomes a workload `<object>:<template>`.
 fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
     let pod_labels = match f.get(spec, "podMetadata") {
@@ -263,6 +314,12 @@ fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
             for c in f.seq(list, "containers")? {
                 add_container(f, c, "", &mut workload)?;
             }
+        }
+        for patch in [f.get(spec, "podSpecPatch"), f.get(t, "podSpecPatch")]
+            .into_iter()
+            .flatten()
+        {
+            patched_env(f, patch, &mut workload);
         }
         out.push(Owned {
             workload,
