@@ -422,3 +422,68 @@ spec: {hostNetwork: true, containers: [{name: c}]}
         ]
     );
 }
+
+/// Seldon's rclone storage Secrets: the endpoint is kept without credentials, a remote missing
+/// what Seldon needs is a warning at its key, and no value of the Secret reaches a message.
+#[test]
+fn seldon_storage_secrets_are_read_without_keeping_values() {
+    let a = world(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {name: good, namespace: seldon}
+stringData:
+  s3: '{"name": "s3", "type": "s3", "parameters": {"provider": "minio", "access_key_id": "AKIDSECRET", "endpoint": "http://user:hunter2@minio.minio:9000"}}'
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: broken, namespace: seldon}
+data:
+  remote: dHlwZTogczMKcGFyYW1ldGVyczoKICBwcm92aWRlcjogbWluaW8KICBzZWNyZXRfYWNjZXNzX2tleTogaHVudGVyMgo=
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: unrelated, namespace: seldon}
+stringData: {password: hunter2}
+"#,
+    );
+    let endpoints: Vec<(&str, Option<&str>)> = a
+        .world
+        .storage_secrets
+        .iter()
+        .map(|s| (s.meta.id.name.as_str(), s.endpoint.as_deref()))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [("good", Some("http://minio.minio:9000")), ("broken", None)]
+    );
+    // `broken` (base64 of `type: s3`, `parameters: {provider: minio, secret_access_key: …}`) has
+    // no name and no endpoint.
+    let warnings: Vec<String> = a
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let at = "test.yaml:11:3 Seldon storage Secret seldon/broken (key `remote`): ";
+    for problem in [
+        "no `name`",
+        "an s3 remote with provider minio and no `parameters.endpoint`",
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("{at}{problem}"))),
+            "{warnings:?}"
+        );
+    }
+    let all: String = a
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {:?}", d.message, d.help))
+        .collect();
+    assert!(
+        !all.contains("hunter2") && !all.contains("AKIDSECRET"),
+        "{all}"
+    );
+}

@@ -15,6 +15,8 @@ use crate::source::Location;
 pub enum Holder {
     Workload(usize),
     ConfigMap(usize),
+    /// A Seldon storage Secret (index into `world.storage_secrets`): never rewritten or shown.
+    Secret(usize),
 }
 
 /// A configuration value and where it came from.
@@ -42,7 +44,8 @@ pub enum PatchTarget {
 }
 
 /// Every value a workload's containers see: env literals, ConfigMap keys referenced through
-/// `configMapKeyRef` and `envFrom`, and command/args.
+/// `configMapKeyRef` and `envFrom`, and command/args; for a Seldon model server, the storage
+/// endpoints of the rclone Secrets of its namespace.
 pub fn workload_texts<'w>(
     world: &'w World,
     index: &ServiceIndex<'w>,
@@ -103,6 +106,24 @@ pub fn workload_texts<'w>(
                 loc: arg.loc,
                 holder: Holder::Workload(workload),
             });
+        }
+    }
+    let seldon_server = w.meta.id.kind == "StatefulSet"
+        && world
+            .seldon_servers
+            .iter()
+            .any(|s| s.namespace == *ns && s.name == w.meta.id.name);
+    if seldon_server {
+        for (i, secret) in world.storage_secrets.iter().enumerate() {
+            if let (true, Some(endpoint)) = (secret.meta.id.namespace == *ns, &secret.endpoint) {
+                out.push(Text {
+                    patch_target: None,
+                    env: None,
+                    value: endpoint,
+                    loc: secret.key_loc,
+                    holder: Holder::Secret(i),
+                });
+            }
         }
     }
     out

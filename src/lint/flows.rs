@@ -815,10 +815,18 @@ pub(crate) fn records(cx: &Context, deps: &[Dependency]) -> Vec<super::FlowRecor
     out
 }
 
-fn evidence_text(d: &Dependency) -> String {
-    match &d.env {
-        Some(env) => format!("{env}={}", d.value),
-        None => format!("argument `{}`", d.value),
+/// Where a dependency is written, as messages say it (a Secret's value is never shown).
+fn evidence_text(cx: &Context, d: &Dependency) -> String {
+    match (&d.env, d.holder) {
+        (_, Holder::Secret(s)) => {
+            let secret = &cx.world.storage_secrets[s];
+            format!(
+                "the model storage endpoint in Secret {}/{} key `{}`",
+                secret.meta.id.namespace, secret.meta.id.name, secret.key
+            )
+        }
+        (Some(env), _) => format!("{env}={}", d.value),
+        (None, _) => format!("argument `{}`", d.value),
     }
 }
 
@@ -867,7 +875,7 @@ fn dependency_finding(
         Direction::Egress => {
             f.message = format!(
                 "{client} depends on Service {svc} ({}) but its egress, isolated by {}, does not allow {}",
-                evidence_text(first),
+                evidence_text(cx, first),
                 policy_names(cx, &policies),
                 flows.join(", ")
             );
@@ -881,7 +889,7 @@ fn dependency_finding(
         Direction::Ingress => {
             f.message = format!(
                 "{client} depends on Service {svc} ({}) but the ingress of its pods, isolated by {}, does not allow {client}: {}",
-                evidence_text(first),
+                evidence_text(cx, first),
                 policy_names(cx, &policies),
                 flows.join(", ")
             );

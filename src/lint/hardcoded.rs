@@ -116,6 +116,10 @@ fn ip_finding(
             &cx.world.config_maps[c].meta,
             cx.world.config_maps[c].meta.name_loc,
         ),
+        Holder::Secret(s) => (
+            &cx.world.storage_secrets[s].meta,
+            cx.world.storage_secrets[s].meta.name_loc,
+        ),
     };
     let mut f = finding(rule, object.id.clone(), text.loc);
     f.label = "hardcoded address".into();

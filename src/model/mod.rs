@@ -315,6 +315,22 @@ pub struct World {
     pub calico: calico::Calico,
     /// Seldon and Argo resources with finalizers.
     pub finalized: Vec<Finalized>,
+    /// Seldon Core v2 Servers: each runs as the StatefulSet of its name.
+    pub seldon_servers: Vec<ObjectId>,
+    /// rclone remotes in Secrets, where Seldon's model servers fetch models from.
+    pub storage_secrets: Vec<StorageSecret>,
+}
+
+/// An rclone remote in a Secret (the format Seldon Core v2 reads storage settings in). Nothing
+/// of the Secret is kept but the endpoint, without credentials.
+#[derive(Clone, Debug)]
+pub struct StorageSecret {
+    pub meta: Meta,
+    /// The data key holding the remote (values themselves are never located or shown).
+    pub key: Name,
+    pub key_loc: Location,
+    /// `parameters.endpoint`, user information removed.
+    pub endpoint: Option<Name>,
 }
 
 /// A Seldon or Argo resource whose finalizers only its controller removes: deleting its

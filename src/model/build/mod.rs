@@ -4,6 +4,7 @@ mod calico;
 pub mod fields;
 mod objects;
 mod policy;
+mod seldon;
 mod workloads;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -14,7 +15,7 @@ use crate::diag::Diagnostic;
 use crate::load::Object;
 use crate::model::{
     AddressPool, Binding, ConfigMap, Finalized, Labels, Name, Namespace, ObjectId, Policy, Service,
-    ServiceAccount, World,
+    ServiceAccount, StorageSecret, World,
 };
 use crate::source::Location;
 use crate::yaml::{Node, Value};
@@ -42,6 +43,8 @@ enum Item {
     Pool(AddressPool),
     Workloads(Vec<workloads::Owned>),
     Calico(calico::CalicoItem),
+    SeldonServer(ObjectId),
+    StorageSecret(StorageSecret),
 }
 
 /// Models one object. Objects that Kubernetes would reject become error diagnostics and
@@ -72,6 +75,12 @@ pub fn object(object: &Object) -> Piece {
         },
         ("", "Service") => objects::service(f).map(Item::Service),
         ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
+        ("", "Secret") => {
+            let (secret, notes) = seldon::storage_secret(f);
+            diagnostics.extend(notes);
+            Ok(secret.map_or(Item::None, Item::StorageSecret))
+        }
+        ("mlops.seldon.io", "Server") => f.meta(kind, true).map(|m| Item::SeldonServer(m.id)),
         ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
         ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
             Item::Namespace(name, labels, annotations, object.loc())
@@ -201,6 +210,8 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
             Item::Calico(calico::CalicoItem::Policy(p)) => world.calico.policies.push(p),
             Item::Calico(calico::CalicoItem::NetworkSet(s)) => world.calico.network_sets.push(s),
             Item::Calico(calico::CalicoItem::Tier(t)) => world.calico.tiers.push(t),
+            Item::SeldonServer(id) => world.seldon_servers.push(id),
+            Item::StorageSecret(s) => world.storage_secrets.push(s),
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);
