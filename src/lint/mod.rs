@@ -224,6 +224,7 @@ pub fn run(
             _ => None,
         })
         .collect();
+    let annotated = suppress::annotated(world);
     // Rules are independent: checked in parallel, concatenated in catalogue order.
     let per_rule: Vec<Vec<Finding>> = rules
         .par_iter()
@@ -247,7 +248,10 @@ pub fn run(
             Check::UnusedSuppression | Check::SuppressionWithoutReason => Vec::new(),
         })
         .map(|mut findings| {
-            findings.iter_mut().for_each(Finding::shrink_to_fit);
+            for f in &mut findings {
+                f.scope.retain(|id| annotated.contains(id));
+                f.shrink_to_fit();
+            }
             findings
         })
         .collect();

@@ -64,6 +64,12 @@ fn suppression(object: ObjectId, loc: Location, annotations: &Labels) -> Option<
     })
 }
 
+/// The objects that carry an ignore annotation: the only entries of a finding's scope that a
+/// suppression can match (so findings need keep no others).
+pub(crate) fn annotated(world: &World) -> std::collections::HashSet<ObjectId> {
+    suppressions(world).into_iter().map(|s| s.object).collect()
+}
+
 /// Drops suppressed findings and adds the findings of the suppression rules. `rules` are the
 /// active rules; `known` every rule id of the catalogue.
 pub(crate) fn apply(
