@@ -42,12 +42,8 @@ pub struct CheckRun {
     pub findings: Vec<Finding>,
     /// Per workload: is it isolated for [ingress, egress]? (Fixes must not isolate more.)
     pub isolated: Vec<[bool; 2]>,
-    /// The flows the manifests imply, when `record_flows` asked for them.
-    pub flows: Vec<lint::FlowRecord>,
-    /// Workloads that use the Kubernetes API, when `record_flows` asked for them.
-    pub api_users: Vec<usize>,
-    /// Per workload, when `record_flows` asked: does DNS over UDP work once enforced?
-    pub dns_resolves: Vec<bool>,
+    /// What `record_flows` asked for.
+    pub recorded: lint::Recorded,
 }
 
 impl CheckRun {
@@ -130,9 +126,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         catalog,
         findings: lint.findings,
         isolated: lint.isolated,
-        flows: lint.flows,
-        api_users: lint.api_users,
-        dns_resolves: lint.dns_resolves,
+        recorded: lint.recorded,
     }
 }
 

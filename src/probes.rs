@@ -100,11 +100,11 @@ fn probes(run: &CheckRun, options: &ProbeOptions) -> Vec<Probe> {
             w,
             "dns",
             format!("{} -> DNS", workload.meta.id),
-            run.dns_resolves[w],
+            run.recorded.dns_resolves[w],
             &options.image,
             fill(&options.dns_command, &api_host, 53),
         );
-        if run.api_users.contains(&w) {
+        if run.recorded.api_users.contains(&w) {
             push(
                 w,
                 "api",
@@ -118,7 +118,7 @@ fn probes(run: &CheckRun, options: &ProbeOptions) -> Vec<Probe> {
     // One probe per client and Service port: a connection reaches one of the Service's pods,
     // so it is expected to work when every one of them admits it.
     let mut by_service: BTreeMap<(usize, usize, u16), bool> = BTreeMap::new();
-    for r in &run.flows {
+    for r in &run.recorded.flows {
         *by_service
             .entry((r.client, r.service, r.service_port))
             .or_insert(true) &= r.allowed;

@@ -72,8 +72,9 @@ pub struct CalicoIndex {
     set_namespace: Vec<Option<usize>>,
     /// Per direction, per pod: the Calico policies selecting it.
     applying: [Vec<Vec<usize>>; 2],
-    /// Per tier name: (sort key, pass by default).
-    tiers: HashMap<Name, ((bool, f64), bool)>,
+    /// Where each Calico policy, then each Kubernetes policy, stands in Calico's order.
+    calico_keys: Vec<OrderKey>,
+    kubernetes_keys: Vec<OrderKey>,
 }
 
 fn with_prefix<'a>(prefix: &'a str, labels: &'a Labels) -> impl Iterator<Item = (Name, Name)> + 'a {
@@ -88,7 +89,6 @@ impl CalicoIndex {
         if world.calico.policies.is_empty() {
             return None;
         }
-        let ns_index = |name: &str| world.namespaces.iter().position(|n| n.name == name);
         let namespace_labels: Vec<Labels> = world
             .namespaces
             .iter()
@@ -127,10 +127,12 @@ impl CalicoIndex {
             set_labels: Vec::new(),
             set_namespace: Vec::new(),
             applying: [Vec::new(), Vec::new()],
-            tiers: HashMap::new(),
+            calico_keys: Vec::new(),
+            kubernetes_keys: Vec::new(),
         };
         for (namespace, labels, account) in pods {
-            let ns = ns_index(namespace).unwrap_or(0);
+            // Every namespace a pod is in is in the world (the model adds the ones it uses).
+            let ns = world.namespace_index(namespace).unwrap_or(0);
             let mut sa_labels = accounts
                 .get(&(namespace.as_str(), account.as_str()))
                 .copied()
@@ -150,7 +152,10 @@ impl CalicoIndex {
             index.pod_service_account.push((account.clone(), sa_labels));
         }
         for set in &world.calico.network_sets {
-            let ns = set.namespace.as_deref().and_then(ns_index);
+            let ns = set
+                .namespace
+                .as_deref()
+                .and_then(|n| world.namespace_index(n));
             let mut labels = set.labels.clone();
             if let (Some(name), Some(ns)) = (&set.namespace, ns) {
                 labels.insert("projectcalico.org/namespace".into(), name.clone());
@@ -174,16 +179,48 @@ impl CalicoIndex {
                 .collect();
             index.applying[d.index()] = per_pod;
         }
-        for tier in &world.calico.tiers {
-            index.tiers.insert(
-                tier.name.clone(),
-                (order_key(tier.order), tier.pass_by_default),
-            );
-        }
-        index
+        let mut tiers: HashMap<&str, ((bool, f64), bool)> = world
+            .calico
             .tiers
-            .entry(Name::const_new(DEFAULT_TIER))
+            .iter()
+            .map(|t| (t.name.as_str(), (order_key(t.order), t.pass_by_default)))
+            .collect();
+        tiers
+            .entry(DEFAULT_TIER)
             .or_insert((order_key(Some(DEFAULT_TIER_ORDER)), false));
+        let key = |tier: &str, order: Option<f64>, name: String| {
+            // A tier no Tier object declares sorts last and denies at its end.
+            let (tier_order, pass_by_default) =
+                tiers.get(tier).copied().unwrap_or((order_key(None), false));
+            OrderKey {
+                tier_order,
+                tier: Name::from(tier),
+                pass_by_default,
+                order: order_key(order),
+                name,
+            }
+        };
+        index.calico_keys = world
+            .calico
+            .policies
+            .iter()
+            .map(|p| {
+                let id = &p.meta.id;
+                key(&p.tier, p.order, policy_key(&id.namespace, &id.name, false))
+            })
+            .collect();
+        index.kubernetes_keys = world
+            .policies
+            .iter()
+            .map(|p| {
+                let id = &p.meta.id;
+                key(
+                    DEFAULT_TIER,
+                    Some(KUBERNETES_POLICY_ORDER),
+                    policy_key(&id.namespace, &id.name, true),
+                )
+            })
+            .collect();
         Some(index)
     }
 
@@ -217,29 +254,6 @@ impl CalicoIndex {
             labels: &self.pod_labels[pod],
             namespace: Some(self.pod_namespace[pod]),
             service_account: Some((name, labels)),
-        }
-    }
-
-    fn ordered<'a>(
-        &self,
-        tier: &'a str,
-        order: Option<f64>,
-        name: String,
-        entry: PolicyRef,
-    ) -> Ordered<'a> {
-        // A tier no Tier object declares sorts last and denies at its end.
-        let (tier_order, pass_by_default) = self
-            .tiers
-            .get(tier)
-            .copied()
-            .unwrap_or((order_key(None), false));
-        Ordered {
-            tier_order,
-            tier,
-            pass_by_default,
-            order: order_key(order),
-            name,
-            entry,
         }
     }
 }
@@ -280,16 +294,23 @@ pub enum PolicyRef {
     Kubernetes(usize),
 }
 
-/// A policy with what orders it: its tier (by the tier's order, then name), then its order,
-/// then its name.
-struct Ordered<'a> {
+/// Where a policy stands in Calico's order: its tier (by the tier's order, then name), then its
+/// order, then its name.
+struct OrderKey {
     tier_order: (bool, f64),
-    tier: &'a str,
+    tier: Name,
     pass_by_default: bool,
     order: (bool, f64),
     /// The name Felix breaks ties of order with (see [`policy_key`]).
     name: String,
-    entry: PolicyRef,
+}
+
+impl OrderKey {
+    fn cmp(&self, other: &OrderKey) -> std::cmp::Ordering {
+        (self.tier_order, &self.tier, self.order, &self.name)
+            .partial_cmp(&(other.tier_order, &other.tier, other.order, &other.name))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
 }
 
 /// The name Felix keys a policy by, which breaks ties of order: `<namespace>/<name>` for
@@ -311,47 +332,29 @@ impl CalicoIndex {
         if applying.is_empty() {
             return None;
         }
-        let mut entries: Vec<Ordered> = applying
+        let mut entries: Vec<(&OrderKey, PolicyRef)> = applying
             .iter()
-            .map(|&p| {
-                let policy = &world.calico.policies[p];
-                self.ordered(
-                    &policy.tier,
-                    policy.order,
-                    policy_key(&policy.meta.id.namespace, &policy.meta.id.name, false),
-                    PolicyRef::Calico(p),
-                )
-            })
-            .chain(side.kubernetes.isolated_by.iter().map(|&p| {
-                self.ordered(
-                    DEFAULT_TIER,
-                    Some(KUBERNETES_POLICY_ORDER),
-                    policy_key(
-                        &world.policies[p].meta.id.namespace,
-                        &world.policies[p].meta.id.name,
-                        true,
-                    ),
-                    PolicyRef::Kubernetes(p),
-                )
-            }))
+            .map(|&p| (&self.calico_keys[p], PolicyRef::Calico(p)))
+            .chain(
+                side.kubernetes
+                    .isolated_by
+                    .iter()
+                    .map(|&p| (&self.kubernetes_keys[p], PolicyRef::Kubernetes(p))),
+            )
             .collect();
-        entries.sort_by(|a, b| {
-            (a.tier_order, a.tier, a.order, &a.name)
-                .partial_cmp(&(b.tier_order, b.tier, b.order, &b.name))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        entries.sort_by(|a, b| a.0.cmp(b.0));
         let decision = |allowed, by| {
             Some(CalicoDecision {
                 allowed,
                 by,
                 applying: applying.to_vec(),
-                evaluated: entries.iter().map(|e| e.entry).collect(),
+                evaluated: entries.iter().map(|e| e.1).collect(),
             })
         };
-        for tier in entries.chunk_by(|a, b| a.tier == b.tier) {
+        for tier in entries.chunk_by(|a, b| a.0.tier == b.0.tier) {
             let mut passed = false;
-            'policies: for entry in tier {
-                match entry.entry {
+            'policies: for &(_, entry) in tier {
+                match entry {
                     PolicyRef::Kubernetes(p) => {
                         if let Some(&r) = side.kubernetes.allowed_by.iter().find(|r| r.policy == p)
                         {
@@ -382,8 +385,9 @@ impl CalicoIndex {
                     }
                 }
             }
-            if !passed && !tier[0].pass_by_default {
-                return decision(false, Decider::EndOfTier(Name::from(tier[0].tier)));
+            let key = tier[0].0;
+            if !passed && !key.pass_by_default {
+                return decision(false, Decider::EndOfTier(key.tier.clone()));
             }
         }
         decision(true, Decider::Profile)
@@ -402,7 +406,7 @@ impl CalicoIndex {
             (Endpoint::External(IpAddr::V6(_)), _) | (_, Endpoint::External(IpAddr::V6(_))) => 6,
             _ => 4,
         };
-        let destination_ports = match (&rule.destination.ports, &rule.destination.services) {
+        let destination_ports = || match (&rule.destination.ports, &rule.destination.services) {
             (Some(ports), _) => ports.iter().any(|p| port_matches(p, side)),
             // A Service named without ports: the ports its pods serve it on.
             (None, Some(service)) => self
@@ -416,7 +420,7 @@ impl CalicoIndex {
             && source_ports_match(&rule.source)
             && self.entity_matches(world, policy, &rule.source, side.src)
             && self.entity_matches(world, policy, &rule.destination, side.dst)
-            && destination_ports
+            && destination_ports()
             && !rule
                 .destination
                 .not_ports

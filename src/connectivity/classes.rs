@@ -39,12 +39,7 @@ impl Classes {
     /// mentions.
     pub fn build(world: &World, probes: &[Probe], keys: &BTreeSet<&str>) -> Classes {
         type Key = (u32, Vec<(Name, Name)>, Vec<ContainerPort>);
-        let ns_index = |name: &str| {
-            world
-                .namespaces
-                .binary_search_by(|n| n.name.as_str().cmp(name))
-                .map_or(u32::MAX, |i| i as u32)
-        };
+        let ns_index = |name: &str| world.namespace_index(name).map_or(u32::MAX, |i| i as u32);
         let pods = world
             .workloads
             .iter()

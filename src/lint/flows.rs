@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::deps::{self, Destination, Holder};
 use super::{Context, Finding, Peer as RemedyPeer, Placement, Related, Remedy, finding};
-use crate::connectivity::calico::Decider;
+use crate::connectivity::calico::{Decider, PolicyRef};
 use crate::connectivity::{Endpoint, SideVerdict};
 use crate::diag::Severity;
 use crate::lint::catalog::Rule;
@@ -369,6 +369,17 @@ fn placement(cx: &Context, side: &SideVerdict, direction: Direction) -> Option<P
         return side.isolated_by.first().map(|&p| Placement::AfterPolicy(p));
     };
     let policies = &cx.world.calico.policies;
+    // The Calico policies of a tier, in the order Calico evaluated them.
+    let in_tier = |tier: &str| -> Vec<usize> {
+        decision
+            .evaluated
+            .iter()
+            .filter_map(|e| match *e {
+                PolicyRef::Calico(p) if policies[p].tier == tier => Some(p),
+                _ => None,
+            })
+            .collect()
+    };
     match &decision.by {
         Decider::Rule {
             policy,
@@ -383,32 +394,17 @@ fn placement(cx: &Context, side: &SideVerdict, direction: Direction) -> Option<P
             .first()
             .map(|&p| Placement::AfterPolicy(p))
             .or_else(|| {
-                let p = decision
-                    .applying
-                    .iter()
-                    .find(|&&p| policies[p].tier == *tier)?;
-                Some(Placement::AfterCalicoPolicy(*p))
+                in_tier(tier)
+                    .first()
+                    .map(|&p| Placement::AfterCalicoPolicy(p))
             }),
         Decider::EndOfTier(tier) => {
             // No rule of the tier matched: an Allow rule at the end of any of its policies for
             // this direction comes before the tier's end; the last one that has rules to add
             // to, in Calico's order.
-            let last = decision
-                .applying
-                .iter()
-                .copied()
-                .filter(|&p| policies[p].tier == *tier && !policies[p].rules(direction).is_empty())
-                .max_by(|&a, &b| {
-                    let key = |p: usize| {
-                        (
-                            crate::model::calico::order_key(policies[p].order),
-                            &policies[p].meta.id.name,
-                        )
-                    };
-                    key(a)
-                        .partial_cmp(&key(b))
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })?;
+            let last = in_tier(tier)
+                .into_iter()
+                .rfind(|&p| !policies[p].rules(direction).is_empty())?;
             Some(Placement::CalicoRule {
                 policy: last,
                 index: policies[last].rules(direction).len(),
@@ -753,6 +749,16 @@ where
     groups
 }
 
+/// The verdict for `client` reaching a Service's pod on the port it serves on.
+fn verdict_to(cx: &Context, client: usize, dest: Destination) -> crate::connectivity::Verdict {
+    cx.engine.verdict(
+        Endpoint::Workload(client),
+        Endpoint::Workload(dest.workload),
+        dest.protocol,
+        dest.port,
+    )
+}
+
 /// Destinations of a dependency group that `side` blocks, with that side's verdict.
 fn blocked(
     cx: &Context,
@@ -767,15 +773,7 @@ fn blocked(
                 continue;
             }
             seen.push(dest);
-            let decided = cx
-                .engine
-                .verdict(
-                    Endpoint::Workload(d.client),
-                    Endpoint::Workload(dest.workload),
-                    dest.protocol,
-                    dest.port,
-                )
-                .side(side);
+            let decided = verdict_to(cx, d.client, dest).side(side);
             if let Some(s) = decided.filter(|s| !s.allowed()) {
                 out.push((dest, s));
             }
@@ -789,15 +787,7 @@ pub(crate) fn records(cx: &Context, deps: &[Dependency]) -> Vec<super::FlowRecor
     let mut out = Vec::new();
     for d in deps {
         for dest in deps::destinations(cx.world, &cx.services, d.service, d.port_index) {
-            let allowed = cx
-                .engine
-                .verdict(
-                    Endpoint::Workload(d.client),
-                    Endpoint::Workload(dest.workload),
-                    dest.protocol,
-                    dest.port,
-                )
-                .allowed();
+            let allowed = verdict_to(cx, d.client, dest).allowed();
             out.push(super::FlowRecord {
                 client: d.client,
                 service: d.service,

@@ -148,15 +148,24 @@ pub struct FlowRecord {
     pub allowed: bool,
 }
 
+/// What `report` and `probes` need beyond the findings, recorded when asked for (empty
+/// otherwise). Per-workload lists are indexed like `world.workloads`.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// The implied flows.
+    pub flows: Vec<FlowRecord>,
+    /// Workloads that use the Kubernetes API.
+    pub api_users: Vec<usize>,
+    /// Per workload: does DNS over UDP work once enforced?
+    pub dns_resolves: Vec<bool>,
+    /// Per workload: does any policy, Kubernetes or Calico, select it for [ingress, egress]?
+    pub isolated: Vec<[bool; 2]>,
+}
+
 /// What a lint run found, and what the fixes need to know of the engine it used.
 pub struct Lint {
     pub findings: Vec<Finding>,
-    /// The implied flows, when asked for (`report`, `probes`).
-    pub flows: Vec<FlowRecord>,
-    /// Workloads that use the Kubernetes API (index into `world.workloads`), with the flows.
-    pub api_users: Vec<usize>,
-    /// Per workload, with the flows: does DNS over UDP work once enforced?
-    pub dns_resolves: Vec<bool>,
+    pub recorded: Recorded,
     /// Per workload (index into `world.workloads`), for [ingress, egress]: is it isolated so that
     /// a new Kubernetes NetworkPolicy selecting it would only add what it allows (some policy of
     /// Calico's default tier, where Kubernetes policies sit, already selects it)?
@@ -287,20 +296,24 @@ pub fn run(
                 .map(|d| cx.engine.default_tier_applies(Endpoint::Workload(i), d))
         })
         .collect();
-    let (flows, api_users, dns_resolves) = if record_flows {
-        (
-            flows::records(&cx, &dependencies),
-            flows::api_users(&cx),
-            flows::dns_resolves(&cx),
-        )
+    let recorded = if record_flows {
+        Recorded {
+            flows: flows::records(&cx, &dependencies),
+            api_users: flows::api_users(&cx),
+            dns_resolves: flows::dns_resolves(&cx),
+            isolated: (0..world.workloads.len())
+                .map(|i| {
+                    [Direction::Ingress, Direction::Egress]
+                        .map(|d| cx.engine.isolated(Endpoint::Workload(i), d))
+                })
+                .collect(),
+        }
     } else {
-        (Vec::new(), Vec::new(), Vec::new())
+        Recorded::default()
     };
     Lint {
         findings,
-        flows,
-        api_users,
-        dns_resolves,
+        recorded,
         isolated,
     }
 }

@@ -381,9 +381,13 @@ impl World {
     }
 
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespace_index(name).map(|i| &self.namespaces[i])
+    }
+
+    /// The index of namespace `name` in `namespaces` (sorted by name).
+    pub fn namespace_index(&self, name: &str) -> Option<usize> {
         self.namespaces
             .binary_search_by(|n| n.name.as_str().cmp(name))
             .ok()
-            .map(|i| &self.namespaces[i])
     }
 }

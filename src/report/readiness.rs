@@ -11,7 +11,6 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::check::CheckRun;
-use crate::connectivity::{Endpoint, Engine};
 use crate::fix;
 use crate::model::{Direction, DirectionRules, Peer, Peers, World};
 use crate::source::Sources;
@@ -122,7 +121,6 @@ pub struct HazardRow {
 pub fn build(run: &CheckRun) -> Report {
     let world = &run.analysis.world;
     let sources = &run.analysis.sources;
-    let engine = Engine::new(world);
     let at = |loc| sources.position(loc);
     let name = |w: usize| world.workloads[w].meta.id.to_string();
 
@@ -139,8 +137,7 @@ pub fn build(run: &CheckRun) -> Report {
                 open: Vec::new(),
             });
         row.workloads += 1;
-        let [ingress, egress] = [Direction::Ingress, Direction::Egress]
-            .map(|d| engine.isolated(Endpoint::Workload(i), d));
+        let [ingress, egress] = run.recorded.isolated[i];
         let short = format!("{}/{}", w.meta.id.kind, w.meta.id.name);
         if ingress {
             row.isolated_ingress.push(short.clone());
@@ -169,6 +166,7 @@ pub fn build(run: &CheckRun) -> Report {
     };
 
     let flows: Vec<FlowRow> = run
+        .recorded
         .flows
         .iter()
         .map(|r| {
