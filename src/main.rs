@@ -141,21 +141,8 @@ enum Command {
         /// Directory for `jobs/`, `probes.tsv` and `run-probes.sh`.
         #[arg(long)]
         out: PathBuf,
-        /// Image of the DNS and TCP probes.
-        #[arg(long, default_value_t = ProbeOptions::default().image)]
-        image: String,
-        /// Image of the API server probe.
-        #[arg(long, default_value_t = ProbeOptions::default().http_image)]
-        http_image: String,
-        /// DNS probe command (`{host}` is filled in).
-        #[arg(long, default_value_t = ProbeOptions::default().dns_command)]
-        dns_command: String,
-        /// TCP probe command (`{host}` and `{port}` are filled in).
-        #[arg(long, default_value_t = ProbeOptions::default().tcp_command)]
-        tcp_command: String,
-        /// API server probe command (`{host}` is filled in).
-        #[arg(long, default_value_t = ProbeOptions::default().api_command)]
-        api_command: String,
+        #[command(flatten)]
+        options: ProbeOptions,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
@@ -355,11 +342,7 @@ fn run(cli: Cli) -> io::Result<u8> {
         Command::Probes {
             paths,
             out: dir,
-            image,
-            http_image,
-            dns_command,
-            tcp_command,
-            api_command,
+            options,
         } => {
             let run = check(&inputs(&paths)?, &flow_options(&paths));
             let errors: Vec<_> = run.analysis.errors().cloned().collect();
@@ -368,13 +351,6 @@ fn run(cli: Cli) -> io::Result<u8> {
                 eprintln!("error: no probes for input with errors: expectations would be wrong");
                 return Ok(EXIT_ERROR);
             }
-            let options = ProbeOptions {
-                image,
-                http_image,
-                dns_command,
-                tcp_command,
-                api_command,
-            };
             let count = netpol_fix::probes::write(&run, &dir, &options)?;
             eprintln!(
                 "wrote {count} probes to {}; run {}/run-probes.sh after the migration",

@@ -15,26 +15,28 @@ use crate::check::CheckRun;
 use crate::fix::yaml_out::{Style, Y, emit};
 use crate::model::{Labels, Name};
 
-/// Images and commands of the probes; `{host}` and `{port}` are filled in.
-#[derive(Clone, Debug)]
+/// Images and commands of the probes (`netpol-fix probes` options); `{host}` and `{port}` are
+/// filled in.
+#[derive(Clone, Debug, clap::Args)]
 pub struct ProbeOptions {
+    /// Image of the DNS and TCP probes.
+    #[arg(long, default_value = "busybox:1.36")]
     pub image: String,
+    /// Image of the API server probe.
+    #[arg(long, default_value = "curlimages/curl:8.11.1")]
     pub http_image: String,
+    /// DNS probe command (`{host}` is filled in).
+    #[arg(long, default_value = "nslookup {host}")]
     pub dns_command: String,
+    /// TCP probe command (`{host}` and `{port}` are filled in).
+    #[arg(long, default_value = "nc -z -w 5 {host} {port}")]
     pub tcp_command: String,
+    /// API server probe command (`{host}` is filled in).
+    #[arg(
+        long,
+        default_value = "curl -sk --max-time 5 -o /dev/null https://{host}/healthz"
+    )]
     pub api_command: String,
-}
-
-impl Default for ProbeOptions {
-    fn default() -> Self {
-        ProbeOptions {
-            image: "busybox:1.36".into(),
-            http_image: "curlimages/curl:8.11.1".into(),
-            dns_command: "nslookup {host}".into(),
-            tcp_command: "nc -z -w 5 {host} {port}".into(),
-            api_command: "curl -sk --max-time 5 -o /dev/null https://{host}/healthz".into(),
-        }
-    }
 }
 
 /// One probe: a Job testing one flow.

@@ -196,3 +196,43 @@ fn probes_test_each_required_flow_from_the_clients_namespace() {
             .contains("kubectl apply -f jobs/")
     );
 }
+
+/// The probes' images and commands are options, with `{host}` and `{port}` filled in.
+#[test]
+fn probe_images_and_commands_are_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["probes", "fixtures/demo", "--image", "alpine:3.20"])
+        .args([
+            "--tcp-command",
+            "nc -vz {host} {port}",
+            "--dns-command",
+            "dig +short {host}",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let jobs = dir.path().join("jobs");
+    let read = |suffix: &str| {
+        let name = fs::read_dir(&jobs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .find(|n| n.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no job ending {suffix}"));
+        fs::read_to_string(jobs.join(name)).unwrap()
+    };
+    let tcp = read("-report-mlflow.yaml");
+    assert!(tcp.contains("image: alpine:3.20"), "{tcp}");
+    assert!(
+        tcp.contains("nc -vz mlflow.mlflow.svc.cluster.local 80"),
+        "{tcp}"
+    );
+    let dns = read("-backend-dns.yaml");
+    assert!(
+        dns.contains("dig +short kubernetes.default.svc.cluster.local"),
+        "{dns}"
+    );
+}
