@@ -147,18 +147,6 @@ def declared(endpoint, workloads):
 
 # ----------------------------------------------------------------- nca side
 
-def nca_prefix(nca, pristine):
-    """Command prefix: nca itself, or nca_calico.py under nca's interpreter."""
-    if pristine:
-        return [nca]
-    with open(nca, "rb") as handle:
-        first = handle.readline().decode("utf-8", "replace").strip()
-    python = first[2:].strip() if first.startswith("#!") else ""
-    if not python or "python" not in os.path.basename(python.split()[0]):
-        raise SystemExit("%s is not a Python entry script; pass --pristine-nca" % nca)
-    return python.split() + [os.path.join(HERE, "nca_calico.py")]
-
-
 def matches(endpoint, nca_endpoint):
     """Whether a row endpoint is (inside) an nca endpoint."""
     if endpoint[0] == "wl":
@@ -269,7 +257,7 @@ def fixture_dirs(paths):
 def main(argv=None):
     """Check every fixture, print per-row findings and a summary."""
     args = parse_args(argv)
-    prefix = nca_prefix(args.nca, args.pristine_nca)
+    prefix = run.nca_command(args.nca, args.pristine_nca, "nca_calico.py")
     counts = {"agree": 0, "documented": 0, "FAIL": 0, "stale": 0}
     errors = 0
     for directory in fixture_dirs(args.fixtures):

@@ -272,11 +272,12 @@ def parse_nca_output(text):
     return facts
 
 
-def nca_command(nca, pristine=False):
+def nca_command(nca, pristine=False, wrapper="nca_patched.py"):
     """Return the command prefix running nca, patched unless `pristine`.
 
-    The patched form runs nca_patched.py (a fix for a known nca bug, see its
-    docstring) under the Python interpreter named on the nca script's #! line.
+    The patched form runs `wrapper` (by default nca_patched.py, a fix for a
+    known nca bug, see its docstring) under the Python interpreter named on the
+    nca script's #! line.
     """
     if pristine:
         return [nca]
@@ -285,7 +286,7 @@ def nca_command(nca, pristine=False):
     python = first[2:].strip() if first.startswith("#!") else ""
     if not python or "python" not in os.path.basename(python.split()[0]):
         raise SystemExit("%s is not a Python entry script; pass --pristine-nca" % nca)
-    return python.split() + [os.path.join(HERE, "nca_patched.py")]
+    return python.split() + [os.path.join(HERE, wrapper)]
 
 
 def run_nca(nca, world_dir, out_file):

@@ -202,10 +202,10 @@ class WithNca(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             write(tmp, "world.yaml", world)
             write(tmp, "expect.tsv", "app/web  b/db  5432/TCP  allow\n")
-            rows, error = ctt.check_fixture(tmp, ctt.nca_prefix(run.DEFAULT_NCA, False))
+            rows, error = ctt.check_fixture(tmp, run.nca_command(run.DEFAULT_NCA, False, "nca_calico.py"))
             self.assertIsNone(error)
             self.assertEqual(rows[0].nca, True)
-            rows, error = ctt.check_fixture(tmp, ctt.nca_prefix(run.DEFAULT_NCA, True))
+            rows, error = ctt.check_fixture(tmp, run.nca_command(run.DEFAULT_NCA, True))
             self.assertIsNone(error)
             self.assertEqual(rows[0].nca, False)
 
