@@ -281,37 +281,11 @@ fn entity_rule(f: Fields, entity: &Node, out: &mut Vec<Diagnostic>) -> EntityRul
         .get(entity, "serviceAccounts")
         .filter(|sa| f.get(sa, "names").is_some() || f.get(sa, "selector").is_some())
         .map(|sa| ServiceAccountMatch {
-            names: match f.get(sa, "names") {
-                Some(list) => f
-                    .seq(list, "names")
-                    .and_then(|items| items.iter().map(|n| f.string(n, "names")).collect())
-                    .unwrap_or_else(|e| {
-                        out.push(e);
-                        Vec::new()
-                    }),
-                None => Vec::new(),
-            },
+            names: list(f, sa, "names", out, |n| f.string(n, "names")).unwrap_or_default(),
             selector: selector(f, sa, "selector", out),
         });
-    let [ports, not_ports] = ["ports", "notPorts"].map(|key| {
-        let list = f.get(entity, key)?;
-        match f.seq(list, key) {
-            Ok(items) => Some(
-                items
-                    .iter()
-                    .filter_map(|p| {
-                        port(p)
-                            .map_err(|message| out.push(f.error(p, message)))
-                            .ok()
-                    })
-                    .collect(),
-            ),
-            Err(e) => {
-                out.push(e);
-                None
-            }
-        }
-    });
+    let [ports, not_ports] = ["ports", "notPorts"]
+        .map(|key| list(f, entity, key, out, |p| port(p).map_err(|m| f.error(p, m))));
     let services = f.get(entity, "services").and_then(|s| {
         let name = f.get(s, "name").map(|n| f.string(n, "services.name"));
         let namespace = f
@@ -397,20 +371,20 @@ fn port(node: &Node) -> std::result::Result<CalicoPort, String> {
     }
 }
 
-fn nets(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) -> Option<Vec<IpNet>> {
-    let list = f.get(parent, key)?;
-    match f.seq(list, key) {
+/// A list field, each item read by `item`; every bad item is an error and left out.
+fn list<T>(
+    f: Fields,
+    parent: &Node,
+    key: &str,
+    out: &mut Vec<Diagnostic>,
+    item: impl Fn(&Node) -> Result<T, Diagnostic>,
+) -> Option<Vec<T>> {
+    let node = f.get(parent, key)?;
+    match f.seq(node, key) {
         Ok(items) => Some(
             items
                 .iter()
-                .filter_map(|n| {
-                    f.string(n, key)
-                        .and_then(|text| {
-                            IpNet::parse(&text).map_err(|e| f.error(n, format!("`{key}`: {e}")))
-                        })
-                        .map_err(|e| out.push(e))
-                        .ok()
-                })
+                .filter_map(|n| item(n).map_err(|e| out.push(e)).ok())
                 .collect(),
         ),
         Err(e) => {
@@ -418,6 +392,13 @@ fn nets(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) -> Optio
             None
         }
     }
+}
+
+fn nets(f: Fields, parent: &Node, key: &str, out: &mut Vec<Diagnostic>) -> Option<Vec<IpNet>> {
+    list(f, parent, key, out, |n| {
+        f.string(n, key)
+            .and_then(|text| IpNet::parse(&text).map_err(|e| f.error(n, format!("`{key}`: {e}"))))
+    })
 }
 
 /// A selector field: an error where the expression does not parse, positioned inside it.
