@@ -361,6 +361,22 @@ impl Namespace {
 }
 
 impl World {
+    /// Gives back the room its lists grew while objects were added one by one: a large tree
+    /// keeps the model until the end of the run.
+    pub fn shrink_to_fit(&mut self) {
+        self.namespaces.shrink_to_fit();
+        self.workloads.shrink_to_fit();
+        self.services.shrink_to_fit();
+        self.policies.shrink_to_fit();
+        self.config_maps.shrink_to_fit();
+        self.service_accounts.shrink_to_fit();
+        self.bindings.shrink_to_fit();
+        self.address_pools.shrink_to_fit();
+        self.finalized.shrink_to_fit();
+        self.seldon_servers.shrink_to_fit();
+        self.storage_secrets.shrink_to_fit();
+    }
+
     /// Adds a namespace the input does not mention (with its `kubernetes.io/metadata.name`).
     pub fn ensure_namespace(&mut self, name: &str) {
         if let Err(i) = self

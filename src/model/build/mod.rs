@@ -231,6 +231,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
         &mut diags,
     );
     world.namespaces = namespaces(&world, declared);
+    world.shrink_to_fit();
     (world, diags)
 }
 
@@ -264,7 +265,7 @@ fn resolve_owners(
         .iter()
         .map(|o| (o.workload.meta.id.clone(), o.owner.clone()))
         .collect();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(owned.len());
     let mut seen_groups = HashSet::new();
     for o in owned {
         let mut w = o.workload;

@@ -87,6 +87,9 @@ pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
             }
         }
     }
+    // Vectors grown by pushes keep room for four or more; a large tree keeps every workload.
+    workload.ports.shrink_to_fit();
+    workload.containers.shrink_to_fit();
     Ok(vec![Owned {
         owner: controller_owner(f, &workload.meta.id.namespace)?,
         workload,
@@ -151,16 +154,18 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
         name: f.opt_string(c, "name")?.unwrap_or_default(),
         image: f.opt_string(c, "image")?.unwrap_or_default(),
         list,
-        env: Vec::new(),
+        env: match f.get(c, "env") {
+            Some(env) => f
+                .seq(env, "env")?
+                .iter()
+                .map(|e| env_var(f, e))
+                .collect::<Result<_>>()?,
+            None => Vec::new(),
+        },
         env_from: Vec::new(),
         command: strings(f, c, "command")?,
         args: strings(f, c, "args")?,
     };
-    if let Some(env) = f.get(c, "env") {
-        for e in f.seq(env, "env")? {
-            container.env.push(env_var(f, e)?);
-        }
-    }
     if let Some(env_from) = f.get(c, "envFrom") {
         for e in f.seq(env_from, "envFrom")? {
             if let Some(cm) = f.get(e, "configMapRef") {
@@ -171,6 +176,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
             }
         }
     }
+    container.env_from.shrink_to_fit();
     w.containers.push(container);
     Ok(())
 }
