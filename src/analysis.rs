@@ -46,7 +46,7 @@ pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) ->
         .sources
         .iter()
         .skip(earlier_files)
-        .map(|(_, f)| f.text.len())
+        .map(|(_, f)| f.len())
         .sum();
     timings.count("bytes", bytes as u64);
     timings.count("objects", objects as u64);

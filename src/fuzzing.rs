@@ -25,7 +25,10 @@ pub fn load(text: &str) {
         .map(|d| d.loc)
         .chain(run.findings.iter().map(|f| f.loc));
     for loc in locations {
-        let file = &sources.get(loc.file).text;
+        let file = sources
+            .get(loc.file)
+            .text()
+            .expect("input given as text stays resident");
         let (start, end) = (loc.span.start as usize, loc.span.end as usize);
         assert!(
             start <= end && end <= file.len(),

@@ -76,8 +76,13 @@ pub struct Loaded<T> {
 
 /// What reading one file produced.
 struct FileResult<T> {
-    name: String,
-    text: Arc<str>,
+    file: SourceFile,
+    objects: Vec<T>,
+    problems: Vec<(Span, Problem)>,
+}
+
+/// What parsing part of a file produced.
+struct Parsed<T> {
     objects: Vec<T>,
     problems: Vec<(Span, Problem)>,
 }
@@ -144,8 +149,9 @@ pub fn load_with<T: Send>(
         })
         .collect();
     let mut objects = Vec::new();
+    sources.reserve(results.len());
     for result in results {
-        let file = sources.add(SourceFile::new(result.name, result.text));
+        let file = sources.add(result.file);
         for (span, problem) in result.problems {
             let loc = Location { file, span };
             diagnostics.push(match problem {
@@ -256,75 +262,87 @@ fn read_one<T: Send>(
     options: &LoadOptions,
     per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
 ) -> FileResult<T> {
-    let mut result = FileResult {
-        name,
-        text: "".into(),
+    let unread = |name: String, at: usize, problem: Problem| FileResult {
+        file: SourceFile::new(name, "".into()),
         objects: Vec::new(),
-        problems: Vec::new(),
+        problems: vec![(Span::new(at, at), problem)],
     };
-    let bytes = match input {
-        _ if options.overrides.contains_key(&result.name) => {
-            options.overrides[&result.name].as_bytes().to_vec()
+    let (bytes, path) = match input {
+        _ if options.overrides.contains_key(&name) => {
+            (options.overrides[&name].as_bytes().to_vec(), None)
         }
-        Input::Text { text, .. } => text.clone().into_bytes(),
+        Input::Text { text, .. } => (text.clone().into_bytes(), None),
         Input::Path(path) => match read_bounded(path, options.limits.max_file_bytes) {
-            Ok(bytes) => bytes,
-            Err(message) => {
-                result
-                    .problems
-                    .push((Span::default(), Problem::Error(message, None)));
-                return result;
-            }
+            Ok(bytes) => (bytes, Some(path)),
+            Err(message) => return unread(name, 0, Problem::Error(message, None)),
         },
     };
     if bytes.contains(&0) {
-        result.problems.push((
-            Span::default(),
+        return unread(
+            name,
+            0,
             Problem::Error(
                 "binary file (contains NUL bytes); it was not read".into(),
                 Some("remove it from the manifest tree or add it to .gitignore".into()),
             ),
-        ));
-        return result;
+        );
     }
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
+    let text: Arc<str> = match String::from_utf8(bytes) {
+        Ok(t) => t.into(),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            result.problems.push((
-                Span::new(at, at),
+            return unread(
+                name,
+                at,
                 Problem::Error(
                     format!("not valid UTF-8 at byte {at}; the file was not read"),
                     Some("Kubernetes manifests must be UTF-8; re-encode the file".into()),
                 ),
-            ));
-            return result;
+            );
         }
     };
-    result.text = text.into();
-    let text = result.text.clone();
-    if let Some(why) = helm_template(Path::new(&result.name), &text) {
-        result.problems.push((
-            Span::default(),
-            Problem::Notice(format!(
-                "skipped: {why}; render it first (`helm template … | netpol-fix check -`)"
-            )),
-        ));
-        return result;
+    let parsed = match helm_template(Path::new(&name), &text) {
+        Some(why) => Parsed {
+            objects: Vec::new(),
+            problems: vec![(
+                Span::default(),
+                Problem::Notice(format!(
+                    "skipped: {why}; render it first (`helm template … | netpol-fix check -`)"
+                )),
+            )],
+        },
+        None => parse(file, &text, options, per_object),
+    };
+    FileResult {
+        file: match path {
+            Some(path) => SourceFile::on_disk(name, path.clone(), text),
+            None => SourceFile::new(name, text),
+        },
+        objects: parsed.objects,
+        problems: parsed.problems,
     }
+}
+
+/// Every object of a file's text, parsed in parallel chunks of whole documents when it is big.
+fn parse<T: Send>(
+    file: FileId,
+    text: &str,
+    options: &LoadOptions,
+    per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
+) -> Parsed<T> {
     // A BOM is not part of the YAML; spans keep counting from the start of the file.
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let chunks = if text.len() > CHUNK_BYTES {
-        yaml::document_chunks(&text, bom, CHUNK_BYTES)
+        yaml::document_chunks(text, bom, CHUNK_BYTES)
     } else {
         std::iter::once(bom..text.len()).collect()
     };
-    let parsed: Vec<FileResult<T>> = chunks
+    let parts: Vec<Parsed<T>> = chunks
         .into_par_iter()
         .map(|range| {
             let mut objects = Vec::new();
             let mut problems = Vec::new();
-            for doc in yaml::parse_range(&text, range, options.limits) {
+            for doc in yaml::parse_range(text, range, options.limits) {
                 match doc {
                     Ok(node) => {
                         let document = node.span;
@@ -339,19 +357,18 @@ fn read_one<T: Send>(
                     Err(err) => problems.push((err.span, Problem::Error(err.message, None))),
                 }
             }
-            FileResult {
-                name: String::new(),
-                text: text.clone(),
-                objects,
-                problems,
-            }
+            Parsed { objects, problems }
         })
         .collect();
-    for part in parsed {
-        result.objects.extend(part.objects);
-        result.problems.extend(part.problems);
+    let mut all = Parsed {
+        objects: Vec::new(),
+        problems: Vec::new(),
+    };
+    for part in parts {
+        all.objects.extend(part.objects);
+        all.problems.extend(part.problems);
     }
-    result
+    all
 }
 
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {

@@ -34,17 +34,33 @@ pub struct Location {
     pub span: Span,
 }
 
-/// One loaded input: its name as the user should see it and its text.
+/// One loaded input: its name as the user should see it, where its lines start, and its text.
+///
+/// A file read from disk does not keep its text in memory once parsed (a large tree's texts
+/// would be the run's largest allocation): positions come from the line index, and the text is
+/// read again the first time an excerpt or a fix needs it, and used only if it is still the
+/// text that was analysed.
 #[derive(Debug)]
 pub struct SourceFile {
     /// Path as given on the command line (or relative to a given directory), `-` for stdin.
     pub name: String,
-    pub text: Arc<str>,
-    /// Byte offsets where lines start, computed the first time a position is asked for (most
-    /// files of a big tree never are).
-    line_starts: std::sync::OnceLock<Vec<u32>>,
+    len: u32,
+    /// Byte offsets where lines start.
+    line_starts: Box<[u32]>,
     /// See [`SourceFile::excerpt_withheld`].
-    withheld: std::sync::OnceLock<Option<&'static str>>,
+    withheld: Option<&'static str>,
+    json: bool,
+    text: Text,
+}
+
+#[derive(Debug)]
+enum Text {
+    Resident(Arc<str>),
+    OnDisk {
+        path: std::path::PathBuf,
+        fingerprint: u64,
+        reread: std::sync::OnceLock<Option<Arc<str>>>,
+    },
 }
 
 /// A 1-based line and column (column counted in characters).
@@ -61,52 +77,137 @@ impl fmt::Display for LineCol {
 }
 
 impl SourceFile {
+    /// A file whose text stays in memory (stdin, texts being fixed, configuration).
     pub fn new(name: String, text: Arc<str>) -> SourceFile {
+        SourceFile::with_text(name, &text, Text::Resident(text.clone()))
+    }
+
+    /// A file read from `path` as `text`. Its text is let go and read again when needed,
+    /// unless it is not ASCII: columns count characters, so those files keep their text.
+    pub fn on_disk(name: String, path: std::path::PathBuf, text: Arc<str>) -> SourceFile {
+        if !text.is_ascii() {
+            return SourceFile::new(name, text);
+        }
+        let stored = Text::OnDisk {
+            path,
+            fingerprint: fingerprint(&text),
+            reread: std::sync::OnceLock::new(),
+        };
+        SourceFile::with_text(name, &text, stored)
+    }
+
+    fn with_text(name: String, text: &str, stored: Text) -> SourceFile {
+        let line_starts: Box<[u32]> = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i as u32 + 1),
+            )
+            .collect();
+        let longest_line = line_starts
+            .iter()
+            .zip(line_starts.iter().skip(1).chain([&(text.len() as u32 + 1)]))
+            .map(|(start, next)| next - start - 1)
+            .max()
+            .unwrap_or(0);
+        let withheld = if mentions_secret(text) {
+            Some("the file holds a Secret")
+        } else if longest_line > 1000 {
+            Some("the file has lines longer than 1000 bytes")
+        } else {
+            None
+        };
         SourceFile {
             name,
-            text,
-            line_starts: std::sync::OnceLock::new(),
-            withheld: std::sync::OnceLock::new(),
+            len: text.len() as u32,
+            line_starts,
+            withheld,
+            json: text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .starts_with(['{', '[']),
+            text: stored,
         }
     }
 
-    /// Why no excerpt of this file may be shown (computed once): Secret values are never
-    /// echoed, and lines over 1,000 bytes (minified JSON, 100k-deep nesting) would drown a
-    /// report.
+    /// The text as analysed, or `None` when a file read from disk can no longer be read or
+    /// has changed since.
+    pub fn text(&self) -> Option<&Arc<str>> {
+        match &self.text {
+            Text::Resident(text) => Some(text),
+            Text::OnDisk {
+                path,
+                fingerprint: expected,
+                reread,
+            } => reread
+                .get_or_init(|| {
+                    let text = std::fs::read_to_string(path).ok()?;
+                    (text.len() == self.len as usize && fingerprint(&text) == *expected)
+                        .then(|| text.into())
+                })
+                .as_ref(),
+        }
+    }
+
+    /// The text as analysed, or why a fix cannot use it.
+    pub fn text_for_fix(&self) -> Result<&Arc<str>, String> {
+        self.text().ok_or_else(|| {
+            format!(
+                "no fix: {} changed or became unreadable since it was analysed; run netpol-fix again",
+                self.name
+            )
+        })
+    }
+
+    /// Length of the text in bytes.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the file is JSON (where a YAML document cannot be added).
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Why no excerpt of this file may be shown: Secret values are never echoed, lines over
+    /// 1,000 bytes (minified JSON, 100k-deep nesting) would drown a report, and a file that
+    /// changed since it was analysed would show the wrong lines.
     pub fn excerpt_withheld(&self) -> Option<&'static str> {
-        *self.withheld.get_or_init(|| {
-            if mentions_secret(&self.text) {
-                Some("the file holds a Secret")
-            } else if self.text.split('\n').any(|line| line.len() > 1000) {
-                Some("the file has lines longer than 1000 bytes")
-            } else {
-                None
-            }
+        self.withheld.or_else(|| {
+            self.text()
+                .is_none()
+                .then_some("the file changed or became unreadable since it was analysed")
         })
     }
 
     /// Line and character column of a byte offset (clamped to the text).
     pub fn line_col(&self, offset: u32) -> LineCol {
-        let line_starts = self.line_starts.get_or_init(|| {
-            std::iter::once(0)
-                .chain(
-                    self.text
-                        .bytes()
-                        .enumerate()
-                        .filter(|&(_, b)| b == b'\n')
-                        .map(|(i, _)| i as u32 + 1),
-                )
-                .collect()
-        });
-        let offset = offset.min(self.text.len() as u32);
-        let line = line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = line_starts[line] as usize;
-        let column = self.text[start..offset as usize].chars().count();
+        let offset = offset.min(self.len);
+        let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
+        let start = self.line_starts[line];
+        let column = match &self.text {
+            // Files that are not ASCII always stay resident.
+            Text::Resident(text) => text[start as usize..offset as usize].chars().count() as u32,
+            Text::OnDisk { .. } => offset - start,
+        };
         LineCol {
             line: line as u32 + 1,
-            column: column as u32 + 1,
+            column: column + 1,
         }
     }
+}
+
+/// What proves a text read again is the one analysed.
+fn fingerprint(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// All files of one run; a [`FileId`] indexes into it.
@@ -116,6 +217,10 @@ pub struct Sources {
 }
 
 impl Sources {
+    pub fn reserve(&mut self, additional: usize) {
+        self.files.reserve_exact(additional);
+    }
+
     pub fn add(&mut self, file: SourceFile) -> FileId {
         self.files.push(file);
         FileId(self.files.len() as u32 - 1)
@@ -161,7 +266,63 @@ mod tests {
         // "1" on line 1 is byte 4 (é is two bytes), character column 4.
         assert_eq!(f.line_col(4), LineCol { line: 1, column: 4 });
         // "2" on line 2: bytes "ab: ü" = 6, so offset 6+6=12, column 6.
-        assert_eq!(&f.text[12..13], "2");
+        assert_eq!(&f.text().unwrap()[12..13], "2");
         assert_eq!(f.line_col(12), LineCol { line: 2, column: 6 });
+    }
+
+    fn on_disk(dir: &tempfile::TempDir, text: &str) -> (std::path::PathBuf, SourceFile) {
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, text).unwrap();
+        let file = SourceFile::on_disk("a.yaml".into(), path.clone(), text.into());
+        (path, file)
+    }
+
+    #[test]
+    fn a_file_read_from_disk_gives_its_text_and_positions_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, file) = on_disk(&dir, "a: 1\nb: 2\n");
+        assert_eq!(file.line_col(8), LineCol { line: 2, column: 4 });
+        assert_eq!(file.text().map(|t| &**t), Some("a: 1\nb: 2\n"));
+        assert_eq!(file.excerpt_withheld(), None);
+    }
+
+    #[test]
+    fn a_file_changed_since_it_was_read_is_neither_shown_nor_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = on_disk(&dir, "a: 1\nb: 2\n");
+        // Same length, other bytes: only the fingerprint tells.
+        std::fs::write(&path, "a: 1\nb: 3\n").unwrap();
+        assert_eq!(file.text(), None);
+        assert!(file.excerpt_withheld().unwrap().contains("changed"));
+        assert!(file.text_for_fix().unwrap_err().contains("changed"));
+        // Positions still come from the text that was analysed.
+        assert_eq!(file.line_col(8), LineCol { line: 2, column: 4 });
+    }
+
+    #[test]
+    fn a_file_that_is_not_ascii_keeps_its_text_for_character_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = on_disk(&dir, "é: 1\nab: ü2\n");
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(file.line_col(12), LineCol { line: 2, column: 6 });
+        assert!(file.text().is_some());
+    }
+
+    #[test]
+    fn what_may_not_be_shown_is_known_without_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, secret) = on_disk(&dir, "kind: Secret\n");
+        assert_eq!(secret.excerpt_withheld(), Some("the file holds a Secret"));
+        let long = format!("a: {}\nb: 1", "x".repeat(1000));
+        let (_, long) = on_disk(&dir, &long);
+        assert!(
+            long.excerpt_withheld()
+                .unwrap()
+                .contains("longer than 1000")
+        );
+        let (_, fine) = on_disk(&dir, &format!("a: {}\n", "x".repeat(990)));
+        assert_eq!(fine.excerpt_withheld(), None);
+        let (_, json) = on_disk(&dir, "\n  {\"kind\": \"Pod\"}");
+        assert!(json.is_json() && !fine.is_json());
     }
 }

@@ -1474,7 +1474,7 @@ fn prop_only_inserts(case: &Case) -> Result<(), String> {
                 continue;
             }
             let file = case.before.analysis.sources.get(edit.file);
-            let replaced = &file.text[edit.span.range()];
+            let replaced = &file.text().expect("the case is on disk unchanged")[edit.span.range()];
             if !names.contains(replaced) {
                 return Err(case.explain(&format!(
                     "a fix replaces `{replaced}` in {} (bytes {:?}), which is not a host of a ReplaceHost remedy",

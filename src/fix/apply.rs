@@ -89,7 +89,13 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
         // (name, text before this round) of every file this round edits.
         let mut round: Vec<(String, Arc<str>)> = Vec::new();
         for (name, mut file_edits) in edits {
-            let text = run.analysis.sources.get(file_edits[0].file).text.clone();
+            let text = match run.analysis.sources.get(file_edits[0].file).text_for_fix() {
+                Ok(text) => text.clone(),
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
             originals
                 .entry(name.clone())
                 .or_insert_with(|| text.clone());

@@ -115,7 +115,7 @@ pub fn rule_edit(
         ));
     };
     let file = sources.get(neighbour.loc.file);
-    let text = &file.text;
+    let text = file.text_for_fix()?;
     let start = neighbour.loc.span.start as usize;
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let prefix = &text[line_start..start];

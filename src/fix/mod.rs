@@ -176,7 +176,7 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                     Placement::AfterPolicy(p) => yaml_anchor(index, p)?,
                     Placement::AfterCalicoPolicy(p) => {
                         let meta = &index.world.calico.policies[p].meta;
-                        if is_json(&sources.get(meta.document.file).text) {
+                        if sources.get(meta.document.file).is_json() {
                             return Err(format!(
                                 "no safe fix: Calico {} {} is in a JSON file, where a YAML document cannot be added; use --patches",
                                 meta.id.kind, meta.id.name
@@ -208,16 +208,16 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                         .join(", ")
                 ));
                 if render == Render::Edits {
-                    let file = sources.get(anchor.file);
+                    let file_text = sources.get(anchor.file).text_for_fix()?;
                     let style = *index
                         .styles
                         .entry(anchor.file)
-                        .or_insert_with(|| Style::of(&file.text));
+                        .or_insert_with(|| Style::of(file_text));
                     let body = policy_document(finding, &name, *direction, selected, peer, ports);
                     let text = emit(&body, style);
                     fix.edits.push(insert_document_after(
                         anchor.file,
-                        &file.text,
+                        file_text,
                         anchor.span.end as usize,
                         &text,
                         style,
@@ -231,7 +231,7 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                 replacement,
                 patch,
             } => {
-                let text = &sources.get(value.file).text;
+                let text = sources.get(value.file).text_for_fix()?;
                 let slice = &text[value.span.range()];
                 let bracketed = format!("[{host}]");
                 let needle = if slice.contains(&bracketed) {
@@ -270,20 +270,13 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
 /// (where a YAML document cannot go), another policy's of the same namespace in a YAML file.
 fn yaml_anchor(index: &Index, policy: usize) -> Result<crate::source::Location, String> {
     let (world, sources) = (index.world, index.sources);
-    let is_yaml = |p: usize| !is_json(&sources.get(world.policies[p].meta.document.file).text);
+    let is_yaml = |p: usize| !sources.get(world.policies[p].meta.document.file).is_json();
     let ns = world.policies[policy].meta.id.namespace.as_str();
     std::iter::once(policy)
         .chain(index.policies_by_namespace.get(ns).into_iter().flatten().copied())
         .find(|&p| is_yaml(p))
         .map(|p| world.policies[p].meta.document)
         .ok_or_else(|| format!("no safe fix: the policies of namespace {ns} are in JSON files, where a YAML document cannot be added; use --patches"))
-}
-
-/// JSON by content, whatever the name (`.JSON`, stdin): a YAML document cannot follow it.
-fn is_json(text: &str) -> bool {
-    text.trim_start_matches('\u{feff}')
-        .trim_start()
-        .starts_with(['{', '['])
 }
 
 /// A new policy selecting `labels` must not isolate a pod that was not isolated.

@@ -94,8 +94,8 @@ impl Excerpt {
 
     /// Labels `loc` (in this excerpt's file) with `text`.
     fn label(&mut self, sources: &Sources, loc: Location, text: &str) {
-        match self.source {
-            Ok(_) => self.labels.push(label(sources, loc, text)),
+        match &self.source {
+            Ok(source) => self.labels.push(label(source.inner(), loc, text)),
             Err(why) => {
                 let file = sources.get(loc.file);
                 let lc = file.line_col(loc.span.start);
@@ -110,9 +110,9 @@ impl Excerpt {
 
 fn shown_source(sources: &Sources, file: FileId) -> Result<NamedSource<Arc<str>>, &'static str> {
     let file = sources.get(file);
-    match file.excerpt_withheld() {
-        Some(why) => Err(why),
-        None => Ok(NamedSource::new(file.name.clone(), file.text.clone())),
+    match (file.excerpt_withheld(), file.text()) {
+        (None, Some(text)) => Ok(NamedSource::new(file.name.clone(), text.clone())),
+        (why, _) => Err(why.unwrap_or("the file cannot be read again")),
     }
 }
 
@@ -169,12 +169,11 @@ fn miette_severity(s: Severity) -> miette::Severity {
 }
 
 /// A label on the first line of a location (objects span whole documents).
-fn label(sources: &Sources, loc: Location, text: &str) -> LabeledSpan {
-    let file = sources.get(loc.file);
-    let start = (loc.span.start as usize).min(file.text.len());
-    let line_end = file.text[start..]
+fn label(file: &str, loc: Location, text: &str) -> LabeledSpan {
+    let start = (loc.span.start as usize).min(file.len());
+    let line_end = file[start..]
         .find(['\n', '\r'])
-        .map_or(file.text.len(), |i| start + i);
+        .map_or(file.len(), |i| start + i);
     let end = (loc.span.end as usize).clamp(start, line_end);
     LabeledSpan::new(
         Some(text.to_string()),
