@@ -264,7 +264,10 @@ pub fn run(
             findings
         })
         .collect();
-    let findings = per_rule.into_iter().flatten().collect();
+    let mut findings = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
+    for mut some in per_rule {
+        findings.append(&mut some);
+    }
     let mut findings = suppress::apply(world, rules, known, findings);
     timings.count("dependencies", dependencies.len() as u64);
     timings.count(
