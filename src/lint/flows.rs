@@ -158,9 +158,12 @@ fn client_finding(
     let w = &cx.world.workloads[client];
     let mut f = finding(rule, w.meta.id.clone(), w.meta.name_loc);
     f.side = Some(side);
-    f.scope.push(ObjectId::namespace(&w.meta.id.namespace));
+    cx.let_suppress(&mut f, &ObjectId::namespace(&w.meta.id.namespace));
+    // Room for the isolating policies and the Service a dependency names.
+    f.related
+        .reserve_exact(policies.kubernetes.len() + policies.calico.len() + 1);
     for (id, _, loc) in policies.each(cx) {
-        f.scope.push(id.clone());
+        cx.let_suppress(&mut f, id);
         f.related.push(Related {
             loc,
             label: format!("{} isolated by {}", side.as_str(), id.name),
@@ -835,7 +838,7 @@ fn dependency_finding(
     }
     let mut f = client_finding(cx, rule, first.client, side, &policies);
     if let Holder::ConfigMap(cm) = first.holder {
-        f.scope.push(cx.world.config_maps[cm].meta.id.clone());
+        cx.let_suppress(&mut f, &cx.world.config_maps[cm].meta.id);
     }
     f.related.insert(
         0,

@@ -123,8 +123,7 @@ fn ip_finding(
     };
     let mut f = finding(rule, object.id.clone(), text.loc);
     f.label = "hardcoded address".into();
-    f.scope
-        .push(crate::model::ObjectId::namespace(&object.id.namespace));
+    cx.let_suppress(&mut f, &crate::model::ObjectId::namespace(&object.id.namespace));
     f.related.push(Related {
         loc: object_loc,
         label: format!("held by {}", object.id),

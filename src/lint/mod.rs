@@ -126,6 +126,18 @@ pub(crate) struct Context<'w> {
     pub dns_targets: Vec<Endpoint>,
     /// (DNS target, protocol, Service port) → the port the target listens on.
     pub dns_ports: std::collections::HashMap<(Endpoint, Protocol, u16), u16>,
+    /// Objects with a `netpol-fix.io/ignore` annotation: the only ones worth keeping in a
+    /// finding's scope.
+    pub annotated: std::collections::HashSet<ObjectId>,
+}
+
+impl Context<'_> {
+    /// Lets `id`'s suppression annotation, if it has one, suppress `finding`.
+    pub fn let_suppress(&self, finding: &mut Finding, id: &ObjectId) {
+        if self.annotated.contains(id) {
+            finding.scope.push(id.clone());
+        }
+    }
 }
 
 /// A flow the manifests imply (a client naming a Service, to one of its pods), and whether
@@ -220,6 +232,7 @@ pub fn run(
         }),
         dns_targets,
         dns_ports: Default::default(),
+        annotated: suppress::annotated(world),
     };
     cx.dns_ports = flows::dns_target_ports(&cx);
     timings.count("classes", cx.engine.classes.classes.len() as u64);
@@ -233,7 +246,6 @@ pub fn run(
             _ => None,
         })
         .collect();
-    let annotated = suppress::annotated(world);
     // Rules are independent: checked in parallel, concatenated in catalogue order.
     let per_rule: Vec<Vec<Finding>> = rules
         .par_iter()
@@ -258,7 +270,8 @@ pub fn run(
         })
         .map(|mut findings| {
             for f in &mut findings {
-                f.scope.retain(|id| annotated.contains(id));
+                // The finding's own object (the rest went through `let_suppress`).
+                f.scope.retain(|id| cx.annotated.contains(id));
                 f.shrink_to_fit();
             }
             findings
