@@ -73,27 +73,26 @@ fn is_link_local(ip: IpAddr) -> bool {
 }
 
 pub(crate) fn hardcoded_ips(cx: &Context, rule: &Rule) -> Vec<Finding> {
-    let mut texts: Vec<Text> = (0..cx.world.workloads.len())
+    let workload_texts = (0..cx.world.workloads.len())
         .flat_map(|w| deps::workload_texts(cx.world, &cx.services, w))
-        .filter(|t| matches!(t.holder, Holder::Workload(_)))
-        .collect();
-    for (i, cm) in cx.world.config_maps.iter().enumerate() {
-        texts.extend(cm.data.iter().map(|(key, value)| Text {
+        .filter(|t| matches!(t.holder, Holder::Workload(_)));
+    let config_map_texts = cx.world.config_maps.iter().enumerate().flat_map(|(i, cm)| {
+        cm.data.iter().map(move |(key, value)| Text {
             patch_target: Some(super::deps::PatchTarget::ConfigMapKey(key.clone())),
             env: Some(key.clone()),
             value: &value.value,
             loc: value.loc,
             holder: Holder::ConfigMap(i),
-        }));
-    }
+        })
+    });
     let mut out = Vec::new();
-    for text in &texts {
+    for text in workload_texts.chain(config_map_texts) {
         for host in crate::refs::find(text.value) {
             let Host::Ip(ip) = host.host else { continue };
             let Some(kind) = classify(cx, ip) else {
                 continue;
             };
-            out.push(ip_finding(cx, rule, text, &host, ip, kind));
+            out.push(ip_finding(cx, rule, &text, &host, ip, kind));
         }
     }
     out
