@@ -72,34 +72,32 @@ impl Classes {
         let mut by_label: HashMap<(Name, Name), RoaringBitmap> = HashMap::new();
         let mut by_key: HashMap<Name, RoaringBitmap> = HashMap::new();
         let mut namespace_ranges = vec![0..0; world.namespaces.len()];
-        let mut previous: Option<&Key> = None;
-        for (key, pod) in &keyed {
-            if previous != Some(key) {
-                let id = classes.len() as ClassId;
-                for (k, v) in &key.1 {
-                    by_label
-                        .entry((k.clone(), v.clone()))
-                        .or_default()
-                        .insert(id);
-                    by_key.entry(k.clone()).or_default().insert(id);
-                }
-                if let Some(r) = namespace_ranges.get_mut(key.0 as usize) {
-                    if r.start == r.end {
-                        *r = id..id;
-                    }
-                    r.end = id + 1;
-                }
-                classes.push(Class {
-                    namespace: key.0,
-                    named_ports: key.2.clone(),
-                    members: Vec::new(),
-                });
-                previous = Some(key);
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let key = &run[0].0;
+            let id = classes.len() as ClassId;
+            for (k, v) in &key.1 {
+                by_label
+                    .entry((k.clone(), v.clone()))
+                    .or_default()
+                    .insert(id);
+                by_key.entry(k.clone()).or_default().insert(id);
             }
-            let id = classes.len() as ClassId - 1;
-            classes[id as usize].members.push(*pod);
-            class_of_pod[*pod] = id;
+            if let Some(r) = namespace_ranges.get_mut(key.0 as usize) {
+                if r.start == r.end {
+                    *r = id..id;
+                }
+                r.end = id + 1;
+            }
+            for (_, pod) in run {
+                class_of_pod[*pod] = id;
+            }
+            classes.push(Class {
+                namespace: key.0,
+                named_ports: key.2.clone(),
+                members: run.iter().map(|(_, pod)| *pod).collect(),
+            });
         }
+        classes.shrink_to_fit();
         let mut all = RoaringBitmap::new();
         all.insert_range(0..classes.len() as u32);
         Classes {
