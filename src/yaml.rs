@@ -588,50 +588,86 @@ fn collection_end(
 }
 
 /// Applies `<<` merge keys (explicit keys win) and rejects duplicate keys, as Kubernetes does.
+/// A mapping without merge keys (nearly all of them) is returned as it is.
 fn merge_and_check_keys<'t>(
     entries: Vec<(Node<'t>, Node<'t>)>,
 ) -> Result<Vec<(Node<'t>, Node<'t>)>, YamlError> {
-    let is_merge = |k: &Node| k.as_scalar().is_some_and(|s| s.plain && s.text == "<<");
+    if let Some(i) = first_repeated(&entries, explicit_key) {
+        let key = &entries[i].0;
+        return Err(YamlError {
+            span: key.span,
+            message: format!(
+                "duplicate key `{}`: Kubernetes rejects a mapping with the same key twice",
+                explicit_key(&entries[i]).unwrap_or_default()
+            ),
+        });
+    }
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return Ok(entries);
+    }
+    let mut seen: std::collections::HashSet<String> = entries
+        .iter()
+        .filter_map(explicit_key)
+        .map(str::to_string)
+        .collect();
     let mut out: Vec<(Node<'t>, Node<'t>)> = Vec::with_capacity(entries.len());
     let mut merged: Vec<(Node<'t>, Node<'t>)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
     for (k, v) in entries {
-        if is_merge(&k) {
-            let sources: Vec<&Node> = match &v.value {
-                Value::Seq(items) => items.iter().collect(),
-                _ => vec![&v],
-            };
-            for source in sources {
-                let Some(map) = source.as_map() else {
-                    return Err(YamlError {
-                        span: source.span,
-                        message: "a `<<` merge key needs a mapping or a list of mappings".into(),
-                    });
-                };
-                merged.extend(map.iter().cloned());
-            }
+        if !is_merge(&k) {
+            out.push((k, v));
             continue;
         }
-        if let Some(s) = k.as_scalar()
-            && !seen.insert(s.text.clone())
-        {
-            return Err(YamlError {
-                span: k.span,
-                message: format!(
-                    "duplicate key `{}`: Kubernetes rejects a mapping with the same key twice",
-                    s.text
-                ),
-            });
+        let sources: Vec<&Node> = match &v.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![&v],
+        };
+        for source in sources {
+            let Some(map) = source.as_map() else {
+                return Err(YamlError {
+                    span: source.span,
+                    message: "a `<<` merge key needs a mapping or a list of mappings".into(),
+                });
+            };
+            merged.extend(map.iter().cloned());
         }
-        out.push((k, v));
     }
     for (k, v) in merged {
-        let new_key = k.as_scalar().map(|s| s.text.clone());
+        let new_key = k.as_scalar().map(|s| s.text.to_string());
         if new_key.is_some_and(|key| seen.insert(key)) {
             out.push((k, v));
         }
     }
     Ok(out)
+}
+
+fn is_merge(key: &Node) -> bool {
+    key.as_scalar().is_some_and(|s| s.plain && s.text == "<<")
+}
+
+/// The key of an entry that is not a `<<` merge.
+fn explicit_key<'a>((key, _): &'a (Node<'_>, Node<'_>)) -> Option<&'a str> {
+    key.as_scalar()
+        .filter(|_| !is_merge(key))
+        .map(|s| s.text.as_ref())
+}
+
+/// Index of the first entry whose key (per `key`, `None` for keys that do not count) equals an
+/// earlier one's. Mappings are small: comparing with the earlier keys is cheaper than hashing
+/// them, up to a few dozen.
+fn first_repeated<'a, E>(
+    entries: &'a [E],
+    key: impl Fn(&'a E) -> Option<&'a str>,
+) -> Option<usize> {
+    if entries.len() <= 32 {
+        (1..entries.len()).find(|&i| {
+            key(&entries[i]).is_some_and(|k| entries[..i].iter().any(|e| key(e) == Some(k)))
+        })
+    } else {
+        let mut seen = std::collections::HashSet::new();
+        entries
+            .iter()
+            .position(|e| key(e).is_some_and(|k| !seen.insert(k)))
+    }
 }
 
 /// Converts the parser's character offsets (counted from the start of the parsed range) to
@@ -806,6 +842,36 @@ mod tests {
         let err = parse_stream(text, Limits::default()).remove(0).unwrap_err();
         assert!(err.message.contains("duplicate key `a`"));
         assert_eq!(err.span.start, 10);
+    }
+
+    #[test]
+    fn duplicate_keys_of_a_large_mapping_are_an_error_at_the_second_key() {
+        let mut text: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        let second = text.len();
+        text += "k7: again\nk9: again\n";
+        let err = parse_stream(&text, Limits::default())
+            .remove(0)
+            .unwrap_err();
+        assert!(
+            err.message.contains("duplicate key `k7`"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.span.start as usize, second);
+    }
+
+    #[test]
+    fn merge_keys_are_not_duplicates_and_explicit_keys_win() {
+        let text = "a: &a {x: 1, y: 2}\nb: &b {z: 3}\nc:\n  <<: *a\n  <<: *b\n  x: 9\n";
+        let root = parse_stream(text, Limits::default()).remove(0).unwrap();
+        let c = root.get("c").unwrap();
+        let keys: Vec<_> = c
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(keys, [("x", "9"), ("y", "2"), ("z", "3")]);
     }
 
     #[test]

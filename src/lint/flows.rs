@@ -61,6 +61,7 @@ pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
             }
         }
     }
+    out.shrink_to_fit();
     out
 }
 

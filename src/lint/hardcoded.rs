@@ -122,7 +122,10 @@ fn ip_finding(
     };
     let mut f = finding(rule, object.id.clone(), text.loc);
     f.label = "hardcoded address".into();
-    cx.let_suppress(&mut f, &crate::model::ObjectId::namespace(&object.id.namespace));
+    cx.let_suppress(
+        &mut f,
+        &crate::model::ObjectId::namespace(&object.id.namespace),
+    );
     f.related.push(Related {
         loc: object_loc,
         label: format!("held by {}", object.id),
