@@ -74,6 +74,12 @@ pub struct Loaded<T> {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// A file to read: an input as given, or a file a directory walk found (a regular file then).
+enum ToRead {
+    Input(Input),
+    WalkedFile(PathBuf),
+}
+
 /// What reading one file produced.
 struct FileResult<T> {
     file: SourceFile,
@@ -104,15 +110,17 @@ pub fn load_with<T: Send>(
     options: LoadOptions,
     per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
 ) -> Loaded<T> {
-    let mut pending: Vec<(String, Input)> = Vec::new();
+    let mut pending: Vec<(String, ToRead)> = Vec::new();
     let mut walk_errors: Vec<(String, String)> = Vec::new();
     for input in inputs {
         match input {
             Input::Path(path) if path.is_dir() => {
                 walk(path, &options.exclude, &mut pending, &mut walk_errors)
             }
-            Input::Path(path) => pending.push((path.display().to_string(), input.clone())),
-            Input::Text { name, .. } => pending.push((name.clone(), input.clone())),
+            Input::Path(path) => {
+                pending.push((path.display().to_string(), ToRead::Input(input.clone())))
+            }
+            Input::Text { name, .. } => pending.push((name.clone(), ToRead::Input(input.clone()))),
         }
     }
     let mut diagnostics = Vec::new();
@@ -187,7 +195,7 @@ fn is_manifest_name(path: &Path) -> bool {
 fn walk(
     dir: &Path,
     exclude: &[String],
-    out: &mut Vec<(String, Input)>,
+    out: &mut Vec<(String, ToRead)>,
     errors: &mut Vec<(String, String)>,
 ) {
     let mut found = Vec::new();
@@ -223,7 +231,7 @@ fn walk(
     out.extend(
         found
             .into_iter()
-            .map(|p| (p.display().to_string(), Input::Path(p))),
+            .map(|p| (p.display().to_string(), ToRead::WalkedFile(p))),
     );
 }
 
@@ -258,7 +266,7 @@ fn walk_error(dir: &Path, err: &ignore::Error) -> (String, String) {
 fn read_one<T: Send>(
     file: FileId,
     name: String,
-    input: &Input,
+    input: &ToRead,
     options: &LoadOptions,
     per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
 ) -> FileResult<T> {
@@ -271,11 +279,14 @@ fn read_one<T: Send>(
         _ if options.overrides.contains_key(&name) => {
             (options.overrides[&name].as_bytes().to_vec(), None)
         }
-        Input::Text { text, .. } => (text.clone().into_bytes(), None),
-        Input::Path(path) => match read_bounded(path, options.limits.max_file_bytes) {
-            Ok(bytes) => (bytes, Some(path)),
-            Err(message) => return unread(name, 0, Problem::Error(message, None)),
-        },
+        ToRead::Input(Input::Text { text, .. }) => (text.clone().into_bytes(), None),
+        ToRead::Input(Input::Path(path)) | ToRead::WalkedFile(path) => {
+            let walked = matches!(input, ToRead::WalkedFile(_));
+            match read_bounded(path, options.limits.max_file_bytes, walked) {
+                Ok(bytes) => (bytes, Some(path)),
+                Err(message) => return unread(name, 0, Problem::Error(message, None)),
+            }
+        }
     };
     if bytes.contains(&0) {
         return unread(
@@ -371,19 +382,35 @@ fn parse<T: Send>(
     all
 }
 
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    // A FIFO or device would block or never end.
-    if !meta.is_file() {
+/// Reads a regular file of at most `max` bytes. A path given on the command line is checked
+/// before it is opened (opening a FIFO would block); a walk has checked its files already,
+/// which saves a path lookup per file of a large tree.
+fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read: {e}");
+    if !walked && !std::fs::metadata(path).map_err(cannot)?.is_file() {
         return Err("cannot read: not a regular file; it was not read".into());
     }
-    if meta.len() > max {
-        return Err(format!(
-            "file is {} bytes, over the limit of {max} (`limits.max_file_bytes`); it was not read",
-            meta.len()
-        ));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_big = |len: u64| {
+        format!(
+            "file is {len} bytes, over the limit of {max} (`limits.max_file_bytes`); it was not read"
+        )
+    };
+    let len = file.metadata().map_err(cannot)?.len();
+    if len > max {
+        return Err(too_big(len));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
+    // Read through `take` so that std does not ask for the size and position again, and a file
+    // that grows meanwhile still stops at the limit.
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Keeps Kubernetes objects, expanding `List` kinds; other documents are not ours to judge.
