@@ -274,6 +274,7 @@ pub fn parse_range(
     let mut builder = Builder {
         offsets: Offsets::new(text, range.start, part.is_ascii()),
         stack: Vec::new(),
+        children: Vec::new(),
         anchors: HashMap::new(),
         budget: limits
             .alias_expansion
@@ -327,27 +328,23 @@ pub fn parse_range(
 
 const ALIAS_BOMB: &str = "aliases expand to more nodes than the limit (a YAML alias bomb?); the document is not read (raise `limits.alias_expansion` in netpol-fix.yaml if it is legitimate)";
 
-enum Frame<'t> {
-    Seq {
-        start: usize,
-        anchor: usize,
-        items: Vec<Node<'t>>,
-        size: usize,
-        flow: bool,
-    },
-    Map {
-        start: usize,
-        anchor: usize,
-        entries: Vec<(Node<'t>, Node<'t>)>,
-        key: Option<Node<'t>>,
-        size: usize,
-        flow: bool,
-    },
+/// A collection being read. Its children so far are the builder's `children` from `first` on
+/// (keys and values alternating for a mapping): one list shared by every open collection, so
+/// each collection is allocated once, at its exact size, when it closes.
+struct Frame {
+    map: bool,
+    start: usize,
+    anchor: usize,
+    first: usize,
+    /// Nodes in the collection, itself included (what an alias to it costs).
+    size: usize,
+    flow: bool,
 }
 
 struct Builder<'t> {
     offsets: Offsets<'t>,
-    stack: Vec<Frame<'t>>,
+    stack: Vec<Frame>,
+    children: Vec<Node<'t>>,
     /// Anchor id → the node and its size in nodes (what an alias to it costs).
     anchors: HashMap<usize, (Node<'t>, usize)>,
     /// Nodes (including alias expansions) this file may still produce: bounds alias bombs.
@@ -404,27 +401,8 @@ impl<'t> Builder<'t> {
                 };
                 self.complete(node, anchor, 1, 1, start);
             }
-            Event::SequenceStart(anchor, _) => self.open(
-                Frame::Seq {
-                    start,
-                    anchor,
-                    items: Vec::new(),
-                    size: 1,
-                    flow: self.is_flow_start(end),
-                },
-                start,
-            ),
-            Event::MappingStart(anchor, _) => self.open(
-                Frame::Map {
-                    start,
-                    anchor,
-                    entries: Vec::new(),
-                    key: None,
-                    size: 1,
-                    flow: self.is_flow_start(end),
-                },
-                start,
-            ),
+            Event::SequenceStart(anchor, _) => self.open(false, anchor, start, end),
+            Event::MappingStart(anchor, _) => self.open(true, anchor, start, end),
             Event::SequenceEnd | Event::MappingEnd => self.close(end),
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some((_, size)) if *size > self.budget => self.fail(start, ALIAS_BOMB.into()),
@@ -448,7 +426,7 @@ impl<'t> Builder<'t> {
         start_event_end > 0 && matches!(text.get(start_event_end - 1), Some(b'{' | b'['))
     }
 
-    fn open(&mut self, frame: Frame<'t>, start: usize) {
+    fn open(&mut self, map: bool, anchor: usize, start: usize, start_event_end: usize) {
         if self.stack.len() >= self.limits.max_depth {
             self.fail(
                 start,
@@ -459,57 +437,44 @@ impl<'t> Builder<'t> {
             );
             return;
         }
-        self.stack.push(frame);
+        self.stack.push(Frame {
+            map,
+            start,
+            anchor,
+            first: self.children.len(),
+            size: 1,
+            flow: self.is_flow_start(start_event_end),
+        });
     }
 
     fn close(&mut self, end_event: usize) {
         let Some(frame) = self.stack.pop() else {
             return;
         };
-        let (node, anchor, start, size) = match frame {
-            Frame::Seq {
-                start,
-                anchor,
-                items,
-                size,
-                flow,
-            } => {
-                let end = collection_end(flow, end_event, start, items.last().map(|n| n.span.end));
-                let node = Node {
-                    span: Span::new(start, end),
-                    value: Value::Seq(items),
-                };
-                (node, anchor, start, size)
+        let last_child_end = self.children[frame.first..].last().map(|n| n.span.end);
+        let end = collection_end(frame.flow, end_event, frame.start, last_child_end);
+        let mut children = self.children.drain(frame.first..);
+        let value = if frame.map {
+            let mut entries = Vec::with_capacity(children.len() / 2);
+            while let (Some(key), Some(value)) = (children.next(), children.next()) {
+                entries.push((key, value));
             }
-            Frame::Map {
-                start,
-                anchor,
-                entries,
-                size,
-                flow,
-                ..
-            } => {
-                let end = collection_end(
-                    flow,
-                    end_event,
-                    start,
-                    entries.last().map(|(_, v)| v.span.end),
-                );
-                let entries = match merge_and_check_keys(entries) {
-                    Ok(entries) => entries,
-                    Err(err) => {
-                        self.fail(err.span.start as usize, err.message);
-                        return;
-                    }
-                };
-                let node = Node {
-                    span: Span::new(start, end),
-                    value: Value::Map(entries),
-                };
-                (node, anchor, start, size)
+            drop(children);
+            match merge_and_check_keys(entries) {
+                Ok(entries) => Value::Map(entries),
+                Err(err) => {
+                    self.fail(err.span.start as usize, err.message);
+                    return;
+                }
             }
+        } else {
+            Value::Seq(children.collect())
         };
-        self.complete(node, anchor, size, 1, start);
+        let node = Node {
+            span: Span::new(frame.start, end),
+            value,
+        };
+        self.complete(node, frame.anchor, frame.size, 1, frame.start);
     }
 
     /// Attaches a finished node of `size` nodes to its parent (or makes it the document root),
@@ -532,32 +497,16 @@ impl<'t> Builder<'t> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq {
-                items, size: total, ..
-            }) => {
-                *total += size;
-                items.push(node)
+            Some(parent) => {
+                parent.size += size;
+                self.children.push(node);
             }
-            Some(Frame::Map {
-                entries,
-                key,
-                size: total,
-                ..
-            }) => match key.take() {
-                None => {
-                    *total += size;
-                    *key = Some(node)
-                }
-                Some(k) => {
-                    *total += size;
-                    entries.push((k, node))
-                }
-            },
         }
     }
 
     fn finish_document(&mut self, at: usize) -> Result<Node<'t>, YamlError> {
         self.stack.clear();
+        self.children.clear();
         let root = self.root.take();
         if let Some(err) = self.doc_error.take() {
             return Err(err);
