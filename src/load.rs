@@ -156,7 +156,7 @@ pub fn load_with<T: Send>(
             result
         })
         .collect();
-    let mut objects = Vec::new();
+    let mut objects = Vec::with_capacity(results.iter().map(|r| r.objects.len()).sum());
     sources.reserve(results.len());
     for result in results {
         let file = sources.add(result.file);
@@ -379,6 +379,8 @@ fn parse<T: Send>(
         all.objects.extend(part.objects);
         all.problems.extend(part.problems);
     }
+    // A tree has a file per object or two; room for four would stay until the run assembles.
+    all.objects.shrink_to_fit();
     all
 }
 

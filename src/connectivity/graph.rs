@@ -98,7 +98,7 @@ impl Engine<'_> {
         dst: Option<ClassId>,
     ) -> PortSet {
         let d = direction.index();
-        let isolated_by = &self.isolating[d][own as usize];
+        let isolated_by = self.isolating.of(d, own);
         if isolated_by.is_empty() {
             return PortSet::all();
         }
@@ -122,7 +122,7 @@ impl Engine<'_> {
         direction: Direction,
     ) -> Vec<(IpAddr, IpAddr, PortSet)> {
         let d = direction.index();
-        let isolated_by = &self.isolating[d][own as usize];
+        let isolated_by = self.isolating.of(d, own);
         // Named ports resolve on the destination pod: for egress the external side has none.
         let dst = (direction == Direction::Ingress).then_some(own);
         let parts: Vec<(IpSet, PortSet)> = if isolated_by.is_empty() {

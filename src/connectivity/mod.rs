@@ -8,6 +8,7 @@
 pub mod calico;
 pub mod classes;
 pub mod graph;
+mod isolation;
 mod pieces;
 
 use std::collections::{BTreeSet, HashMap};
@@ -154,8 +155,8 @@ pub struct Engine<'w> {
     pub verdicts: std::sync::atomic::AtomicU64,
     pub probes: Vec<Probe>,
     pub classes: Classes,
-    /// Per direction (ingress, egress), per class: the policies that isolate it.
-    isolating: [Vec<Vec<usize>>; 2],
+    /// Per direction, per class: the policies that isolate it.
+    isolating: isolation::Isolation,
     /// Per direction, per policy: its compiled rules (empty for NotAffected).
     rules: [Vec<Vec<CompiledRule>>; 2],
     /// Calico's view of the pods, when the world has Calico policies and Calico enforces.
@@ -219,7 +220,7 @@ impl<'w> Engine<'w> {
             namespace_selectors: HashMap::new(),
         };
         let n = classes.classes.len();
-        let mut isolating = [vec![Vec::new(); n], vec![Vec::new(); n]];
+        let mut isolating = isolation::IsolationBuilder::new(n);
         let mut rules = [Vec::new(), Vec::new()];
         for (pi, policy) in world.policies.iter().enumerate() {
             let own_ns = compiler.own_namespace(&policy.meta.id.namespace);
@@ -228,9 +229,7 @@ impl<'w> Engine<'w> {
                 let compiled = match policy.rules(d) {
                     DirectionRules::NotAffected => Vec::new(),
                     DirectionRules::Isolates(list) => {
-                        for class in &selected {
-                            isolating[d.index()][class as usize].push(pi);
-                        }
+                        isolating.add(d.index(), pi, &selected);
                         list.iter()
                             .map(|r| compiler.rule(&r.peers, &policy.meta.id.namespace))
                             .collect()
@@ -245,7 +244,7 @@ impl<'w> Engine<'w> {
             verdicts: std::sync::atomic::AtomicU64::new(0),
             probes: probes.to_vec(),
             classes,
-            isolating,
+            isolating: isolating.finish(),
             rules,
             calico: match enforcement {
                 Enforcement::Calico => calico::CalicoIndex::new(world, probes),
@@ -272,7 +271,7 @@ impl<'w> Engine<'w> {
     /// Policies isolating a pod in a direction (empty: not isolated, or an external address).
     pub fn isolating(&self, pod: Endpoint, direction: Direction) -> &[usize] {
         match self.class_of_endpoint(pod) {
-            Some(c) => &self.isolating[direction.index()][c as usize],
+            Some(c) => self.isolating.of(direction.index(), c),
             None => &[],
         }
     }
@@ -339,7 +338,7 @@ impl<'w> Engine<'w> {
         }
         let dst_class = self.class_of_endpoint(dst);
         let side = |own: ClassId, direction: Direction, peer: Endpoint| {
-            let isolated_by = self.isolating[direction.index()][own as usize].clone();
+            let isolated_by = self.isolating.of(direction.index(), own).to_vec();
             let mut allowed_by = Vec::new();
             for &policy in &isolated_by {
                 let rules = self.policy_rules(policy, direction);

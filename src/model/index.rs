@@ -4,30 +4,59 @@
 
 use std::collections::HashMap;
 
+use rayon::slice::ParallelSliceMut;
+
 use super::{Labels, World};
 
 pub struct WorkloadIndex<'w> {
     world: &'w World,
     by_namespace: HashMap<&'w str, Vec<usize>>,
-    /// (namespace, key, value) → workloads with that template label.
-    by_label: HashMap<(&'w str, &'w str, &'w str), Vec<usize>>,
+    /// Every template label of every workload as (workload, position in its labels), sorted by
+    /// (namespace, key, value, workload): the workloads with a label are one run of it. Eight
+    /// bytes a label instead of a hash map entry keyed by three strings.
+    by_label: Vec<(u32, u32)>,
 }
 
 impl<'w> WorkloadIndex<'w> {
     pub fn new(world: &'w World) -> WorkloadIndex<'w> {
+        let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_label = Vec::with_capacity(world.workloads.iter().map(|w| w.labels.len()).sum());
+        for (i, w) in world.workloads.iter().enumerate() {
+            by_namespace
+                .entry(&w.meta.id.namespace)
+                .or_default()
+                .push(i);
+            by_label.extend((0..w.labels.len() as u32).map(|label| (i as u32, label)));
+        }
         let mut index = WorkloadIndex {
             world,
-            by_namespace: HashMap::new(),
-            by_label: HashMap::new(),
+            by_namespace,
+            by_label,
         };
-        for (i, w) in world.workloads.iter().enumerate() {
-            let ns = w.meta.id.namespace.as_str();
-            index.by_namespace.entry(ns).or_default().push(i);
-            for (k, v) in &w.labels {
-                index.by_label.entry((ns, k, v)).or_default().push(i);
-            }
-        }
+        let mut by_label = std::mem::take(&mut index.by_label);
+        by_label
+            .par_sort_unstable_by(|&a, &b| index.label(a).cmp(&index.label(b)).then(a.0.cmp(&b.0)));
+        index.by_label = by_label;
         index
+    }
+
+    /// (namespace, key, value) of an entry of `by_label`.
+    fn label(&self, (workload, position): (u32, u32)) -> (&'w str, &'w str, &'w str) {
+        let w = &self.world.workloads[workload as usize];
+        let (key, value) = w
+            .labels
+            .iter()
+            .nth(position as usize)
+            .expect("the index holds positions of existing labels");
+        (&w.meta.id.namespace, key, value)
+    }
+
+    /// The entries of workloads of `namespace` with label `key=value`.
+    fn with_label(&self, namespace: &str, key: &str, value: &str) -> &[(u32, u32)] {
+        let wanted = (namespace, key, value);
+        let start = self.by_label.partition_point(|&e| self.label(e) < wanted);
+        let len = self.by_label[start..].partition_point(|&e| self.label(e) == wanted);
+        &self.by_label[start..start + len]
     }
 
     /// Workloads of `namespace` whose template labels include every pair of `labels` (all of
@@ -37,19 +66,19 @@ impl<'w> WorkloadIndex<'w> {
         namespace: &'a str,
         labels: &'a Labels,
     ) -> impl Iterator<Item = usize> + 'a {
-        let candidates = labels
+        let rarest = labels
             .iter()
-            .map(|(k, v)| {
-                self.by_label
-                    .get(&(namespace, k.as_str(), v.as_str()))
-                    .map_or(&[][..], Vec::as_slice)
-            })
-            .min_by_key(|list| list.len())
-            .or_else(|| self.by_namespace.get(namespace).map(Vec::as_slice))
-            .unwrap_or(&[]);
-        candidates
-            .iter()
-            .copied()
+            .map(|(k, v)| self.with_label(namespace, k, v))
+            .min_by_key(|entries| entries.len());
+        let all_of_namespace = match rarest {
+            Some(_) => None,
+            None => self.by_namespace.get(namespace),
+        };
+        rarest
+            .into_iter()
+            .flatten()
+            .map(|&(w, _)| w as usize)
+            .chain(all_of_namespace.into_iter().flatten().copied())
             .filter(move |&w| includes(&self.world.workloads[w].labels, labels))
     }
 }
