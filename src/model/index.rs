@@ -3,6 +3,7 @@
 //! its rarest pair instead of a scan.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use rayon::slice::ParallelSliceMut;
 
@@ -11,10 +12,17 @@ use super::{Labels, World};
 pub struct WorkloadIndex<'w> {
     world: &'w World,
     by_namespace: HashMap<&'w str, Vec<usize>>,
-    /// Every template label of every workload as (workload, position in its labels), sorted by
-    /// (namespace, key, value, workload): the workloads with a label are one run of it. Eight
-    /// bytes a label instead of a hash map entry keyed by three strings.
-    by_label: Vec<(u32, u32)>,
+    /// (hash of namespace, key and value, workload) of every template label of every workload,
+    /// sorted: the workloads with a label are one run of it (plus, rarely, workloads whose
+    /// label hashes the same, which the label test of [`WorkloadIndex::with_labels`] drops).
+    /// Sixteen bytes a label instead of a hash map entry keyed by three strings.
+    by_label: Vec<(u64, u32)>,
+}
+
+fn label_hash(namespace: &str, key: &str, value: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    (namespace, key, value).hash(&mut hasher);
+    hasher.finish()
 }
 
 impl<'w> WorkloadIndex<'w> {
@@ -22,40 +30,28 @@ impl<'w> WorkloadIndex<'w> {
         let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut by_label = Vec::with_capacity(world.workloads.iter().map(|w| w.labels.len()).sum());
         for (i, w) in world.workloads.iter().enumerate() {
-            by_namespace
-                .entry(&w.meta.id.namespace)
-                .or_default()
-                .push(i);
-            by_label.extend((0..w.labels.len() as u32).map(|label| (i as u32, label)));
+            let namespace = &w.meta.id.namespace;
+            by_namespace.entry(namespace).or_default().push(i);
+            by_label.extend(
+                w.labels
+                    .iter()
+                    .map(|(k, v)| (label_hash(namespace, k, v), i as u32)),
+            );
         }
-        let mut index = WorkloadIndex {
+        by_label.par_sort_unstable();
+        WorkloadIndex {
             world,
             by_namespace,
             by_label,
-        };
-        let mut by_label = std::mem::take(&mut index.by_label);
-        by_label
-            .par_sort_unstable_by(|&a, &b| index.label(a).cmp(&index.label(b)).then(a.0.cmp(&b.0)));
-        index.by_label = by_label;
-        index
+        }
     }
 
-    /// (namespace, key, value) of an entry of `by_label`.
-    fn label(&self, (workload, position): (u32, u32)) -> (&'w str, &'w str, &'w str) {
-        let w = &self.world.workloads[workload as usize];
-        let (key, value) = w
-            .labels
-            .iter()
-            .nth(position as usize)
-            .expect("the index holds positions of existing labels");
-        (&w.meta.id.namespace, key, value)
-    }
-
-    /// The entries of workloads of `namespace` with label `key=value`.
-    fn with_label(&self, namespace: &str, key: &str, value: &str) -> &[(u32, u32)] {
-        let wanted = (namespace, key, value);
-        let start = self.by_label.partition_point(|&e| self.label(e) < wanted);
-        let len = self.by_label[start..].partition_point(|&e| self.label(e) == wanted);
+    /// The entries of workloads of `namespace` with label `key=value` (and of any label with
+    /// the same hash).
+    fn with_label(&self, namespace: &str, key: &str, value: &str) -> &[(u64, u32)] {
+        let hash = label_hash(namespace, key, value);
+        let start = self.by_label.partition_point(|&(h, _)| h < hash);
+        let len = self.by_label[start..].partition_point(|&(h, _)| h == hash);
         &self.by_label[start..start + len]
     }
 
@@ -77,9 +73,12 @@ impl<'w> WorkloadIndex<'w> {
         rarest
             .into_iter()
             .flatten()
-            .map(|&(w, _)| w as usize)
+            .map(|&(_, w)| w as usize)
             .chain(all_of_namespace.into_iter().flatten().copied())
-            .filter(move |&w| includes(&self.world.workloads[w].labels, labels))
+            .filter(move |&w| {
+                let w = &self.world.workloads[w];
+                w.meta.id.namespace == namespace && includes(&w.labels, labels)
+            })
     }
 }
 
