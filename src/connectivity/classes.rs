@@ -29,9 +29,40 @@ pub struct Classes {
     /// Class of each pod: the world's workloads, then the probes.
     pub class_of_pod: Vec<ClassId>,
     namespace_ranges: Vec<Range<u32>>,
-    by_label: HashMap<(Name, Name), RoaringBitmap>,
-    by_key: HashMap<Name, RoaringBitmap>,
+    by_label: HashMap<(Name, Name), ClassSet>,
+    by_key: HashMap<Name, ClassSet>,
     all: RoaringBitmap,
+}
+
+/// The classes with a label or key. Most labels (an `app` per workload) have one class, which
+/// needs no bitmap of its own.
+#[derive(Debug)]
+enum ClassSet {
+    One(ClassId),
+    Many(RoaringBitmap),
+}
+
+impl ClassSet {
+    fn insert(&mut self, id: ClassId) {
+        match self {
+            ClassSet::One(first) => {
+                let first = *first;
+                *self = ClassSet::Many([first, id].into_iter().collect());
+            }
+            ClassSet::Many(bitmap) => {
+                bitmap.insert(id);
+            }
+        }
+    }
+
+    fn add_to(&self, bitmap: &mut RoaringBitmap) {
+        match self {
+            ClassSet::One(id) => {
+                bitmap.insert(*id);
+            }
+            ClassSet::Many(set) => *bitmap |= set,
+        }
+    }
 }
 
 impl Classes {
@@ -69,8 +100,8 @@ impl Classes {
 
         let mut classes: Vec<Class> = Vec::new();
         let mut class_of_pod = vec![0; keyed.len()];
-        let mut by_label: HashMap<(Name, Name), RoaringBitmap> = HashMap::new();
-        let mut by_key: HashMap<Name, RoaringBitmap> = HashMap::new();
+        let mut by_label: HashMap<(Name, Name), ClassSet> = HashMap::new();
+        let mut by_key: HashMap<Name, ClassSet> = HashMap::new();
         let mut namespace_ranges = vec![0..0; world.namespaces.len()];
         for run in keyed.chunk_by(|a, b| a.0 == b.0) {
             let key = &run[0].0;
@@ -78,9 +109,12 @@ impl Classes {
             for (k, v) in &key.1 {
                 by_label
                     .entry((k.clone(), v.clone()))
-                    .or_default()
-                    .insert(id);
-                by_key.entry(k.clone()).or_default().insert(id);
+                    .and_modify(|set| set.insert(id))
+                    .or_insert(ClassSet::One(id));
+                by_key
+                    .entry(k.clone())
+                    .and_modify(|set| set.insert(id))
+                    .or_insert(ClassSet::One(id));
             }
             if let Some(r) = namespace_ranges.get_mut(key.0 as usize) {
                 if r.start == r.end {
@@ -100,6 +134,8 @@ impl Classes {
         classes.shrink_to_fit();
         let mut all = RoaringBitmap::new();
         all.insert_range(0..classes.len() as u32);
+        by_label.shrink_to_fit();
+        by_key.shrink_to_fit();
         Classes {
             classes,
             class_of_pod,
@@ -128,13 +164,19 @@ impl Classes {
             let with_value = |vs: &[Name]| {
                 let mut m = RoaringBitmap::new();
                 for v in vs {
-                    if let Some(b) = self.by_label.get(&(Name::from(req.key()), v.clone())) {
-                        m |= b;
+                    if let Some(set) = self.by_label.get(&(Name::from(req.key()), v.clone())) {
+                        set.add_to(&mut m);
                     }
                 }
                 m
             };
-            let with_key = || self.by_key.get(req.key()).cloned().unwrap_or_default();
+            let with_key = || {
+                let mut m = RoaringBitmap::new();
+                if let Some(set) = self.by_key.get(req.key()) {
+                    set.add_to(&mut m);
+                }
+                m
+            };
             match req {
                 Requirement::In(_, vs) => out &= with_value(vs),
                 Requirement::NotIn(_, vs) => out -= with_value(vs),
