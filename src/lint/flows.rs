@@ -1,7 +1,7 @@
 //! The flow checks: DNS, API server, and the Services the configuration names, on the client's
 //! egress and at the destination's ingress.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::deps::{self, Destination, Holder};
 use super::{Context, Finding, Peer as RemedyPeer, Placement, Related, Remedy, finding};
@@ -739,18 +739,21 @@ pub(crate) fn api_users(cx: &Context) -> Vec<usize> {
         .collect()
 }
 
-/// Dependencies grouped by (client, Service), in first-seen order.
+/// Dependencies grouped by (client, Service), groups in that order, dependencies in theirs:
+/// one sorted list of references, each group a run of it.
 fn by_client_and_service<'d, 'w>(
     deps: impl Iterator<Item = &'d Dependency<'w>>,
-) -> BTreeMap<(usize, usize), Vec<&'d Dependency<'w>>>
+) -> Vec<&'d Dependency<'w>>
 where
     'w: 'd,
 {
-    let mut groups: BTreeMap<(usize, usize), Vec<&Dependency>> = BTreeMap::new();
-    for d in deps {
-        groups.entry((d.client, d.service)).or_default().push(d);
-    }
-    groups
+    let mut sorted: Vec<&Dependency> = deps.collect();
+    sorted.sort_by_key(|d| (d.client, d.service));
+    sorted
+}
+
+fn same_client_and_service(a: &&Dependency, b: &&Dependency) -> bool {
+    (a.client, a.service) == (b.client, b.service)
 }
 
 /// The verdict for `client` reaching a Service's pod on the port it serves on.
@@ -947,7 +950,8 @@ pub(crate) fn service_egress(
     claims: impl Fn(Option<&str>) -> bool,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    for group in by_client_and_service(deps.iter().filter(|d| claims(d.env.as_deref()))).values() {
+    let sorted = by_client_and_service(deps.iter().filter(|d| claims(d.env.as_deref())));
+    for group in sorted.chunk_by(same_client_and_service) {
         let blocked = blocked(cx, group, Direction::Egress);
         if !blocked.is_empty() {
             out.push(dependency_finding(
@@ -965,7 +969,8 @@ pub(crate) fn service_egress(
 /// Ingress at the destinations of every dependency, and at the DNS pods.
 pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for group in by_client_and_service(deps.iter()).values() {
+    let sorted = by_client_and_service(deps.iter());
+    for group in sorted.chunk_by(same_client_and_service) {
         let blocked = blocked(cx, group, Direction::Ingress);
         if !blocked.is_empty() {
             out.push(dependency_finding(
