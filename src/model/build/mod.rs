@@ -21,30 +21,31 @@ use crate::source::Location;
 use crate::yaml::{Node, Value};
 
 /// What one object contributes to the model; built in parallel, right after parsing, so the
-/// YAML tree can be dropped at once.
+/// YAML tree can be dropped at once. All pieces are kept until the model is assembled, so what
+/// only some objects have is boxed: a piece takes the room its object needs, not the largest.
 #[derive(Debug)]
 pub struct Piece {
     item: Item,
     diagnostics: Vec<Diagnostic>,
     /// `(ClusterWorkflowTemplate name, namespace)` a Workflow runs it in.
-    cluster_template_user: Option<(Name, Name)>,
-    finalized: Option<Finalized>,
+    cluster_template_user: Option<Box<(Name, Name)>>,
+    finalized: Option<Box<Finalized>>,
 }
 
 #[derive(Debug)]
 enum Item {
     None,
-    Policy(Policy),
-    Service(Service),
-    ConfigMap(ConfigMap),
-    ServiceAccount(ServiceAccount),
-    Namespace(Name, Labels, Labels, Location),
-    Binding(Binding),
-    Pool(AddressPool),
+    Policy(Box<Policy>),
+    Service(Box<Service>),
+    ConfigMap(Box<ConfigMap>),
+    ServiceAccount(Box<ServiceAccount>),
+    Namespace(Box<(Name, Labels, Labels, Location)>),
+    Binding(Box<Binding>),
+    Pool(Box<AddressPool>),
     Workloads(Vec<workloads::Owned>),
-    Calico(calico::CalicoItem),
-    SeldonServer(ObjectId),
-    StorageSecret(StorageSecret),
+    Calico(Box<calico::CalicoItem>),
+    SeldonServer(Box<ObjectId>),
+    StorageSecret(Box<StorageSecret>),
 }
 
 /// Models one object. Objects that Kubernetes would reject become error diagnostics and
@@ -61,41 +62,49 @@ pub fn object(object: &Object) -> Piece {
     let mut diagnostics = Vec::new();
     let mut cluster_template_user = None;
     let finalized = match group {
-        "argoproj.io" | "machinelearning.seldon.io" | "mlops.seldon.io" => finalized(f, kind),
+        "argoproj.io" | "machinelearning.seldon.io" | "mlops.seldon.io" => {
+            finalized(f, kind).map(Box::new)
+        }
         _ => None,
     };
     let result = match (group, kind) {
         ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
-            Ok(p) => Ok(Item::Policy(p)),
+            Ok(p) => Ok(Item::Policy(Box::new(p))),
             Err(mut errors) => {
                 let last = errors.pop();
                 diagnostics.extend(errors);
                 last.map_or(Ok(Item::None), Err)
             }
         },
-        ("", "Service") => objects::service(f).map(Item::Service),
-        ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
+        ("", "Service") => objects::service(f).map(|s| Item::Service(Box::new(s))),
+        ("", "ConfigMap") => objects::config_map(f).map(|c| Item::ConfigMap(Box::new(c))),
         ("", "Secret") => {
             let (secret, notes) = seldon::storage_secret(f);
             diagnostics.extend(notes);
-            Ok(secret.map_or(Item::None, Item::StorageSecret))
+            Ok(secret.map_or(Item::None, |s| Item::StorageSecret(Box::new(s))))
         }
-        ("mlops.seldon.io", "Server") => f.meta(kind, true).map(|m| Item::SeldonServer(m.id)),
-        ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
+        ("mlops.seldon.io", "Server") => f
+            .meta(kind, true)
+            .map(|m| Item::SeldonServer(Box::new(m.id))),
+        ("", "ServiceAccount") => {
+            objects::service_account(f).map(|s| Item::ServiceAccount(Box::new(s)))
+        }
         ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
-            Item::Namespace(name, labels, annotations, object.loc())
+            Item::Namespace(Box::new((name, labels, annotations, object.loc())))
         }),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-            objects::binding(f, kind).map(Item::Binding)
+            objects::binding(f, kind).map(|b| Item::Binding(Box::new(b)))
         }
-        ("metallb.io", "IPAddressPool") => objects::address_pool(f).map(Item::Pool),
+        ("metallb.io", "IPAddressPool") => {
+            objects::address_pool(f).map(|p| Item::Pool(Box::new(p)))
+        }
         (g, k) if calico::is_calico(g, k) => {
             let (item, notes) = calico::read(f, k);
             diagnostics.extend(notes);
-            Ok(item.map_or(Item::None, Item::Calico))
+            Ok(item.map_or(Item::None, |c| Item::Calico(Box::new(c))))
         }
         ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
-            cluster_template_user = cluster_template_user_of(f, k);
+            cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
             workloads::workloads(f, k).map(Item::Workloads)
         }
         _ => Ok(Item::None),
@@ -187,31 +196,43 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
     let mut world = World::default();
     let mut diags = Vec::new();
     let mut declared: BTreeMap<Name, (Labels, Labels, Location)> = BTreeMap::new();
-    let mut owned = Vec::new();
+    let mut owned = Vec::with_capacity(
+        pieces
+            .iter()
+            .map(|p| match &p.item {
+                Item::Workloads(w) => w.len(),
+                _ => 0,
+            })
+            .sum(),
+    );
     let mut cluster_template_users: HashMap<Name, Vec<Name>> = HashMap::new();
     for piece in pieces {
         diags.extend(piece.diagnostics);
-        if let Some((template, ns)) = piece.cluster_template_user {
+        if let Some(user) = piece.cluster_template_user {
+            let (template, ns) = *user;
             cluster_template_users.entry(template).or_default().push(ns);
         }
-        world.finalized.extend(piece.finalized);
+        world.finalized.extend(piece.finalized.map(|f| *f));
         match piece.item {
             Item::None => {}
-            Item::Policy(p) => world.policies.push(p),
-            Item::Service(s) => world.services.push(s),
-            Item::ConfigMap(c) => world.config_maps.push(c),
-            Item::ServiceAccount(s) => world.service_accounts.push(s),
-            Item::Namespace(name, labels, annotations, loc) => {
+            Item::Policy(p) => world.policies.push(*p),
+            Item::Service(s) => world.services.push(*s),
+            Item::ConfigMap(c) => world.config_maps.push(*c),
+            Item::ServiceAccount(s) => world.service_accounts.push(*s),
+            Item::Namespace(namespace) => {
+                let (name, labels, annotations, loc) = *namespace;
                 declared.entry(name).or_insert((labels, annotations, loc));
             }
-            Item::Binding(b) => world.bindings.push(b),
-            Item::Pool(p) => world.address_pools.push(p),
+            Item::Binding(b) => world.bindings.push(*b),
+            Item::Pool(p) => world.address_pools.push(*p),
             Item::Workloads(w) => owned.extend(w),
-            Item::Calico(calico::CalicoItem::Policy(p)) => world.calico.policies.push(p),
-            Item::Calico(calico::CalicoItem::NetworkSet(s)) => world.calico.network_sets.push(s),
-            Item::Calico(calico::CalicoItem::Tier(t)) => world.calico.tiers.push(t),
-            Item::SeldonServer(id) => world.seldon_servers.push(id),
-            Item::StorageSecret(s) => world.storage_secrets.push(s),
+            Item::Calico(c) => match *c {
+                calico::CalicoItem::Policy(p) => world.calico.policies.push(p),
+                calico::CalicoItem::NetworkSet(s) => world.calico.network_sets.push(s),
+                calico::CalicoItem::Tier(t) => world.calico.tiers.push(t),
+            },
+            Item::SeldonServer(id) => world.seldon_servers.push(*id),
+            Item::StorageSecret(s) => world.storage_secrets.push(*s),
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);
