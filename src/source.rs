@@ -142,6 +142,11 @@ impl SourceFile {
                 reread,
             } => reread
                 .get_or_init(|| {
+                    // Only a regular file of the same length is worth reading.
+                    let meta = std::fs::metadata(path).ok()?;
+                    if !meta.is_file() || meta.len() != u64::from(self.len) {
+                        return None;
+                    }
                     let text = std::fs::read_to_string(path).ok()?;
                     (text.len() == self.len as usize && fingerprint(&text) == *expected)
                         .then(|| text.into())
