@@ -556,3 +556,29 @@ fn write_waits_for_a_locked_file_and_refuses_it_when_it_changed_meanwhile() {
         "nothing else was written: {stderr}"
     );
 }
+
+#[test]
+fn a_file_changed_after_it_was_analysed_gets_no_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns");
+    copy_dir(&case, tmp.path());
+    let input = [Input::Path(tmp.path().to_path_buf())];
+    let run = check(&input, &CheckOptions::default());
+    assert!(!run.findings.is_empty());
+    // Someone edits the tree while the fixes are computed.
+    for entry in fs::read_dir(tmp.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = fs::read_to_string(&path).unwrap();
+        text.push_str("# edited meanwhile\n");
+        fs::write(&path, text).unwrap();
+    }
+    let results: Vec<Result<_, String>> = fixes(&run).collect();
+    assert!(!results.is_empty());
+    for result in results {
+        let Err(problem) = result else {
+            panic!("a fix was computed on a text that changed");
+        };
+        assert!(problem.contains("changed"), "{problem}");
+    }
+}
