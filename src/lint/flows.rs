@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::deps::{self, Destination, Holder};
 use super::{Context, Finding, Peer as RemedyPeer, Placement, Related, Remedy, finding};
 use crate::connectivity::calico::{Decider, PolicyRef};
@@ -33,35 +35,46 @@ fn clients<'a>(cx: &'a Context) -> impl Iterator<Item = usize> + 'a {
     (0..cx.world.workloads.len()).filter(|&w| !cx.world.workloads[w].host_network)
 }
 
+/// Every Service each client names, in client order (clients are read in parallel).
 pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
+    let clients: Vec<usize> = clients(cx).collect();
+    let per_client: Vec<Vec<Dependency>> = clients
+        .par_iter()
+        .map(|&client| client_dependencies(cx, client))
+        .collect();
+    let mut out = Vec::with_capacity(per_client.iter().map(Vec::len).sum());
+    for mut some in per_client {
+        out.append(&mut some);
+    }
+    out
+}
+
+/// The Services one client names, once per (Service, port, env var).
+fn client_dependencies<'w>(cx: &Context<'w>, client: usize) -> Vec<Dependency<'w>> {
     let mut out: Vec<Dependency> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for client in clients(cx) {
-        let ns = &cx.world.workloads[client].meta.id.namespace;
-        for text in deps::workload_texts(cx.world, &cx.services, client) {
-            for host in crate::refs::find(text.value) {
-                let Some(service) = cx.services.resolve(&host.host, ns) else {
-                    continue;
-                };
-                let Some(port_index) = deps::service_port(&cx.world.services[service], &host)
-                else {
-                    continue;
-                };
-                if seen.insert((service, port_index, text.env.clone(), client)) {
-                    out.push(Dependency {
-                        client,
-                        service,
-                        port_index,
-                        env: text.env.clone(),
-                        value: text.value,
-                        evidence: text.loc,
-                        holder: text.holder,
-                    });
-                }
+    let ns = &cx.world.workloads[client].meta.id.namespace;
+    for text in deps::workload_texts(cx.world, &cx.services, client) {
+        for host in crate::refs::find(text.value) {
+            let Some(service) = cx.services.resolve(&host.host, ns) else {
+                continue;
+            };
+            let Some(port_index) = deps::service_port(&cx.world.services[service], &host) else {
+                continue;
+            };
+            if seen.insert((service, port_index, text.env.clone())) {
+                out.push(Dependency {
+                    client,
+                    service,
+                    port_index,
+                    env: text.env.clone(),
+                    value: text.value,
+                    evidence: text.loc,
+                    holder: text.holder,
+                });
             }
         }
     }
-    out.shrink_to_fit();
     out
 }
 
@@ -949,39 +962,32 @@ pub(crate) fn service_egress(
     deps: &[Dependency],
     claims: impl Fn(Option<&str>) -> bool,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let sorted = by_client_and_service(deps.iter().filter(|d| claims(d.env.as_deref())));
-    for group in sorted.chunk_by(same_client_and_service) {
-        let blocked = blocked(cx, group, Direction::Egress);
-        if !blocked.is_empty() {
-            out.push(dependency_finding(
-                cx,
-                rule,
-                group,
-                Direction::Egress,
-                &blocked,
-            ));
-        }
-    }
-    out
+    let claimed = deps.iter().filter(|d| claims(d.env.as_deref()));
+    dependency_findings(cx, rule, claimed, Direction::Egress)
+}
+
+/// A finding per (client, Service) whose flows `side` blocks, in that order; the groups are
+/// checked in parallel (most findings of a large tree come from here).
+fn dependency_findings<'d, 'w: 'd>(
+    cx: &Context,
+    rule: &Rule,
+    deps: impl Iterator<Item = &'d Dependency<'w>>,
+    side: Direction,
+) -> Vec<Finding> {
+    let sorted = by_client_and_service(deps);
+    let groups: Vec<&[&Dependency]> = sorted.chunk_by(same_client_and_service).collect();
+    groups
+        .par_iter()
+        .filter_map(|group| {
+            let blocked = blocked(cx, group, side);
+            (!blocked.is_empty()).then(|| dependency_finding(cx, rule, group, side, &blocked))
+        })
+        .collect()
 }
 
 /// Ingress at the destinations of every dependency, and at the DNS pods.
 pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let sorted = by_client_and_service(deps.iter());
-    for group in sorted.chunk_by(same_client_and_service) {
-        let blocked = blocked(cx, group, Direction::Ingress);
-        if !blocked.is_empty() {
-            out.push(dependency_finding(
-                cx,
-                rule,
-                group,
-                Direction::Ingress,
-                &blocked,
-            ));
-        }
-    }
+    let mut out = dependency_findings(cx, rule, deps.iter(), Direction::Ingress);
     let dns_pods: Vec<Endpoint> = cx
         .dns_targets
         .iter()
