@@ -98,12 +98,7 @@ impl SourceFile {
 
     fn with_text(name: String, text: &str, stored: Text) -> SourceFile {
         let line_starts: Box<[u32]> = std::iter::once(0)
-            .chain(
-                text.bytes()
-                    .enumerate()
-                    .filter(|&(_, b)| b == b'\n')
-                    .map(|(i, _)| i as u32 + 1),
-            )
+            .chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1))
             .collect();
         let longest_line = line_starts
             .iter()
