@@ -394,14 +394,11 @@ fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> 
         return Err("cannot read: not a regular file; it was not read".into());
     }
     let file = std::fs::File::open(path).map_err(cannot)?;
-    let too_big = |len: u64| {
-        format!(
-            "file is {len} bytes, over the limit of {max} (`limits.max_file_bytes`); it was not read"
-        )
-    };
     let len = file.metadata().map_err(cannot)?.len();
     if len > max {
-        return Err(too_big(len));
+        return Err(format!(
+            "file is {len} bytes, over the limit of {max} (`limits.max_file_bytes`); it was not read"
+        ));
     }
     // Read through `take` so that std does not ask for the size and position again, and a file
     // that grows meanwhile still stops at the limit.
@@ -410,7 +407,9 @@ fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> 
         .read_to_end(&mut bytes)
         .map_err(cannot)?;
     if bytes.len() as u64 > max {
-        return Err(too_big(bytes.len() as u64));
+        return Err(format!(
+            "file grew past the limit of {max} bytes (`limits.max_file_bytes`) while it was read; it was not read"
+        ));
     }
     Ok(bytes)
 }

@@ -536,20 +536,44 @@ fn collection_end(
     }
 }
 
-/// Applies `<<` merge keys (explicit keys win) and rejects duplicate keys, as Kubernetes does.
-/// A mapping without merge keys (nearly all of them) is returned as it is.
+/// Applies `<<` merge keys (explicit keys win) and rejects duplicate keys, as Kubernetes does;
+/// of several problems, the first in the mapping is reported. A mapping without merge keys
+/// (nearly all of them) is returned as it is.
 fn merge_and_check_keys<'t>(
     entries: Vec<(Node<'t>, Node<'t>)>,
 ) -> Result<Vec<(Node<'t>, Node<'t>)>, YamlError> {
-    if let Some(i) = first_repeated(&entries, explicit_key) {
+    let duplicate = first_repeated(&entries, explicit_key).map(|i| {
         let key = &entries[i].0;
-        return Err(YamlError {
+        let error = YamlError {
             span: key.span,
             message: format!(
                 "duplicate key `{}`: Kubernetes rejects a mapping with the same key twice",
                 explicit_key(&entries[i]).unwrap_or_default()
             ),
+        };
+        (i, error)
+    });
+    let bad_merge = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (k, _))| is_merge(k))
+        .find_map(|(i, (_, v))| {
+            merge_sources(v)
+                .find(|source| source.as_map().is_none())
+                .map(|source| {
+                    let error = YamlError {
+                        span: source.span,
+                        message: "a `<<` merge key needs a mapping or a list of mappings".into(),
+                    };
+                    (i, error)
+                })
         });
+    if let Some((_, error)) = [duplicate, bad_merge]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(i, _)| *i)
+    {
+        return Err(error);
     }
     if !entries.iter().any(|(k, _)| is_merge(k)) {
         return Ok(entries);
@@ -566,17 +590,7 @@ fn merge_and_check_keys<'t>(
             out.push((k, v));
             continue;
         }
-        let sources: Vec<&Node> = match &v.value {
-            Value::Seq(items) => items.iter().collect(),
-            _ => vec![&v],
-        };
-        for source in sources {
-            let Some(map) = source.as_map() else {
-                return Err(YamlError {
-                    span: source.span,
-                    message: "a `<<` merge key needs a mapping or a list of mappings".into(),
-                });
-            };
+        for map in merge_sources(&v).filter_map(Node::as_map) {
             merged.extend(map.iter().cloned());
         }
     }
@@ -587,6 +601,14 @@ fn merge_and_check_keys<'t>(
         }
     }
     Ok(out)
+}
+
+/// What a `<<` value merges: each mapping of a list, or the one mapping.
+fn merge_sources<'a, 't>(value: &'a Node<'t>) -> impl Iterator<Item = &'a Node<'t>> {
+    value
+        .as_seq()
+        .map_or(std::slice::from_ref(value), |items| items)
+        .iter()
 }
 
 fn is_merge(key: &Node) -> bool {
@@ -807,6 +829,21 @@ mod tests {
             err.message
         );
         assert_eq!(err.span.start as usize, second);
+    }
+
+    #[test]
+    fn the_first_problem_of_a_mapping_is_the_one_reported() {
+        let bad_merge_first = "<<: 1\na: 1\na: 2\n";
+        let err = parse_stream(bad_merge_first, Limits::default())
+            .remove(0)
+            .unwrap_err();
+        assert!(err.message.contains("`<<` merge key"), "{}", err.message);
+        assert_eq!(err.span.start, 4);
+        let duplicate_first = "a: 1\na: 2\n<<: 1\n";
+        let err = parse_stream(duplicate_first, Limits::default())
+            .remove(0)
+            .unwrap_err();
+        assert!(err.message.contains("duplicate key `a`"), "{}", err.message);
     }
 
     #[test]

@@ -487,3 +487,13 @@ stringData: {password: hunter2}
         "{all}"
     );
 }
+
+#[test]
+fn a_container_with_several_bad_fields_reports_them_in_reading_order() {
+    let a = world(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers:\n  - name: c\n    image: x\n    command: 5\n    env: 7\n",
+    );
+    let errors = errors(&a);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("`command`"), "{errors:?}");
+}

@@ -43,7 +43,8 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
     let mut unpatchable = Vec::new();
     let mut problems = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        let mut edits: BTreeMap<String, Vec<Edit>> = BTreeMap::new();
+        // File name → (its text as analysed, the edits this round makes to it).
+        let mut edits: BTreeMap<String, (Arc<str>, Vec<Edit>)> = BTreeMap::new();
         let mut titles = Vec::new();
         let mut round_documents = Vec::new();
         let mut round_patches = Vec::new();
@@ -53,12 +54,22 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
             if fix.applicability == Applicability::Unsafe && !include_unsafe {
                 continue;
             }
-            let files: Vec<String> = fix
+            let files: Result<Vec<(String, Arc<str>)>, String> = fix
                 .edits
                 .iter()
-                .map(|e| run.analysis.sources.get(e.file).name.clone())
+                .map(|e| {
+                    let file = run.analysis.sources.get(e.file);
+                    Ok((file.name.clone(), file.text_for_fix()?.clone()))
+                })
                 .collect();
-            if files.iter().any(|f| frozen.contains(f)) {
+            let files = match files {
+                Ok(files) => files,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
+            if files.iter().any(|(name, _)| frozen.contains(name)) {
                 continue;
             }
             let key = (
@@ -77,8 +88,12 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
             round_documents.extend(fix.documents);
             round_patches.extend(fix.patches);
             round_unpatchable.extend(fix.unpatchable);
-            for (edit, file) in fix.edits.into_iter().zip(files) {
-                edits.entry(file).or_default().push(edit);
+            for (edit, (name, text)) in fix.edits.into_iter().zip(files) {
+                edits
+                    .entry(name)
+                    .or_insert_with(|| (text, Vec::new()))
+                    .1
+                    .push(edit);
             }
             titles.push(fix.title);
         }
@@ -88,14 +103,7 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
         let before = isolation(&run);
         // (name, text before this round) of every file this round edits.
         let mut round: Vec<(String, Arc<str>)> = Vec::new();
-        for (name, mut file_edits) in edits {
-            let text = match run.analysis.sources.get(file_edits[0].file).text_for_fix() {
-                Ok(text) => text.clone(),
-                Err(problem) => {
-                    problems.push(problem);
-                    continue;
-                }
-            };
+        for (name, (text, mut file_edits)) in edits {
             originals
                 .entry(name.clone())
                 .or_insert_with(|| text.clone());

@@ -154,6 +154,9 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
         name: f.opt_string(c, "name")?.unwrap_or_default(),
         image: f.opt_string(c, "image")?.unwrap_or_default(),
         list,
+        // Fields are read in this order, which is the order their errors are reported in.
+        command: strings(f, c, "command")?,
+        args: strings(f, c, "args")?,
         env: match f.get(c, "env") {
             Some(env) => f
                 .seq(env, "env")?
@@ -163,8 +166,6 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
             None => Vec::new(),
         },
         env_from: Vec::new(),
-        command: strings(f, c, "command")?,
-        args: strings(f, c, "args")?,
     };
     if let Some(env_from) = f.get(c, "envFrom") {
         for e in f.seq(env_from, "envFrom")? {
