@@ -69,11 +69,12 @@ fn job_name(n: usize, parts: &[&str]) -> String {
 fn probes(run: &CheckRun, options: &ProbeOptions) -> Vec<Probe> {
     let world = &run.analysis.world;
     let domain = &run.config.cluster_domain;
-    let has_finding = |rule: &str, w: usize| {
-        run.findings
-            .iter()
-            .any(|f| f.rule == rule && f.object == world.workloads[w].meta.id)
-    };
+    let api_blocked: std::collections::HashSet<&crate::model::ObjectId> = run
+        .findings
+        .iter()
+        .filter(|f| f.rule == "missing-apiserver-egress")
+        .map(|f| &f.object)
+        .collect();
     let fill = |template: &str, host: &str, port: u16| {
         template
             .replace("{host}", host)
@@ -106,12 +107,12 @@ fn probes(run: &CheckRun, options: &ProbeOptions) -> Vec<Probe> {
             &options.image,
             fill(&options.dns_command, &api_host, 53),
         );
-        if run.recorded.api_users.contains(&w) {
+        if run.recorded.uses_api[w] {
             push(
                 w,
                 "api",
                 format!("{} -> API server", workload.meta.id),
-                !has_finding("missing-apiserver-egress", w),
+                !api_blocked.contains(&workload.meta.id),
                 &options.http_image,
                 fill(&options.api_command, &api_host, 443),
             );

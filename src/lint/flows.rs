@@ -744,11 +744,11 @@ pub(crate) fn dns_resolves(cx: &Context) -> Vec<bool> {
         .collect()
 }
 
-/// Workloads that use the Kubernetes API (host-network ones included: they need it too).
-pub(crate) fn api_users(cx: &Context) -> Vec<usize> {
+/// Per workload: does it use the Kubernetes API (host-network ones included: they need it too)?
+pub(crate) fn uses_api(cx: &Context) -> Vec<bool> {
     let access = ApiAccess::new(cx.world);
     (0..cx.world.workloads.len())
-        .filter(|&w| api_reason(cx, &access, w).is_some())
+        .map(|w| api_reason(cx, &access, w).is_some())
         .collect()
 }
 

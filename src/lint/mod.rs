@@ -166,8 +166,8 @@ pub struct FlowRecord {
 pub struct Recorded {
     /// The implied flows.
     pub flows: Vec<FlowRecord>,
-    /// Workloads that use the Kubernetes API.
-    pub api_users: Vec<usize>,
+    /// Per workload: does it use the Kubernetes API?
+    pub uses_api: Vec<bool>,
     /// Per workload: does DNS over UDP work once enforced?
     pub dns_resolves: Vec<bool>,
     /// Per workload: does any policy, Kubernetes or Calico, select it for [ingress, egress]?
@@ -315,7 +315,7 @@ pub fn run(
     let recorded = if record_flows {
         Recorded {
             flows: flows::records(&cx, &dependencies),
-            api_users: flows::api_users(&cx),
+            uses_api: flows::uses_api(&cx),
             dns_resolves: flows::dns_resolves(&cx),
             isolated: (0..world.workloads.len())
                 .map(|i| {
