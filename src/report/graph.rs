@@ -124,12 +124,13 @@ fn dot_quote(s: &str) -> String {
 fn mermaid_id(ep: &GraphEndpoint) -> String {
     match ep {
         GraphEndpoint::Workload(w) => format!("w{w}"),
-        GraphEndpoint::External(a, b) => external_range(*a, *b)
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .fold(String::from("x"), |mut id, c| {
-                id.push(c);
-                id
-            }),
+        GraphEndpoint::External(a, b) => format!("x{}", mermaid_safe(&external_range(*a, *b))),
     }
+}
+
+/// `s` with every character Mermaid does not allow in an id as `_`.
+pub fn mermaid_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::check::CheckRun;
 use crate::fix;
 use crate::model::{Direction, DirectionRules, Peer, Peers, World};
+use crate::report::graph::{external_range, mermaid_safe};
 use crate::source::Sources;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -244,7 +245,7 @@ pub fn build(run: &CheckRun) -> Report {
                         if a == b {
                             a.to_string()
                         } else {
-                            format!("{a}-{b}")
+                            external_range(a, b)
                         }
                     })
                     .collect(),
@@ -356,6 +357,9 @@ pub fn write(out: &mut dyn Write, report: &Report, format: Format) -> io::Result
     }
 }
 
+/// The section the namespace-level picture of the flows goes into.
+const DEPENDENCY_MAP: &str = "6. Dependency map: today vs enforced";
+
 /// A table: headers and rows of cells, rendered per format.
 struct Table {
     headers: &'static [&'static str],
@@ -450,7 +454,7 @@ fn sections(r: &Report) -> Vec<(&'static str, &'static str, Table)> {
             finding_table(&r.dns_and_api_server),
         ),
         (
-            "6. Dependency map: today vs enforced",
+            DEPENDENCY_MAP,
             "Every flow the manifests imply (a value naming a Service), as it works today (nothing enforces) and under enforcement.",
             Table {
                 headers: &[
@@ -580,7 +584,7 @@ fn write_markdown(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         if !intro.is_empty() {
             writeln!(out, "{intro}\n")?;
         }
-        if title.starts_with("6.") {
+        if title == DEPENDENCY_MAP {
             writeln!(out, "```mermaid\nflowchart LR")?;
             for ((from, to), (n, blocked)) in namespace_edges(r) {
                 let arrow = if blocked > 0 { "-.->" } else { "-->" };
@@ -588,8 +592,8 @@ fn write_markdown(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 writeln!(
                     out,
                     "  ns_{}[{from}] {arrow}|{n} {flows}, {blocked} blocked| ns_{}[{to}]",
-                    mermaid_id(&from),
-                    mermaid_id(&to)
+                    mermaid_safe(&from),
+                    mermaid_safe(&to)
                 )?;
             }
             writeln!(out, "```\n")?;
@@ -607,12 +611,6 @@ fn write_markdown(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
-}
-
-fn mermaid_id(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
 }
 
 fn html_escape(s: &str) -> String {
@@ -653,7 +651,7 @@ fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         if !intro.is_empty() {
             writeln!(out, "<p>{}</p>", html_text(intro))?;
         }
-        if title.starts_with("6.") {
+        if title == DEPENDENCY_MAP {
             write_svg(out, r)?;
         }
         if table.rows.is_empty() {
