@@ -19,8 +19,8 @@ use netpol_fix::net::Protocol;
 use netpol_fix::probes::ProbeOptions;
 use netpol_fix::report::{self, explain, findings, graph::GraphFormat, readiness};
 
-/// mimalloc: the parallel load allocates millions of small nodes; glibc's arenas spent a fifth
-/// of the run in malloc/free and page faults.
+/// mimalloc (v2, without transparent huge pages; see BENCHMARKS.md): the parallel load
+/// allocates millions of small nodes; glibc's arenas spent a fifth of the run in malloc/free.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -230,14 +230,18 @@ fn load(paths: &[String]) -> io::Result<Analysis> {
     Ok(analysis)
 }
 
-/// Options of a check that records the implied flows (`report`, `probes`), with the
-/// configuration of the first directory.
-fn flow_options(paths: &[String]) -> CheckOptions {
-    CheckOptions {
+/// A check that records the implied flows (`report`, `probes`), with the configuration of the
+/// first directory; input errors go to stderr.
+fn flow_check(paths: &[String]) -> io::Result<netpol_fix::check::CheckRun> {
+    let options = CheckOptions {
         config_root: paths.first().map(PathBuf::from).filter(|p| p.is_dir()),
         record_flows: true,
         ..CheckOptions::default()
-    }
+    };
+    let run = check(&inputs(paths)?, &options);
+    let errors: Vec<_> = run.analysis.errors().cloned().collect();
+    report::write_diagnostics(&mut io::stderr().lock(), &run.analysis.sources, &errors)?;
+    Ok(run)
 }
 
 fn run(cli: Cli) -> io::Result<u8> {
@@ -326,12 +330,7 @@ fn run(cli: Cli) -> io::Result<u8> {
             }
         }
         Command::Report { paths, format } => {
-            let run = check(&inputs(&paths)?, &flow_options(&paths));
-            report::write_diagnostics(
-                &mut io::stderr().lock(),
-                &run.analysis.sources,
-                &run.analysis.errors().cloned().collect::<Vec<_>>(),
-            )?;
+            let run = flow_check(&paths)?;
             readiness::write(&mut out, &readiness::build(&run), format)?;
             if run.analysis.has_errors() {
                 EXIT_ERROR
@@ -344,10 +343,8 @@ fn run(cli: Cli) -> io::Result<u8> {
             out: dir,
             options,
         } => {
-            let run = check(&inputs(&paths)?, &flow_options(&paths));
-            let errors: Vec<_> = run.analysis.errors().cloned().collect();
-            report::write_diagnostics(&mut io::stderr().lock(), &run.analysis.sources, &errors)?;
-            if !errors.is_empty() {
+            let run = flow_check(&paths)?;
+            if run.analysis.has_errors() {
                 eprintln!("error: no probes for input with errors: expectations would be wrong");
                 return Ok(EXIT_ERROR);
             }
