@@ -20,6 +20,10 @@ use netpol_fix::load::{Input, LoadOptions};
 #[path = "../examples/gen.rs"]
 mod generator;
 
+// The baseline, and the global allocator (mimalloc, as in the binary) for every stage.
+#[path = "../examples/tokenize.rs"]
+mod baseline;
+
 /// The tree of `scale`, generated once (seed 1, many files).
 fn tree(scale: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,38 +44,17 @@ fn tree(scale: &str) -> PathBuf {
     dir
 }
 
-fn files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                out.push(fs::read_to_string(p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 fn stages(c: &mut Criterion) {
     for scale in ["1", "10"] {
         let dir = tree(scale);
-        let texts = files(&dir);
+        let texts = baseline::yaml_texts(&dir);
         let bytes: usize = texts.iter().map(String::len).sum();
         let inputs = [Input::Path(dir.clone())];
         let mut group = c.benchmark_group(format!("scale-{scale}"));
         group.throughput(Throughput::Bytes(bytes as u64));
         group.sample_size(10);
         group.bench_function("tokenize (saphyr events, 1 thread)", |b| {
-            b.iter(|| {
-                texts
-                    .iter()
-                    .map(|t| saphyr_parser::Parser::new_from_str(t).count())
-                    .sum::<usize>()
-            })
+            b.iter(|| baseline::tokenize(&texts))
         });
         group.bench_function("load and model", |b| {
             b.iter(|| analyze(&inputs, LoadOptions::default()))

@@ -582,3 +582,44 @@ fn a_file_changed_after_it_was_analysed_gets_no_fix() {
         assert!(problem.contains("changed"), "{problem}");
     }
 }
+
+/// An added policy's name is taken by no existing policy and by no other fix of the run, even
+/// though fixes are computed in parallel: two workloads named `web` (a Deployment and a
+/// StatefulSet) both need DNS where `web-allow-dns` exists already.
+#[test]
+fn added_policies_get_names_no_policy_and_no_earlier_fix_has() {
+    let tmp = tempfile::tempdir().unwrap();
+    let workload = |kind: &str, app: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels:\n      app: {app}\n  template:\n    metadata:\n      labels:\n        app: {app}\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/example/web:1.0.0\n"
+        )
+    };
+    let policies = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: shop\nspec:\n  podSelector: {}\n  policyTypes:\n  - Egress\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: web-allow-dns\n  namespace: shop\nspec:\n  podSelector:\n    matchLabels:\n      app: nobody\n  policyTypes:\n  - Ingress\n";
+    fs::write(
+        tmp.path().join("deployment.yaml"),
+        workload("Deployment", "web"),
+    )
+    .unwrap();
+    fs::write(
+        tmp.path().join("statefulset.yaml"),
+        workload("StatefulSet", "web-db"),
+    )
+    .unwrap();
+    fs::write(tmp.path().join("policies.yaml"), policies).unwrap();
+    let run = check(
+        &[Input::Path(tmp.path().to_path_buf())],
+        &CheckOptions::default(),
+    );
+    let titles: Vec<String> = summaries(&run).map(|s| s.unwrap().title).collect();
+    let names: Vec<&str> = titles
+        .iter()
+        .map(|t| t.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["shop/web-allow-dns-2", "shop/web-allow-dns-3"],
+        "{titles:?}"
+    );
+    let fixed: Vec<String> = fixes(&run).map(|f| f.unwrap().title).collect();
+    assert_eq!(fixed, titles);
+}

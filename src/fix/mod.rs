@@ -8,6 +8,9 @@ pub mod output;
 pub mod yaml_out;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
 
 use crate::check::CheckRun;
 use crate::lint::{Finding, Peer, Placement, Remedy, ValuePatch};
@@ -63,19 +66,47 @@ struct Index<'r> {
     isolated: &'r [[bool; 2]],
     workloads: WorkloadIndex<'r>,
     policies_by_namespace: HashMap<&'r str, Vec<usize>>,
-    styles: HashMap<FileId, Style>,
-    /// (namespace, name) of every policy, existing or added.
+    /// Per file, how it writes YAML, once a fix needs it.
+    styles: Vec<OnceLock<Style>>,
+    /// (namespace, name) of every existing policy.
     names: HashSet<(Name, Name)>,
 }
 
 /// The fix of every finding, in the order of `run.findings`; `Err` says why there is none.
-/// Computed one at a time (names of added policies depend on the ones before), so a report
-/// never holds them all.
 pub fn fixes(run: &CheckRun) -> impl Iterator<Item = Result<Fix, String>> + '_ {
-    let mut index = Index::new(run);
-    run.findings
-        .iter()
-        .map(move |f| fix_for(f, &mut index, Render::Edits))
+    in_order(run, Render::Edits)
+}
+
+/// Fixes in the order of the findings, computed a chunk at a time (so a report never holds
+/// them all) and in parallel within a chunk.
+///
+/// The name of an added policy depends on the fixes before it: it must be taken by no
+/// existing policy and by no earlier fix. Each fix of a chunk is first computed against the
+/// existing names alone; in order, a fix that took a name an earlier fix had taken is computed
+/// again against those too. The first free name against fewer names, when it is free against
+/// all, is the first free name against all, so the result is that of computing one at a time.
+fn in_order(run: &CheckRun, render: Render) -> impl Iterator<Item = Result<Fix, String>> + '_ {
+    const CHUNK: usize = 1024;
+    let index = Index::new(run);
+    let mut added = HashSet::new();
+    let none = HashSet::new();
+    run.findings.chunks(CHUNK).flat_map(move |chunk| {
+        let first_tries: Vec<_> = chunk
+            .par_iter()
+            .map(|f| fix_for(f, &index, render, &none))
+            .collect();
+        let mut fixes = Vec::with_capacity(chunk.len());
+        for (finding, (fix, taken)) in chunk.iter().zip(first_tries) {
+            let (fix, taken) = if taken.iter().any(|name| added.contains(name)) {
+                fix_for(finding, &index, render, &added)
+            } else {
+                (fix, taken)
+            };
+            added.extend(taken);
+            fixes.push(fix);
+        }
+        fixes
+    })
 }
 
 /// What a report shows of a fix: its title and applicability, without rendering any text.
@@ -87,9 +118,8 @@ pub struct Summary {
 
 /// [`fixes`] as reports need them: the same titles (and added policy names), no edits.
 pub fn summaries(run: &CheckRun) -> impl Iterator<Item = Result<Summary, String>> + '_ {
-    let mut index = Index::new(run);
-    run.findings.iter().map(move |f| {
-        fix_for(f, &mut index, Render::TitleOnly).map(|fix| Summary {
+    in_order(run, Render::TitleOnly).map(|fix| {
+        fix.map(|fix| Summary {
             title: fix.title,
             applicability: fix.applicability,
         })
@@ -119,7 +149,12 @@ impl<'r> Index<'r> {
             isolated: &run.isolated,
             workloads: WorkloadIndex::new(world),
             policies_by_namespace,
-            styles: HashMap::new(),
+            styles: run
+                .analysis
+                .sources
+                .iter()
+                .map(|_| OnceLock::new())
+                .collect(),
             names: world
                 .policies
                 .iter()
@@ -129,7 +164,26 @@ impl<'r> Index<'r> {
     }
 }
 
-fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, String> {
+/// The fix of `finding`, and the names of the policies it adds (taken even when a later
+/// step fails), choosing names that no existing policy and none of `earlier` has.
+fn fix_for(
+    finding: &Finding,
+    index: &Index,
+    render: Render,
+    earlier: &HashSet<(Name, Name)>,
+) -> (Result<Fix, String>, Vec<(Name, Name)>) {
+    let mut taken = Vec::new();
+    let fix = fix_taking_names(finding, index, render, earlier, &mut taken);
+    (fix, taken)
+}
+
+fn fix_taking_names(
+    finding: &Finding,
+    index: &Index,
+    render: Render,
+    earlier: &HashSet<(Name, Name)>,
+    taken: &mut Vec<(Name, Name)>,
+) -> Result<Fix, String> {
     let sources = index.sources;
     if finding.remedies.is_empty() {
         return Err("no fix: the right change depends on intent the manifests do not state".into());
@@ -187,7 +241,8 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                 };
                 check_already_isolated(index, &selected.0, &selected.1, *direction)?;
                 let name = unique_name(
-                    &mut index.names,
+                    [&index.names, earlier],
+                    taken,
                     &selected.0,
                     &policy_name(finding, *direction, &selected.1, peer),
                 );
@@ -209,10 +264,8 @@ fn fix_for(finding: &Finding, index: &mut Index, render: Render) -> Result<Fix, 
                 ));
                 if render == Render::Edits {
                     let file_text = sources.get(anchor.file).text_for_fix()?;
-                    let style = *index
-                        .styles
-                        .entry(anchor.file)
-                        .or_insert_with(|| Style::of(file_text));
+                    let style =
+                        *index.styles[anchor.file.0 as usize].get_or_init(|| Style::of(file_text));
                     let body = policy_document(finding, &name, *direction, selected, peer, ports);
                     let text = emit(&body, style);
                     fix.edits.push(insert_document_after(
@@ -357,15 +410,25 @@ fn dns_label(raw: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-fn unique_name(names: &mut HashSet<(Name, Name)>, ns: &str, base: &str) -> String {
+/// `base`, or `base-2`, `base-3`…: the first that is in none of `names` and not yet
+/// `taken`, which it then is.
+fn unique_name(
+    names: [&HashSet<(Name, Name)>; 2],
+    taken: &mut Vec<(Name, Name)>,
+    ns: &str,
+    base: &str,
+) -> String {
     let mut name = base.to_string();
     let mut n = 2;
-    while names.contains(&(Name::from(ns), Name::from(name.as_str()))) {
+    loop {
+        let candidate = (Name::from(ns), Name::from(name.as_str()));
+        if !names.iter().any(|set| set.contains(&candidate)) && !taken.contains(&candidate) {
+            taken.push(candidate);
+            return name;
+        }
         name = format!("{base}-{n}");
         n += 1;
     }
-    names.insert((Name::from(ns), Name::from(name.as_str())));
-    name
 }
 
 fn match_labels(labels: &Labels) -> Y {
