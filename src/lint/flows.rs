@@ -186,42 +186,54 @@ fn client_finding(
     f
 }
 
-/// Notes on namespace selectors of these policies' egress rules that match no namespace: the
-/// classic `name: kube-system` mistake.
-fn dead_namespace_selectors(cx: &Context, policies: &[usize]) -> String {
-    let mut notes = Vec::new();
-    for &p in policies {
-        let DirectionRules::Isolates(rules) = &cx.world.policies[p].egress else {
-            continue;
-        };
-        for rule in rules {
-            let Peers::Listed(peers) = &rule.peers else {
-                continue;
+/// Per NetworkPolicy, notes on the namespace selectors of its egress rules that match no
+/// namespace (the classic `name: kube-system` mistake), once per run.
+pub(crate) fn dead_namespace_notes(cx: &Context) -> Vec<Vec<String>> {
+    (0..cx.world.policies.len())
+        .into_par_iter()
+        .map(|p| {
+            let DirectionRules::Isolates(rules) = &cx.world.policies[p].egress else {
+                return Vec::new();
             };
-            for peer in peers {
-                if let Peer::Pods {
-                    namespaces: NamespaceScope::Matching(sel),
-                    ..
-                } = peer
-                {
-                    let matches_none = !sel.selects_everything()
-                        && !cx.world.namespaces.iter().any(|n| sel.matches(&n.labels));
-                    if matches_none {
-                        notes.push(format!(
-                            " Note: {} selects namespaces with `{sel}`, which no namespace has; every namespace carries `kubernetes.io/metadata.name=<name>` (a `name` label exists only where someone added it).",
-                            policy_names(
-                                cx,
-                                &Isolators {
-                                    kubernetes: vec![p],
-                                    calico: Vec::new()
-                                }
-                            )
-                        ));
+            let mut notes = Vec::new();
+            for rule in rules {
+                let Peers::Listed(peers) = &rule.peers else {
+                    continue;
+                };
+                for peer in peers {
+                    if let Peer::Pods {
+                        namespaces: NamespaceScope::Matching(sel),
+                        ..
+                    } = peer
+                    {
+                        let matches_none = !sel.selects_everything()
+                            && !cx.world.namespaces.iter().any(|n| sel.matches(&n.labels));
+                        if matches_none {
+                            notes.push(format!(
+                                " Note: {} selects namespaces with `{sel}`, which no namespace has; every namespace carries `kubernetes.io/metadata.name=<name>` (a `name` label exists only where someone added it).",
+                                policy_names(
+                                    cx,
+                                    &Isolators {
+                                        kubernetes: vec![p],
+                                        calico: Vec::new()
+                                    }
+                                )
+                            ));
+                        }
                     }
                 }
             }
-        }
-    }
+            notes
+        })
+        .collect()
+}
+
+/// The notes of [`dead_namespace_notes`] on these policies, as one text.
+fn dead_namespace_selectors(cx: &Context, policies: &[usize]) -> String {
+    let mut notes: Vec<&str> = policies
+        .iter()
+        .flat_map(|&p| cx.dead_namespace_notes[p].iter().map(String::as_str))
+        .collect();
     notes.dedup();
     notes.concat()
 }

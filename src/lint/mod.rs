@@ -126,6 +126,8 @@ pub(crate) struct Context<'w> {
     pub dns_targets: Vec<Endpoint>,
     /// (DNS target, protocol, Service port) → the port the target listens on.
     pub dns_ports: std::collections::HashMap<(Endpoint, Protocol, u16), u16>,
+    /// Per NetworkPolicy, its notes on egress namespace selectors that match no namespace.
+    pub dead_namespace_notes: Vec<Vec<String>>,
     /// Objects with a `netpol-fix.io/ignore` annotation: the only ones worth keeping in a
     /// finding's scope.
     pub annotated: std::collections::HashSet<ObjectId>,
@@ -232,9 +234,11 @@ pub fn run(
         }),
         dns_targets,
         dns_ports: Default::default(),
+        dead_namespace_notes: Vec::new(),
         annotated: suppress::annotated(world),
     };
     cx.dns_ports = flows::dns_target_ports(&cx);
+    cx.dead_namespace_notes = flows::dead_namespace_notes(&cx);
     timings.count("classes", cx.engine.classes.classes.len() as u64);
     timings.count("distinct selectors", cx.engine.distinct_selectors as u64);
     let check_start = std::time::Instant::now();
