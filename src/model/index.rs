@@ -62,10 +62,17 @@ impl<'w> WorkloadIndex<'w> {
         namespace: &'a str,
         labels: &'a Labels,
     ) -> impl Iterator<Item = usize> + 'a {
-        let rarest = labels
-            .iter()
-            .map(|(k, v)| self.with_label(namespace, k, v))
-            .min_by_key(|entries| entries.len());
+        // A pair at most one workload has (an `app` label, typically) ends the search.
+        let mut rarest: Option<&[(u64, u32)]> = None;
+        for (k, v) in labels {
+            let entries = self.with_label(namespace, k, v);
+            if rarest.is_none_or(|r| entries.len() < r.len()) {
+                rarest = Some(entries);
+            }
+            if entries.len() <= 1 {
+                break;
+            }
+        }
         let all_of_namespace = match rarest {
             Some(_) => None,
             None => self.by_namespace.get(namespace),
@@ -123,6 +130,15 @@ mod tests {
         );
         assert_eq!(names("ns", &labels(&[("app", "db")])), Vec::<String>::new());
         assert_eq!(names("other", &labels(&[("app", "db")])), ["c"]);
+        // The one workload with the first pair must still have the others.
+        assert_eq!(
+            names("other", &labels(&[("app", "db"), ("tier", "t")])),
+            ["c"]
+        );
+        assert_eq!(
+            names("other", &labels(&[("app", "db"), ("tier", "x")])),
+            Vec::<String>::new()
+        );
         assert_eq!(names("ns", &labels(&[])), ["a", "b"]);
         assert_eq!(
             names("ns", &labels(&[("app", "web"), ("tier", "x")])),
