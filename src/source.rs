@@ -204,10 +204,8 @@ impl SourceFile {
 
 /// What proves a text read again is the one analysed.
 fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(text)
 }
 
 /// All files of one run; a [`FileId`] indexes into it.

@@ -3,8 +3,8 @@
 //! Built on saphyr-parser's event stream. The parser reports character offsets; they are
 //! converted to byte offsets here so that every span slices the source text exactly.
 
+use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 

@@ -9,7 +9,7 @@
 //! `projectcalico.org/orchestrator`, `projectcalico.org/serviceaccount`, and their namespace's
 //! and service account's labels under `pcns.` and `pcsa.`.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::{Endpoint, Probe, RuleRef, SideVerdict};
 use std::net::IpAddr;

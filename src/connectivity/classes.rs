@@ -4,7 +4,8 @@
 //! some selector mentions, and their named ports: no policy can tell them apart. Classes are
 //! numbered namespace by namespace, so "all pods of namespace N" is one contiguous range.
 
-use std::collections::{BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeSet;
 use std::ops::Range;
 
 use roaring::RoaringBitmap;

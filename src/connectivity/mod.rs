@@ -11,7 +11,8 @@ pub mod graph;
 mod isolation;
 mod pieces;
 
-use std::collections::{BTreeSet, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use roaring::RoaringBitmap;

@@ -1,7 +1,7 @@
 //! What the manifests say a workload talks to: host references in env values, the ConfigMap
 //! data it uses and its command/args, resolved to Services of the input and their pods.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use crate::model::index::WorkloadIndex;

@@ -1,7 +1,7 @@
 //! The flow checks: DNS, API server, and the Services the configuration names, on the client's
 //! egress and at the destination's ingress.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use rayon::prelude::*;
 
@@ -52,7 +52,7 @@ pub(crate) fn dependencies<'w>(cx: &Context<'w>) -> Vec<Dependency<'w>> {
 /// The Services one client names, once per (Service, port, env var).
 fn client_dependencies<'w>(cx: &Context<'w>, client: usize) -> Vec<Dependency<'w>> {
     let mut out: Vec<Dependency> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = foldhash::HashSet::default();
     let ns = &cx.world.workloads[client].meta.id.namespace;
     for text in deps::workload_texts(cx.world, &cx.services, client) {
         for host in crate::refs::find(text.value) {

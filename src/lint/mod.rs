@@ -125,12 +125,12 @@ pub(crate) struct Context<'w> {
     /// configured NodeLocal addresses.
     pub dns_targets: Vec<Endpoint>,
     /// (DNS target, protocol, Service port) → the port the target listens on.
-    pub dns_ports: std::collections::HashMap<(Endpoint, Protocol, u16), u16>,
+    pub dns_ports: foldhash::HashMap<(Endpoint, Protocol, u16), u16>,
     /// Per NetworkPolicy, its notes on egress namespace selectors that match no namespace.
     pub dead_namespace_notes: Vec<Vec<String>>,
     /// Objects with a `netpol-fix.io/ignore` annotation: the only ones worth keeping in a
     /// finding's scope.
-    pub annotated: std::collections::HashSet<ObjectId>,
+    pub annotated: foldhash::HashSet<ObjectId>,
 }
 
 impl Context<'_> {

@@ -66,7 +66,7 @@ fn suppression(object: ObjectId, loc: Location, annotations: &Labels) -> Option<
 
 /// The objects that carry an ignore annotation: the only entries of a finding's scope that a
 /// suppression can match (so findings need keep no others).
-pub(crate) fn annotated(world: &World) -> std::collections::HashSet<ObjectId> {
+pub(crate) fn annotated(world: &World) -> foldhash::HashSet<ObjectId> {
     suppressions(world).into_iter().map(|s| s.object).collect()
 }
 

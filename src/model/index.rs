@@ -2,8 +2,8 @@
 //! map (a Service selector, a new policy's podSelector, the DNS pod labels) selects, found from
 //! its rarest pair instead of a scan.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use foldhash::{HashMap, HashMapExt};
+use std::hash::BuildHasher;
 
 use rayon::slice::ParallelSliceMut;
 
@@ -20,9 +20,7 @@ pub struct WorkloadIndex<'w> {
 }
 
 fn label_hash(namespace: &str, key: &str, value: &str) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    (namespace, key, value).hash(&mut hasher);
-    hasher.finish()
+    foldhash::fast::FixedState::default().hash_one((namespace, key, value))
 }
 
 impl<'w> WorkloadIndex<'w> {

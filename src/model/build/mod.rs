@@ -7,7 +7,8 @@ mod policy;
 mod seldon;
 mod workloads;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 pub use fields::Fields;
 
