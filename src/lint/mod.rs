@@ -260,13 +260,13 @@ pub fn run(
             Check::ApiServerEgress => flows::apiserver_egress(&cx, rule),
             Check::EnvServiceEgress { env } => {
                 flows::service_egress(&cx, rule, &dependencies, |e| {
-                    e.is_some_and(|e| env.contains(&e.to_string()))
+                    e.is_some_and(|e| env.iter().any(|name| name == e))
                 })
             }
             Check::ServiceEgress => flows::service_egress(&cx, rule, &dependencies, |e| {
                 !env_rules
                     .iter()
-                    .any(|(_, env)| e.is_some_and(|e| env.contains(&e.to_string())))
+                    .any(|(_, env)| e.is_some_and(|e| env.iter().any(|name| name == e)))
             }),
             Check::ServiceIngress => flows::service_ingress(&cx, rule, &dependencies),
             Check::HardcodedIp => hardcoded::hardcoded_ips(&cx, rule),
