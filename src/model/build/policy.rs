@@ -1,6 +1,6 @@
 //! NetworkPolicy (networking.k8s.io/v1) → [`Policy`], with the API server's validation.
 
-use super::fields::{Fields, Result};
+use super::fields::{Fields, Result, read_all};
 use crate::diag::Diagnostic;
 use crate::model::{
     DirectionRules, Name, NamespaceScope, Peer, Peers, Policy, PortRule, PortSpec, Ports,
@@ -76,8 +76,9 @@ fn rules(
     let Some(list) = f.get(spec, key) else {
         return Ok(Vec::new());
     };
-    let mut rules = Vec::new();
-    for rule in f.seq(list, key)? {
+    let list = f.seq(list, key)?;
+    let mut rules = Vec::with_capacity(list.len());
+    for rule in list {
         f.map(rule, key)?;
         let peers = match nonempty_list(f, rule, peers_key)? {
             Some(list) => {
@@ -110,11 +111,19 @@ fn nonempty_list<'n, 't>(
     }
 }
 
-/// The successful items; the errors go to `errors`.
-fn keep_ok<T>(items: impl Iterator<Item = Result<T>>, errors: &mut Vec<Diagnostic>) -> Vec<T> {
-    items
-        .filter_map(|r| r.map_err(|e| errors.push(e)).ok())
-        .collect()
+/// The successful items, in a vector of the list's length; the errors go to `errors`.
+fn keep_ok<T>(
+    items: impl ExactSizeIterator<Item = Result<T>>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Ok(item) => out.push(item),
+            Err(e) => errors.push(e),
+        }
+    }
+    out
 }
 
 fn peer(f: Fields, node: &Node, what: &str) -> Result<Peer> {
@@ -285,11 +294,7 @@ fn requirement(f: Fields, expr: &Node) -> Result<Requirement> {
         .get(expr, "operator")
         .ok_or_else(|| f.error(expr, "match expression without `operator`"))?;
     let values: Vec<Name> = match f.get(expr, "values") {
-        Some(v) => f
-            .seq(v, "values")?
-            .iter()
-            .map(|x| f.string(x, "values"))
-            .collect::<Result<_>>()?,
+        Some(v) => read_all(f.seq(v, "values")?, |x| f.string(x, "values"))?,
         None => Vec::new(),
     };
     let op = f.string(op_node, "operator")?;

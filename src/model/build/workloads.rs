@@ -1,6 +1,6 @@
 //! Pod templates of every workload kind (core controllers, bare Pods, Argo templates) → [`Workload`].
 
-use super::fields::{Fields, Result};
+use super::fields::{Fields, Result, read_all};
 use crate::model::{
     Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, Name, ObjectId, Spanned,
     Workload,
@@ -158,11 +158,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
         command: strings(f, c, "command")?,
         args: strings(f, c, "args")?,
         env: match f.get(c, "env") {
-            Some(env) => f
-                .seq(env, "env")?
-                .iter()
-                .map(|e| env_var(f, e))
-                .collect::<Result<_>>()?,
+            Some(env) => read_all(f.seq(env, "env")?, |e| env_var(f, e))?,
             None => Vec::new(),
         },
         env_from: Vec::new(),
@@ -184,11 +180,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
 
 fn strings(f: Fields, c: &Node, key: &str) -> Result<Vec<crate::model::Spanned<Name>>> {
     match f.get(c, key) {
-        Some(list) => f
-            .seq(list, key)?
-            .iter()
-            .map(|n| f.spanned_string(n, key))
-            .collect(),
+        Some(list) => read_all(f.seq(list, key)?, |n| f.spanned_string(n, key)),
         None => Ok(Vec::new()),
     }
 }
