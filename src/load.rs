@@ -239,19 +239,23 @@ fn walk(
         });
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut walk_errors = walk_errors.into_inner().unwrap_or_else(|e| e.into_inner());
-    walk_errors.sort();
+    walk_errors
+        .sort_by_cached_key(|(path, message)| (path_order(Path::new(path)), message.clone()));
     errors.append(&mut walk_errors);
-    // Path order compares component by component; each path is split once, not per comparison.
-    found.par_sort_by_cached_key(|p| {
-        p.components()
-            .map(|c| c.as_os_str().to_os_string())
-            .collect::<Vec<_>>()
-    });
+    found.par_sort_by_cached_key(|p| path_order(p));
     out.extend(
         found
             .into_iter()
             .map(|p| (p.display().to_string(), ToRead::WalkedFile(p))),
     );
+}
+
+/// A key for path order, which compares component by component (`a/b` before `a-c`, unlike
+/// the byte strings); sorting by a cached key splits each path once, not per comparison.
+fn path_order(path: &Path) -> Vec<std::ffi::OsString> {
+    path.components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect()
 }
 
 /// The list behind `mutex`, even if a thread panicked while holding it (a push cannot leave
@@ -554,6 +558,34 @@ mod tests {
             order,
             ["a/a/z.yaml", "a/b.yaml", "a-c.yaml", "a.yaml", "b.yaml"]
         );
+    }
+
+    /// Errors of the walk come in the same path order as the files.
+    #[cfg(unix)]
+    #[test]
+    fn walk_errors_are_in_path_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        for dir in ["a-c", "a"] {
+            std::fs::create_dir(tmp.path().join(dir)).unwrap();
+            // A link to itself cannot be read.
+            std::os::unix::fs::symlink("self.yaml", tmp.path().join(dir).join("self.yaml"))
+                .unwrap();
+        }
+        let loaded = load_with(
+            Sources::default(),
+            &[Input::Path(tmp.path().to_path_buf())],
+            LoadOptions::default(),
+            &|_| (),
+        );
+        let order: Vec<String> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let name = &loaded.sources.get(d.loc.file).name;
+                name[tmp.path().display().to_string().len() + 1..].to_string()
+            })
+            .collect();
+        assert_eq!(order, ["a/self.yaml", "a-c/self.yaml"]);
     }
 
     #[test]
