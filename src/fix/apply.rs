@@ -2,7 +2,7 @@
 //! (bounded). A file whose result no longer loads is left as it was, and a round that would
 //! isolate a pod that was not isolated is undone.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Applicability, Edit, fixes};
@@ -218,9 +218,9 @@ fn error_counts(run: &CheckRun) -> HashMap<String, usize> {
     counts
 }
 
-/// Every (workload, direction) that is isolated.
-fn isolation(run: &CheckRun) -> HashSet<(ObjectId, &'static str)> {
-    let mut out = HashSet::new();
+/// Every (workload, direction) that is isolated, ordered (messages list them in this order).
+fn isolation(run: &CheckRun) -> BTreeSet<(ObjectId, &'static str)> {
+    let mut out = BTreeSet::new();
     for (w, isolated) in run.analysis.world.workloads.iter().zip(&run.isolated) {
         for (d, isolated) in [Direction::Ingress, Direction::Egress].iter().zip(isolated) {
             if *isolated {
