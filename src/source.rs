@@ -202,10 +202,13 @@ impl SourceFile {
     }
 }
 
-/// What proves a text read again is the one analysed.
+/// What proves a text read again is the one analysed. SipHash rather than a faster hash: it
+/// runs once per file, and a different text should not be easy to make hash the same.
 fn fingerprint(text: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(text)
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// All files of one run; a [`FileId`] indexes into it.
