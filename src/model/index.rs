@@ -1,6 +1,6 @@
 //! Workloads by namespace and by template label, built once per run: which workloads a label
 //! map (a Service selector, a new policy's podSelector, the DNS pod labels) selects, found from
-//! its rarest pair instead of a scan.
+//! a rare pair instead of a scan.
 
 use foldhash::{HashMap, HashMapExt};
 use std::hash::BuildHasher;
@@ -61,21 +61,21 @@ impl<'w> WorkloadIndex<'w> {
         labels: &'a Labels,
     ) -> impl Iterator<Item = usize> + 'a {
         // A pair at most one workload has (an `app` label, typically) ends the search.
-        let mut rarest: Option<&[(u64, u32)]> = None;
+        let mut narrowest: Option<&[(u64, u32)]> = None;
         for (k, v) in labels {
             let entries = self.with_label(namespace, k, v);
-            if rarest.is_none_or(|r| entries.len() < r.len()) {
-                rarest = Some(entries);
+            if narrowest.is_none_or(|r| entries.len() < r.len()) {
+                narrowest = Some(entries);
             }
             if entries.len() <= 1 {
                 break;
             }
         }
-        let all_of_namespace = match rarest {
+        let all_of_namespace = match narrowest {
             Some(_) => None,
             None => self.by_namespace.get(namespace),
         };
-        rarest
+        narrowest
             .into_iter()
             .flatten()
             .map(|&(_, w)| w as usize)
