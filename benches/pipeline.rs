@@ -20,9 +20,12 @@ use netpol_fix::load::{Input, LoadOptions};
 #[path = "../examples/gen.rs"]
 mod generator;
 
-// The baseline, and the global allocator (mimalloc, as in the binary) for every stage.
-#[path = "../examples/tokenize.rs"]
+#[path = "../examples/shared/baseline.rs"]
 mod baseline;
+
+/// Every stage, the baseline included, allocates through mimalloc, as the binary does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The tree of `scale`, generated once (seed 1, many files).
 fn tree(scale: &str) -> PathBuf {
