@@ -543,21 +543,29 @@ mod tests {
             )
             .unwrap();
         }
+        let (files, _) = walk_dir(tmp.path());
+        assert_eq!(
+            files,
+            ["a/a/z.yaml", "a/b.yaml", "a-c.yaml", "a.yaml", "b.yaml"]
+        );
+    }
+
+    /// Loads the directory; the names (relative to it) of the files read and of the files
+    /// the diagnostics are about, in their order.
+    fn walk_dir(dir: &Path) -> (Vec<String>, Vec<String>) {
         let loaded = load_with(
             Sources::default(),
-            &[Input::Path(tmp.path().to_path_buf())],
+            &[Input::Path(dir.to_path_buf())],
             LoadOptions::default(),
             &|_| (),
         );
-        let order: Vec<String> = loaded
-            .sources
+        let relative = |name: &str| name[dir.display().to_string().len() + 1..].to_string();
+        let files = loaded.sources.iter().map(|(_, f)| relative(&f.name));
+        let diagnosed = loaded
+            .diagnostics
             .iter()
-            .map(|(_, f)| f.name[tmp.path().display().to_string().len() + 1..].to_string())
-            .collect();
-        assert_eq!(
-            order,
-            ["a/a/z.yaml", "a/b.yaml", "a-c.yaml", "a.yaml", "b.yaml"]
-        );
+            .map(|d| relative(&loaded.sources.get(d.loc.file).name));
+        (files.collect(), diagnosed.collect())
     }
 
     /// Errors of the walk come in the same path order as the files.
@@ -571,21 +579,8 @@ mod tests {
             std::os::unix::fs::symlink("self.yaml", tmp.path().join(dir).join("self.yaml"))
                 .unwrap();
         }
-        let loaded = load_with(
-            Sources::default(),
-            &[Input::Path(tmp.path().to_path_buf())],
-            LoadOptions::default(),
-            &|_| (),
-        );
-        let order: Vec<String> = loaded
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let name = &loaded.sources.get(d.loc.file).name;
-                name[tmp.path().display().to_string().len() + 1..].to_string()
-            })
-            .collect();
-        assert_eq!(order, ["a/self.yaml", "a-c/self.yaml"]);
+        let (_, diagnosed) = walk_dir(tmp.path());
+        assert_eq!(diagnosed, ["a/self.yaml", "a-c/self.yaml"]);
     }
 
     #[test]
