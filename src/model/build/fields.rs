@@ -8,20 +8,6 @@ use crate::yaml::{Node, Value};
 
 pub type Result<T> = std::result::Result<T, Diagnostic>;
 
-/// Reads every item of a YAML list, stopping at the first error, into a vector of the list's
-/// length: a large tree keeps hundreds of thousands of these lists, and collecting would leave
-/// room for more items in each.
-pub fn read_all<'n, 't, T>(
-    items: &'n [Node<'t>],
-    read: impl FnMut(&'n Node<'t>) -> Result<T>,
-) -> Result<Vec<T>> {
-    let mut out = Vec::with_capacity(items.len());
-    for item in items.iter().map(read) {
-        out.push(item?);
-    }
-    Ok(out)
-}
-
 /// Reads fields of one object, turning type mismatches into positioned errors.
 #[derive(Clone, Copy)]
 pub struct Fields<'o> {
@@ -162,6 +148,26 @@ impl<'o> Fields<'o> {
                 Ok((key, value))
             })
             .collect()
+    }
+
+    /// Every item of the list at `key` read with `read` (none when it is absent or null),
+    /// stopping at the first error, in a vector of the list's length: a large tree keeps
+    /// hundreds of thousands of these lists, and collecting would leave room in each.
+    pub fn opt_list<'n, 't, T>(
+        &self,
+        parent: &'n Node<'t>,
+        key: &str,
+        read: impl FnMut(&'n Node<'t>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let items = match self.get(parent, key) {
+            Some(list) => self.seq(list, key)?,
+            None => &[],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items.iter().map(read) {
+            out.push(item?);
+        }
+        Ok(out)
     }
 
     pub fn opt_labels(&self, parent: &Node, key: &str) -> Result<Labels> {

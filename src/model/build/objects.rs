@@ -23,33 +23,30 @@ pub fn service(f: Fields) -> Result<Service> {
         .get(spec, "selector")
         .map(|s| f.labels(s, "selector"))
         .transpose()?;
-    let mut ports = Vec::new();
-    if let Some(list) = f.get(spec, "ports") {
-        for p in f.seq(list, "ports")? {
-            let port = match f.get(p, "port") {
-                Some(n) => f.port(n, "port")?,
-                None => return Err(f.error(p, "service port without `port`")),
-            };
-            let protocol = match f.opt_string(p, "protocol")? {
-                Some(name) => Protocol::parse(&name)
-                    .ok_or_else(|| f.error(p, format!("unknown protocol `{name}`")))?,
-                None => Protocol::Tcp,
-            };
-            let target = match f.get(p, "targetPort") {
-                None => TargetPort::Number(port),
-                Some(t) if t.as_scalar().is_some_and(|s| s.as_int().is_some()) => {
-                    TargetPort::Number(f.port(t, "targetPort")?)
-                }
-                Some(t) => TargetPort::Name(f.string(t, "targetPort")?),
-            };
-            ports.push(ServicePort {
-                name: f.opt_string(p, "name")?,
-                port,
-                protocol,
-                target,
-            });
-        }
-    }
+    let ports = f.opt_list(spec, "ports", |p| {
+        let port = match f.get(p, "port") {
+            Some(n) => f.port(n, "port")?,
+            None => return Err(f.error(p, "service port without `port`")),
+        };
+        let protocol = match f.opt_string(p, "protocol")? {
+            Some(name) => Protocol::parse(&name)
+                .ok_or_else(|| f.error(p, format!("unknown protocol `{name}`")))?,
+            None => Protocol::Tcp,
+        };
+        let target = match f.get(p, "targetPort") {
+            None => TargetPort::Number(port),
+            Some(t) if t.as_scalar().is_some_and(|s| s.as_int().is_some()) => {
+                TargetPort::Number(f.port(t, "targetPort")?)
+            }
+            Some(t) => TargetPort::Name(f.string(t, "targetPort")?),
+        };
+        Ok(ServicePort {
+            name: f.opt_string(p, "name")?,
+            port,
+            protocol,
+            target,
+        })
+    })?;
     let mut cluster_ips = Vec::new();
     for key in ["clusterIP", "clusterIPs"] {
         if let Some(n) = f.get(spec, key) {
@@ -148,16 +145,13 @@ pub fn service_account(f: Fields) -> Result<ServiceAccount> {
 
 pub fn binding(f: Fields, kind: &str) -> Result<Binding> {
     let meta = f.meta(kind, kind == "RoleBinding")?;
-    let mut subjects = Vec::new();
-    if let Some(list) = f.get(&f.object.node, "subjects") {
-        for s in f.seq(list, "subjects")? {
-            subjects.push(Subject {
-                kind: f.opt_string(s, "kind")?.unwrap_or_default(),
-                name: f.opt_string(s, "name")?.unwrap_or_default(),
-                namespace: f.opt_string(s, "namespace")?.unwrap_or_default(),
-            });
-        }
-    }
+    let subjects = f.opt_list(&f.object.node, "subjects", |s| {
+        Ok(Subject {
+            kind: f.opt_string(s, "kind")?.unwrap_or_default(),
+            name: f.opt_string(s, "name")?.unwrap_or_default(),
+            namespace: f.opt_string(s, "namespace")?.unwrap_or_default(),
+        })
+    })?;
     Ok(Binding { meta, subjects })
 }
 

@@ -1,6 +1,6 @@
 //! NetworkPolicy (networking.k8s.io/v1) → [`Policy`], with the API server's validation.
 
-use super::fields::{Fields, Result, read_all};
+use super::fields::{Fields, Result};
 use crate::diag::Diagnostic;
 use crate::model::{
     DirectionRules, Name, NamespaceScope, Peer, Peers, Policy, PortRule, PortSpec, Ports,
@@ -73,12 +73,7 @@ fn rules(
     peers_key: &str,
     errors: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Rule>> {
-    let Some(list) = f.get(spec, key) else {
-        return Ok(Vec::new());
-    };
-    let list = f.seq(list, key)?;
-    let mut rules = Vec::with_capacity(list.len());
-    for rule in list {
+    f.opt_list(spec, key, |rule| {
         f.map(rule, key)?;
         let peers = match nonempty_list(f, rule, peers_key)? {
             Some(list) => {
@@ -90,13 +85,12 @@ fn rules(
             Some(list) => Ports::Listed(keep_ok(list.iter().map(|p| port_rule(f, p)), errors)),
             None => Ports::Any,
         };
-        rules.push(Rule {
+        Ok(Rule {
             loc: f.at(rule),
             peers,
             ports,
-        });
-    }
-    Ok(rules)
+        })
+    })
 }
 
 /// A list field that is present and has items (absent, null and `[]` all mean "any").
@@ -293,10 +287,7 @@ fn requirement(f: Fields, expr: &Node) -> Result<Requirement> {
     let op_node = f
         .get(expr, "operator")
         .ok_or_else(|| f.error(expr, "match expression without `operator`"))?;
-    let values: Vec<Name> = match f.get(expr, "values") {
-        Some(v) => read_all(f.seq(v, "values")?, |x| f.string(x, "values"))?,
-        None => Vec::new(),
-    };
+    let values: Vec<Name> = f.opt_list(expr, "values", |x| f.string(x, "values"))?;
     let op = f.string(op_node, "operator")?;
     let needs_values = match op.as_str() {
         "In" | "NotIn" => true,

@@ -1,6 +1,6 @@
 //! Pod templates of every workload kind (core controllers, bare Pods, Argo templates) → [`Workload`].
 
-use super::fields::{Fields, Result, read_all};
+use super::fields::{Fields, Result};
 use crate::model::{
     Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, Name, ObjectId, Spanned,
     Workload,
@@ -157,10 +157,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
         // Fields are read in this order, which is the order their errors are reported in.
         command: strings(f, c, "command")?,
         args: strings(f, c, "args")?,
-        env: match f.get(c, "env") {
-            Some(env) => read_all(f.seq(env, "env")?, |e| env_var(f, e))?,
-            None => Vec::new(),
-        },
+        env: f.opt_list(c, "env", |e| env_var(f, e))?,
         env_from: Vec::new(),
     };
     if let Some(env_from) = f.get(c, "envFrom") {
@@ -179,10 +176,7 @@ fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> R
 }
 
 fn strings(f: Fields, c: &Node, key: &str) -> Result<Vec<crate::model::Spanned<Name>>> {
-    match f.get(c, key) {
-        Some(list) => read_all(f.seq(list, key)?, |n| f.spanned_string(n, key)),
-        None => Ok(Vec::new()),
-    }
+    f.opt_list(c, key, |n| f.spanned_string(n, key))
 }
 
 fn env_var(f: Fields, e: &Node) -> Result<EnvVar> {
