@@ -74,8 +74,11 @@ struct Index<'r> {
 
 /// The fix of every finding, in the order of `run.findings`; `Err` says why there is none.
 pub fn fixes(run: &CheckRun) -> impl Iterator<Item = Result<Fix, String>> + '_ {
-    in_order(run, Render::Edits)
+    in_order(run, Render::Edits, CHUNK)
 }
+
+/// Findings whose fixes are computed together.
+const CHUNK: usize = 1024;
 
 /// Fixes in the order of the findings, computed a chunk at a time (so a report never holds
 /// them all) and in parallel within a chunk.
@@ -85,12 +88,15 @@ pub fn fixes(run: &CheckRun) -> impl Iterator<Item = Result<Fix, String>> + '_ {
 /// existing names alone; in order, a fix that took a name an earlier fix had taken is computed
 /// again against those too. The first free name against fewer names, when it is free against
 /// all, is the first free name against all, so the result is that of computing one at a time.
-fn in_order(run: &CheckRun, render: Render) -> impl Iterator<Item = Result<Fix, String>> + '_ {
-    const CHUNK: usize = 1024;
+fn in_order(
+    run: &CheckRun,
+    render: Render,
+    chunk: usize,
+) -> impl Iterator<Item = Result<Fix, String>> + '_ {
     let index = Index::new(run);
     let mut added = HashSet::new();
     let none = HashSet::new();
-    run.findings.chunks(CHUNK).flat_map(move |chunk| {
+    run.findings.chunks(chunk).flat_map(move |chunk| {
         let first_tries: Vec<_> = chunk
             .par_iter()
             .map(|f| fix_for(f, &index, render, &none))
@@ -118,7 +124,7 @@ pub struct Summary {
 
 /// [`fixes`] as reports need them: the same titles (and added policy names), no edits.
 pub fn summaries(run: &CheckRun) -> impl Iterator<Item = Result<Summary, String>> + '_ {
-    in_order(run, Render::TitleOnly).map(|fix| {
+    in_order(run, Render::TitleOnly, CHUNK).map(|fix| {
         fix.map(|fix| Summary {
             title: fix.title,
             applicability: fix.applicability,
@@ -556,5 +562,50 @@ fn insert_document_after(
         file,
         span: Span::new(at, at),
         replacement: format!("{lead}---{nl}{doc}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{CheckOptions, check};
+    use crate::load::Input;
+
+    /// Names taken by the fixes of one chunk stay taken in the next: with a chunk per
+    /// finding, the second workload named `web` still gets `-3` (`-2` went to the first).
+    #[test]
+    fn added_names_stay_taken_across_chunks() {
+        let workload = |kind: &str, app: &str| Input::Text {
+            name: format!("{kind}.yaml"),
+            text: format!(
+                "apiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: web, namespace: shop}}\nspec:\n  selector: {{matchLabels: {{app: {app}}}}}\n  template:\n    metadata: {{labels: {{app: {app}}}}}\n    spec: {{containers: [{{name: web, image: web}}]}}\n"
+            ),
+        };
+        let policies = Input::Text {
+            name: "policies.yaml".into(),
+            text: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Egress]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web-allow-dns, namespace: shop}\nspec: {podSelector: {matchLabels: {app: nobody}}, policyTypes: [Ingress]}\n".into(),
+        };
+        let inputs = [
+            workload("Deployment", "web"),
+            workload("StatefulSet", "web-db"),
+            policies,
+        ];
+        let run = check(&inputs, &CheckOptions::default());
+        let titles = |chunk| -> Vec<String> {
+            in_order(&run, Render::TitleOnly, chunk)
+                .map(|fix| fix.unwrap().title)
+                .collect()
+        };
+        let one_per_chunk = titles(1);
+        assert_eq!(one_per_chunk.len(), 2, "{one_per_chunk:?}");
+        assert!(
+            one_per_chunk[0].contains("shop/web-allow-dns-2 "),
+            "{one_per_chunk:?}"
+        );
+        assert!(
+            one_per_chunk[1].contains("shop/web-allow-dns-3 "),
+            "{one_per_chunk:?}"
+        );
+        assert_eq!(one_per_chunk, titles(CHUNK));
     }
 }
