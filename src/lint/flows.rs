@@ -195,35 +195,33 @@ pub(crate) fn dead_namespace_notes(cx: &Context) -> Vec<Vec<String>> {
             let DirectionRules::Isolates(rules) = &cx.world.policies[p].egress else {
                 return Vec::new();
             };
-            let mut notes = Vec::new();
-            for rule in rules {
-                let Peers::Listed(peers) = &rule.peers else {
-                    continue;
-                };
-                for peer in peers {
-                    if let Peer::Pods {
-                        namespaces: NamespaceScope::Matching(sel),
-                        ..
-                    } = peer
-                    {
-                        let matches_none = !sel.selects_everything()
-                            && !cx.world.namespaces.iter().any(|n| sel.matches(&n.labels));
-                        if matches_none {
-                            notes.push(format!(
-                                " Note: {} selects namespaces with `{sel}`, which no namespace has; every namespace carries `kubernetes.io/metadata.name=<name>` (a `name` label exists only where someone added it).",
-                                policy_names(
-                                    cx,
-                                    &Isolators {
-                                        kubernetes: vec![p],
-                                        calico: Vec::new()
-                                    }
-                                )
-                            ));
-                        }
-                    }
-                }
-            }
-            notes
+            let listed = rules.iter().filter_map(|rule| match &rule.peers {
+                Peers::Listed(peers) => Some(peers),
+                _ => None,
+            });
+            let namespace_selectors = listed.flatten().filter_map(|peer| match peer {
+                Peer::Pods {
+                    namespaces: NamespaceScope::Matching(sel),
+                    ..
+                } => Some(sel),
+                _ => None,
+            });
+            namespace_selectors
+                .filter(|sel| {
+                    !sel.selects_everything()
+                        && !cx.world.namespaces.iter().any(|n| sel.matches(&n.labels))
+                })
+                .map(|sel| {
+                    let policy = Isolators {
+                        kubernetes: vec![p],
+                        calico: Vec::new(),
+                    };
+                    format!(
+                        " Note: {} selects namespaces with `{sel}`, which no namespace has; every namespace carries `kubernetes.io/metadata.name=<name>` (a `name` label exists only where someone added it).",
+                        policy_names(cx, &policy)
+                    )
+                })
+                .collect()
         })
         .collect()
 }
