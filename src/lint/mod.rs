@@ -243,13 +243,15 @@ pub fn run(
     timings.count("distinct selectors", cx.engine.distinct_selectors as u64);
     let check_start = std::time::Instant::now();
     let dependencies = flows::dependencies(&cx);
-    let env_rules: Vec<(&Rule, &[String])> = rules
+    // Variables an env-named rule claims; `service-egress` leaves their dependencies to it.
+    let claimed_env: Vec<&[String]> = rules
         .iter()
         .filter_map(|r| match &r.check {
-            Check::EnvServiceEgress { env } => Some((r, env.as_slice())),
+            Check::EnvServiceEgress { env } => Some(env.as_slice()),
             _ => None,
         })
         .collect();
+    let names = |env: &[String], var: Option<&str>| var.is_some_and(|v| env.iter().any(|n| n == v));
     // Rules are independent: checked in parallel, concatenated in catalogue order.
     let per_rule: Vec<Vec<Finding>> = rules
         .par_iter()
@@ -259,14 +261,10 @@ pub fn run(
             }
             Check::ApiServerEgress => flows::apiserver_egress(&cx, rule),
             Check::EnvServiceEgress { env } => {
-                flows::service_egress(&cx, rule, &dependencies, |e| {
-                    e.is_some_and(|e| env.iter().any(|name| name == e))
-                })
+                flows::service_egress(&cx, rule, &dependencies, |var| names(env, var))
             }
-            Check::ServiceEgress => flows::service_egress(&cx, rule, &dependencies, |e| {
-                !env_rules
-                    .iter()
-                    .any(|(_, env)| e.is_some_and(|e| env.iter().any(|name| name == e)))
+            Check::ServiceEgress => flows::service_egress(&cx, rule, &dependencies, |var| {
+                !claimed_env.iter().any(|env| names(env, var))
             }),
             Check::ServiceIngress => flows::service_ingress(&cx, rule, &dependencies),
             Check::HardcodedIp => hardcoded::hardcoded_ips(&cx, rule),
