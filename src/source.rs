@@ -185,21 +185,16 @@ impl SourceFile {
         })
     }
 
-    /// Number of lines (a final line break starts an empty last line).
-    pub fn line_count(&self) -> usize {
-        self.line_starts.len()
-    }
-
     /// 0-based index of the line holding a byte offset (clamped to the text).
     pub fn line_index(&self, offset: u32) -> usize {
         let offset = offset.min(self.len);
         self.line_starts.partition_point(|&s| s <= offset) - 1
     }
 
-    /// Bytes of the lines `first..=last` (0-based, clamped to the text), with their breaks.
-    pub fn line_bytes(&self, first: usize, last: usize) -> std::ops::Range<usize> {
+    /// Bytes of a line (0-based, clamped to the text), with its line break.
+    pub fn line_bytes(&self, line: usize) -> std::ops::Range<usize> {
         let at = |line: usize| self.line_starts.get(line).map_or(self.len, |&s| s) as usize;
-        at(first)..at(last.saturating_add(1))
+        at(line)..at(line.saturating_add(1))
     }
 
     /// Line and character column of a byte offset (clamped to the text).

@@ -1,22 +1,17 @@
-//! `check` output: human (miette excerpts), json, sarif 2.1.0 and GitHub workflow commands.
+//! `check` output: human (excerpts), json, sarif 2.1.0 and GitHub workflow commands.
 
-use std::fmt;
 use std::io::{self, Write};
-use std::sync::Arc;
 
-use miette::{
-    Diagnostic as MietteDiagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan,
-    MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents,
-};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use super::excerpt::{Excerpt, Level};
 use crate::check::CheckRun;
 use crate::diag::{Diagnostic, Severity};
 use crate::fix::Summary;
 use crate::lint::Finding;
 use crate::lint::catalog::Rule;
-use crate::source::{FileId, Location, SourceFile, Sources};
+use crate::source::{Location, Sources};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -64,177 +59,12 @@ fn position(sources: &Sources, loc: Location) -> (String, u32, u32) {
 
 // ---------- human ----------
 
-/// One excerpt: a file, labels on it, and more excerpts related to it. When the file may not be
-/// shown, the labels are positions written into the message instead.
-struct Excerpt<'a> {
-    message: String,
-    severity: miette::Severity,
-    code: Option<String>,
-    help: Option<String>,
-    file: FileId,
-    /// The file's text, or why it is withheld.
-    source: Result<Shown<'a>, &'static str>,
-    labels: Vec<LabeledSpan>,
-    related: Vec<Excerpt<'a>>,
-}
-
-impl<'a> Excerpt<'a> {
-    fn new(
-        sources: &'a Sources,
-        loc: Location,
-        message: String,
-        severity: miette::Severity,
-    ) -> Self {
-        Excerpt {
-            message,
-            severity,
-            code: None,
-            help: None,
-            file: loc.file,
-            source: shown_source(sources, loc.file),
-            labels: Vec::new(),
-            related: Vec::new(),
-        }
-    }
-
-    /// Labels `loc` (in this excerpt's file) with `text`.
-    fn label(&mut self, sources: &Sources, loc: Location, text: &str) {
-        match &self.source {
-            Ok(source) => self.labels.push(label(&source.text, loc, text)),
-            Err(why) => {
-                let file = sources.get(loc.file);
-                let lc = file.line_col(loc.span.start);
-                self.message.push_str(&format!(
-                    "\n  --> {}:{}:{}: {text} (excerpt withheld: {why})",
-                    file.name, lc.line, lc.column
-                ));
-            }
-        }
-    }
-}
-
-fn shown_source(sources: &Sources, file: FileId) -> Result<Shown<'_>, &'static str> {
-    let file = sources.get(file);
-    match (file.excerpt_withheld(), file.text()) {
-        (None, Some(text)) => Ok(Shown {
-            file,
-            text: text.clone(),
-        }),
-        (why, _) => Err(why.unwrap_or("the file cannot be read again")),
-    }
-}
-
-/// A shown file as miette reads it. A span's context lines come from the file's line index;
-/// miette's own reader of a `str` scans the text from its start for every label, and counts
-/// the lines before a span into the snippet's line count, which merges every later label of a
-/// file into one excerpt of all the lines between them.
-#[derive(Debug)]
-struct Shown<'a> {
-    file: &'a SourceFile,
-    text: Arc<str>,
-}
-
-impl SourceCode for Shown<'_> {
-    fn read_span<'b>(
-        &'b self,
-        span: &SourceSpan,
-        lines_before: usize,
-        lines_after: usize,
-    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
-        let start = span.offset();
-        let end = start + span.len();
-        if end > self.text.len() {
-            return Err(MietteError::OutOfBounds);
-        }
-        let first = self.file.line_index(start as u32);
-        let last = self
-            .file
-            .line_index(end.saturating_sub(1).max(start) as u32);
-        let top = first.saturating_sub(lines_before);
-        let bottom = (last + lines_after).min(self.file.line_count() - 1);
-        let lines = self.file.line_bytes(top, bottom);
-        // Without lines before, the contents start at the span, as miette's readers do.
-        let (from, column) = if lines_before == 0 {
-            (start, self.file.line_col(start as u32).column as usize - 1)
-        } else {
-            (lines.start, 0)
-        };
-        let data = &self.text.as_bytes()[from..lines.end];
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.file.name.clone(),
-            data,
-            (from, data.len()).into(),
-            top,
-            column,
-            bottom - top + 1,
-        )))
-    }
-}
-
-impl fmt::Debug for Excerpt<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl fmt::Display for Excerpt<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Excerpt<'_> {}
-
-impl MietteDiagnostic for Excerpt<'_> {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.code
-            .as_ref()
-            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
-    }
-    fn severity(&self) -> Option<miette::Severity> {
-        Some(self.severity)
-    }
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
-    }
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().ok().map(|s| s as &dyn SourceCode)
-    }
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(self.labels.iter().cloned()))
-    }
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn MietteDiagnostic> + 'a>> {
-        if self.related.is_empty() {
-            return None;
-        }
-        Some(Box::new(
-            self.related.iter().map(|r| r as &dyn MietteDiagnostic),
-        ))
-    }
-}
-
-fn miette_severity(s: Severity) -> miette::Severity {
+fn level(s: Severity) -> Level {
     match s {
-        Severity::Error => miette::Severity::Error,
-        Severity::Warning => miette::Severity::Warning,
-        Severity::Info => miette::Severity::Advice,
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+        Severity::Info => Level::Advice,
     }
-}
-
-/// A label on the first line of a location (objects span whole documents).
-fn label(file: &str, loc: Location, text: &str) -> LabeledSpan {
-    let start = (loc.span.start as usize).min(file.len());
-    let line_end = file[start..]
-        .find(['\n', '\r'])
-        .map_or(file.len(), |i| start + i);
-    let end = (loc.span.end as usize).clamp(start, line_end);
-    LabeledSpan::new(
-        Some(text.to_string()),
-        start,
-        end.max(start + usize::from(end == start && start < line_end)) - start,
-    )
 }
 
 fn finding_excerpt<'a>(
@@ -242,12 +72,7 @@ fn finding_excerpt<'a>(
     f: &Finding,
     fix: &Result<Summary, String>,
 ) -> Excerpt<'a> {
-    let mut excerpt = Excerpt::new(
-        sources,
-        f.loc,
-        f.message.clone(),
-        miette_severity(f.severity),
-    );
+    let mut excerpt = Excerpt::new(sources, f.loc, f.message.clone(), level(f.severity));
     excerpt.code = Some(f.rule.clone());
     excerpt.help = Some(match fix {
         Ok(fix) => format!(
@@ -260,36 +85,13 @@ fn finding_excerpt<'a>(
     });
     excerpt.label(sources, f.loc, &f.label);
     for r in &f.related {
-        if r.loc.file == f.loc.file {
-            excerpt.label(sources, r.loc, &r.label);
-            continue;
-        }
-        // One excerpt per other file, with all its labels.
-        let index = match excerpt.related.iter().position(|e| e.file == r.loc.file) {
-            Some(i) => i,
-            None => {
-                let name = &sources.get(r.loc.file).name;
-                excerpt.related.push(Excerpt::new(
-                    sources,
-                    r.loc,
-                    format!("see {name}"),
-                    miette::Severity::Advice,
-                ));
-                excerpt.related.len() - 1
-            }
-        };
-        excerpt.related[index].label(sources, r.loc, &r.label);
+        excerpt.label_anywhere(sources, r.loc, &r.label);
     }
     excerpt
 }
 
 fn diagnostic_excerpt<'a>(sources: &'a Sources, d: &Diagnostic) -> Excerpt<'a> {
-    let mut excerpt = Excerpt::new(
-        sources,
-        d.loc,
-        d.message.clone(),
-        miette_severity(d.severity),
-    );
+    let mut excerpt = Excerpt::new(sources, d.loc, d.message.clone(), level(d.severity));
     excerpt.help = d.help.clone();
     excerpt.label(sources, d.loc, "here");
     excerpt
@@ -301,28 +103,19 @@ fn write_human(
     fixes: &mut Fixes,
     color: bool,
 ) -> io::Result<()> {
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let sources = &run.analysis.sources;
-    let render = |excerpt: &Excerpt| {
-        let mut text = String::new();
-        handler
-            .render_report(&mut text, excerpt)
-            .map_err(io::Error::other)?;
+    let render = |excerpt: Excerpt| {
+        let mut text = excerpt.render(color);
         text.push('\n');
         Ok(text)
     };
     for diagnostic in &run.analysis.diagnostics {
-        out.write_all(render(&diagnostic_excerpt(sources, diagnostic))?.as_bytes())?;
+        out.write_all(render(diagnostic_excerpt(sources, diagnostic))?.as_bytes())?;
     }
     let findings = run.findings.iter().zip(fixes);
     in_parallel_chunks(
         findings,
-        |(f, fix)| render(&finding_excerpt(sources, f, fix)),
+        |(f, fix)| render(finding_excerpt(sources, f, fix)),
         |text| out.write_all(text.as_bytes()),
     )?;
     let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
@@ -645,108 +438,4 @@ fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::Span;
-
-    /// A file of `lines` lines `line N`, with a label on each of `labelled` (1-based) lines,
-    /// rendered as one excerpt.
-    fn rendered(text: &str, labelled: &[usize]) -> String {
-        let mut sources = Sources::default();
-        let file = sources.add(SourceFile::new("f.yaml".into(), text.into()));
-        let at_line = |n: usize| {
-            let start: usize = text.split_inclusive('\n').take(n - 1).map(str::len).sum();
-            Location {
-                file,
-                span: Span::new(start, start + 4),
-            }
-        };
-        let mut excerpt = Excerpt::new(
-            &sources,
-            at_line(labelled[0]),
-            "m".into(),
-            miette::Severity::Error,
-        );
-        for &n in labelled {
-            excerpt.label(&sources, at_line(n), &format!("label {n}"));
-        }
-        let mut out = String::new();
-        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
-            .render_report(&mut out, &excerpt)
-            .unwrap();
-        out
-    }
-
-    fn numbered(lines: usize) -> String {
-        (1..=lines).map(|n| format!("line {n}\n")).collect()
-    }
-
-    #[test]
-    fn distant_labels_of_one_file_are_separate_excerpts_of_their_own_lines() {
-        let out = rendered(&numbered(300), &[5, 40, 60, 200]);
-        let shown = [
-            "line 4\n",
-            "line 6\n",
-            "line 39\n",
-            "line 41\n",
-            "line 59\n",
-            "line 201\n",
-        ];
-        for shown in shown {
-            assert!(out.contains(shown), "{shown:?} missing from\n{out}");
-        }
-        // miette's own reader merged every label after the first few into one excerpt of all
-        // the lines between them.
-        for hidden in [
-            "line 3\n",
-            "line 7\n",
-            "line 50\n",
-            "line 198\n",
-            "line 202\n",
-        ] {
-            assert!(!out.contains(hidden), "{hidden:?} shown in\n{out}");
-        }
-        assert!(out.contains("[f.yaml:200:1]"), "{out}");
-        assert_eq!(out.matches("╭─[").count(), 4, "{out}");
-    }
-
-    #[test]
-    fn labels_whose_context_lines_touch_share_one_excerpt() {
-        // Lines 4-6 and 7-9: no line between them is left out, so no need for two excerpts.
-        let out = rendered(&numbered(20), &[5, 8]);
-        assert_eq!(out.matches("╭─[").count(), 1, "{out}");
-        assert!(
-            out.contains("line 9\n") && !out.contains("line 10\n"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn a_span_past_the_text_reads_as_out_of_bounds() {
-        let mut sources = Sources::default();
-        let id = sources.add(SourceFile::new("f".into(), "ab\ncd".into()));
-        let shown = shown_source(&sources, id).unwrap();
-        assert!(shown.read_span(&(4, 2).into(), 1, 1).is_err());
-        let last = shown.read_span(&(3, 2).into(), 1, 1).unwrap();
-        assert_eq!((last.line(), last.line_count()), (0, 2));
-        assert_eq!(last.data(), b"ab\ncd");
-        let exact = shown.read_span(&(4, 1).into(), 0, 0).unwrap();
-        assert_eq!(
-            (exact.line(), exact.column(), exact.data()),
-            (1, 1, &b"d"[..])
-        );
-    }
-
-    #[test]
-    fn columns_of_a_span_count_characters() {
-        let mut sources = Sources::default();
-        let id = sources.add(SourceFile::new("f".into(), "é: ü1\n".into()));
-        let shown = shown_source(&sources, id).unwrap();
-        // `1` is byte 6 and character 4 of its line (both 0-based).
-        let at = shown.read_span(&(6, 1).into(), 0, 0).unwrap();
-        assert_eq!((at.line(), at.column()), (0, 4));
-    }
 }

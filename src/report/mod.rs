@@ -1,5 +1,6 @@
 //! Rendering: diagnostics, `explain` verdicts and `graph` listings, written to any `io::Write`.
 
+mod excerpt;
 pub mod explain;
 pub mod findings;
 pub mod graph;
