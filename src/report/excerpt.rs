@@ -6,6 +6,8 @@
 //! when given each span's lines), every label here is on one line, and text is wrapped at
 //! spaces only, so names such as `kube-system` survive whole for search and copying.
 
+use std::fmt::Write as _;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -59,12 +61,23 @@ struct Paint(bool);
 
 impl Paint {
     fn put(self, out: &mut String, style: &str, text: &str) {
-        if self.0 && !text.is_empty() {
+        self.with(out, style, |out| out.push_str(text));
+    }
+
+    /// Whatever `write` appends, in `style`.
+    fn with(self, out: &mut String, style: &str, write: impl FnOnce(&mut String)) {
+        let start = out.len();
+        if self.0 {
             out.push_str(style);
-            out.push_str(text);
-            out.push_str(RESET);
-        } else {
-            out.push_str(text);
+        }
+        let text = out.len();
+        write(out);
+        if self.0 {
+            if out.len() == text {
+                out.truncate(start);
+            } else {
+                out.push_str(RESET);
+            }
         }
     }
 }
@@ -239,27 +252,31 @@ struct Snippet<'t> {
 }
 
 impl Snippet<'_> {
-    fn write(&self, out: &mut String, lines: std::ops::RangeInclusive<usize>, labels: &[Placed]) {
+    fn write(&self, out: &mut String, lines: RangeInclusive<usize>, mut labels: &[Placed]) {
         let paint = self.paint;
         let first = self.file.line_col(labels[0].label.start as u32);
         push_spaces(out, self.gutter + 2);
         paint.put(out, DIM, "╭─[");
-        let at = format!("{}:{}:{}", self.file.name, first.line, first.column);
-        paint.put(out, LINK, &at);
+        paint.with(out, LINK, |out| {
+            _ = write!(out, "{}:{}", self.file.name, first);
+        });
         paint.put(out, DIM, "]");
         out.push('\n');
         for line in lines {
             let bytes = self.file.line_bytes(line);
             let content = self.text[bytes.clone()].trim_end_matches(['\n', '\r']);
-            let number = format!(" {:>w$} │", line + 1, w = self.gutter);
-            paint.put(out, DIM, &number);
+            paint.with(out, DIM, |out| {
+                _ = write!(out, " {:>w$} │", line + 1, w = self.gutter);
+            });
             if !content.is_empty() {
                 out.push(' ');
                 push_visible(out, content);
             }
             out.push('\n');
-            let on_line: Vec<Placed> = labels.iter().filter(|p| p.line == line).copied().collect();
-            self.write_labels(out, content, bytes.start, &on_line);
+            // Labels are in line order.
+            let on_line = labels.partition_point(|p| p.line <= line);
+            self.write_labels(out, content, bytes.start, &labels[..on_line]);
+            labels = &labels[on_line..];
         }
         push_spaces(out, self.gutter + 2);
         paint.put(out, DIM, "╰────");
@@ -289,8 +306,11 @@ impl Snippet<'_> {
             for &(start, width, p) in &row {
                 push_spaces(out, start - at);
                 let middle = width / 2;
-                let line = format!("{}┬{}", "─".repeat(middle), "─".repeat(width - middle - 1));
-                self.paint.put(out, p.colour, &line);
+                self.paint.with(out, p.colour, |out| {
+                    out.extend(std::iter::repeat_n('─', middle));
+                    out.push('┬');
+                    out.extend(std::iter::repeat_n('─', width - middle - 1));
+                });
                 at = start + width;
             }
             out.push('\n');
@@ -305,8 +325,10 @@ impl Snippet<'_> {
                 }
                 let (start, width, p) = row[shown];
                 push_spaces(out, start + width / 2 - at);
-                self.paint
-                    .put(out, p.colour, &format!("╰── {}", p.label.text));
+                self.paint.with(out, p.colour, |out| {
+                    out.push_str("╰── ");
+                    out.push_str(&p.label.text);
+                });
                 out.push('\n');
             }
         }
@@ -321,12 +343,30 @@ impl Snippet<'_> {
 }
 
 fn push_spaces(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let now = left.min(SPACES.len());
+        out.push_str(&SPACES[..now]);
+        left -= now;
+    }
 }
 
 /// Columns `text` takes in an excerpt (see [`push_visible`]).
 fn columns(text: &str) -> usize {
+    if text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return text.len();
+    }
     text.chars().map(visible_width).sum()
+}
+
+/// Columns of message or help text.
+fn text_width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.width()
+    }
 }
 
 fn visible_width(c: char) -> usize {
@@ -357,7 +397,7 @@ fn wrap(out: &mut String, paint: Paint, style: &str, text: &str, first: &str, re
     let start_line = |out: &mut String, prefix: &str| {
         let mark = prefix.trim_end();
         paint.put(out, style, mark);
-        (mark.width(), prefix.len() - mark.len())
+        (text_width(mark), prefix.len() - mark.len())
     };
     let mut prefix = first;
     for paragraph in text.split('\n') {
@@ -366,7 +406,7 @@ fn wrap(out: &mut String, paint: Paint, style: &str, text: &str, first: &str, re
         let mut gap = spaces + indent;
         let mut empty = true;
         for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
-            let width = word.width();
+            let width = text_width(word);
             if !empty && column + gap + width > WIDTH {
                 out.push('\n');
                 (column, gap) = start_line(out, rest);
