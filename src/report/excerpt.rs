@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthChar;
 
 use crate::source::{FileId, Location, SourceFile, Sources};
 
@@ -201,10 +201,12 @@ impl<'a> Excerpt<'a> {
     /// The labelled lines, a line of context around each, and labels whose context lines
     /// touch or overlap in one snippet.
     fn write_snippets(&self, out: &mut String, paint: Paint, file: &SourceFile, text: &str) {
+        // The last line with text: the empty line after a final line break is shown only
+        // when a label is on it (say, an error at the end of the file).
         let last_line = file.line_index(text.len().saturating_sub(1) as u32);
         let mut labels: Vec<Placed> = (self.labels.iter().enumerate())
             .map(|(colour, label)| Placed {
-                line: file.line_index(label.start as u32).min(last_line),
+                line: file.line_index(label.start as u32),
                 colour: HIGHLIGHTS[colour % HIGHLIGHTS.len()],
                 label,
             })
@@ -213,7 +215,7 @@ impl<'a> Excerpt<'a> {
         let mut snippets: Vec<(usize, usize, Vec<Placed>)> = Vec::new();
         for placed in labels {
             let line = placed.line;
-            let (top, bottom) = (line.saturating_sub(1), (line + 1).min(last_line));
+            let (top, bottom) = (line.saturating_sub(1), (line + 1).min(last_line).max(line));
             match snippets.last_mut() {
                 Some((_, end, members)) if top <= *end + 1 => {
                     *end = bottom.max(*end);
@@ -258,7 +260,8 @@ impl Snippet<'_> {
         push_spaces(out, self.gutter + 2);
         paint.put(out, DIM, "╭─[");
         paint.with(out, LINK, |out| {
-            _ = write!(out, "{}:{}", self.file.name, first);
+            push_visible(out, &self.file.name);
+            _ = write!(out, ":{first}");
         });
         paint.put(out, DIM, "]");
         out.push('\n');
@@ -314,22 +317,25 @@ impl Snippet<'_> {
                 at = start + width;
             }
             out.push('\n');
-            // The rightmost text first, so the pointers of the others pass beside it.
+            // The rightmost text first, so the pointers of the others pass beside it. A
+            // text's further lines are indented under its first.
             for shown in (0..row.len()).rev() {
-                self.margin(out);
-                let mut at = 0;
-                for &(start, width, p) in &row[..shown] {
-                    push_spaces(out, start + width / 2 - at);
-                    self.paint.put(out, p.colour, "│");
-                    at = start + width / 2 + 1;
-                }
                 let (start, width, p) = row[shown];
-                push_spaces(out, start + width / 2 - at);
-                self.paint.with(out, p.colour, |out| {
-                    out.push_str("╰── ");
-                    out.push_str(&p.label.text);
-                });
-                out.push('\n');
+                for (i, text) in p.label.text.split('\n').enumerate() {
+                    self.margin(out);
+                    let mut at = 0;
+                    for &(start, width, p) in &row[..shown] {
+                        push_spaces(out, start + width / 2 - at);
+                        self.paint.put(out, p.colour, "│");
+                        at = start + width / 2 + 1;
+                    }
+                    push_spaces(out, start + width / 2 - at);
+                    self.paint.with(out, p.colour, |out| {
+                        out.push_str(if i == 0 { "╰── " } else { "    " });
+                        push_visible(out, text);
+                    });
+                    out.push('\n');
+                }
             }
         }
     }
@@ -360,30 +366,30 @@ fn columns(text: &str) -> usize {
     text.chars().map(visible_width).sum()
 }
 
-/// Columns of message or help text.
-fn text_width(text: &str) -> usize {
-    if text.is_ascii() {
-        text.len()
-    } else {
-        text.width()
-    }
-}
-
 fn visible_width(c: char) -> usize {
     match c {
         '\t' => TAB,
-        c if c.is_control() => 1,
+        c if acted_on(c) => 1,
         c => c.width().unwrap_or(0),
     }
 }
 
-/// Source text as shown: tabs as spaces, and control characters (a terminal would act on
-/// them) as `�`.
+/// Characters a terminal acts on instead of showing them: control characters (escape
+/// sequences can rewrite the screen or the window title) and the bidirectional marks,
+/// overrides and isolates (they reorder the text after them).
+fn acted_on(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text from the input as shown: tabs as spaces, and characters a terminal would act on as
+/// `�`. Everything from the input passes through here: source lines, names in messages,
+/// labels and file names.
 fn push_visible(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '\t' => push_spaces(out, TAB),
-            c if c.is_control() => out.push('\u{fffd}'),
+            c if acted_on(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
@@ -397,7 +403,7 @@ fn wrap(out: &mut String, paint: Paint, style: &str, text: &str, first: &str, re
     let start_line = |out: &mut String, prefix: &str| {
         let mark = prefix.trim_end();
         paint.put(out, style, mark);
-        (text_width(mark), prefix.len() - mark.len())
+        (columns(mark), prefix.len() - mark.len())
     };
     let mut prefix = first;
     for paragraph in text.split('\n') {
@@ -405,14 +411,20 @@ fn wrap(out: &mut String, paint: Paint, style: &str, text: &str, first: &str, re
         let (mut column, spaces) = start_line(out, prefix);
         let mut gap = spaces + indent;
         let mut empty = true;
-        for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
-            let width = text_width(word);
+        // Spaces between words are kept as they are (names may hold runs of them), except
+        // where the line breaks.
+        for word in paragraph[indent..].split(' ') {
+            if word.is_empty() {
+                gap += 1;
+                continue;
+            }
+            let width = columns(word);
             if !empty && column + gap + width > WIDTH {
                 out.push('\n');
                 (column, gap) = start_line(out, rest);
             }
             push_spaces(out, gap);
-            out.push_str(word);
+            push_visible(out, word);
             column += gap + width;
             gap = 1;
             empty = false;
@@ -546,7 +558,7 @@ mod tests {
         let mut out = String::new();
         wrap(&mut out, Paint(false), "", &message, "  × ", "  │ ");
         let lines: Vec<&str> = out.lines().collect();
-        assert!(lines.iter().all(|l| l.width() <= WIDTH), "{out}");
+        assert!(lines.iter().all(|l| columns(l) <= WIDTH), "{out}");
         assert_eq!(lines[1], format!("  │ {name} and more"), "{out}");
         // Each line of the text starts a line; an over-long word stays whole.
         let long = "x".repeat(120);
@@ -560,6 +572,77 @@ mod tests {
             "        ",
         );
         assert_eq!(out, format!("  help: a\n        {long}\n"));
+    }
+
+    #[test]
+    fn wrapping_keeps_runs_of_spaces_inside_a_line() {
+        let mut out = String::new();
+        wrap(
+            &mut out,
+            Paint(false),
+            "",
+            "Service apps/d   b:  x",
+            "  × ",
+            "  │ ",
+        );
+        assert_eq!(out, "  × Service apps/d   b:  x\n");
+    }
+
+    #[test]
+    fn a_label_of_several_lines_keeps_its_further_lines_under_its_first() {
+        let mut sources = Sources::default();
+        let file = sources.add(SourceFile::new("f".into(), "name: web\n".into()));
+        let loc = Location {
+            file,
+            span: Span::new(6, 9),
+        };
+        let mut excerpt = Excerpt::new(&sources, loc, "m".into(), Level::Error);
+        excerpt.label(&sources, loc, "held by a/back\nend");
+        let out = excerpt.render(false);
+        assert!(
+            out.contains("   ·        ╰── held by a/back\n   ·            end\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn what_a_terminal_would_act_on_is_shown_as_a_replacement_character() {
+        let mut sources = Sources::default();
+        let name = "e\u{1b}[31mvil.yaml";
+        let file = sources.add(SourceFile::new(name.into(), "name: x\n".into()));
+        let loc = Location {
+            file,
+            span: Span::new(6, 7),
+        };
+        let message = "Service apps/d\u{1b}]0;pwned\u{7}b and \u{202e}cba".to_string();
+        let mut excerpt = Excerpt::new(&sources, loc, message, Level::Error);
+        excerpt.label(&sources, loc, "held by a/back\u{1b}[2Jend");
+        excerpt.help = Some("see \u{2066}x".into());
+        let out = excerpt.render(false);
+        for acted_on in ['\u{1b}', '\u{7}', '\u{202e}', '\u{2066}'] {
+            assert!(!out.contains(acted_on), "{acted_on:?} in\n{out}");
+        }
+        assert!(out.contains("╭─[e�[31mvil.yaml:1:7]"), "{out}");
+        assert!(out.contains("apps/d�]0;pwned�b and �cba"), "{out}");
+        assert!(out.contains("╰── held by a/back�[2Jend"), "{out}");
+    }
+
+    #[test]
+    fn a_label_after_the_final_line_break_is_on_the_empty_last_line() {
+        let mut sources = Sources::default();
+        let text = "a: 1\nb: [1, 2\n";
+        let file = sources.add(SourceFile::new("f".into(), text.into()));
+        let loc = Location {
+            file,
+            span: Span::new(text.len(), text.len()),
+        };
+        let mut excerpt = Excerpt::new(&sources, loc, "m".into(), Level::Error);
+        excerpt.label(&sources, loc, "here");
+        let out = excerpt.render(false);
+        assert!(
+            out.contains("╭─[f:3:1]\n 2 │ b: [1, 2\n 3 │\n   · ┬\n   · ╰── here\n   ╰────\n"),
+            "{out}"
+        );
     }
 
     #[test]
