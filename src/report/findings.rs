@@ -104,19 +104,18 @@ fn write_human(
     color: bool,
 ) -> io::Result<()> {
     let sources = &run.analysis.sources;
-    let render = |excerpt: Excerpt| {
-        let mut text = excerpt.render(color);
-        text.push('\n');
-        Ok(text)
-    };
+    // Each excerpt is followed by an empty line.
     for diagnostic in &run.analysis.diagnostics {
-        out.write_all(render(diagnostic_excerpt(sources, diagnostic))?.as_bytes())?;
+        writeln!(
+            out,
+            "{}",
+            diagnostic_excerpt(sources, diagnostic).render(color)
+        )?;
     }
-    let findings = run.findings.iter().zip(fixes);
     in_parallel_chunks(
-        findings,
-        |(f, fix)| render(finding_excerpt(sources, f, fix)),
-        |text| out.write_all(text.as_bytes()),
+        run.findings.iter().zip(fixes),
+        |(f, fix)| Ok(finding_excerpt(sources, f, fix).render(color)),
+        |text| writeln!(out, "{text}"),
     )?;
     let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
     let errors = run.analysis.errors().count();
