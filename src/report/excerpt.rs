@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use unicode_width::UnicodeWidthChar;
 
+use crate::diag::Severity;
 use crate::source::{FileId, Location, SourceFile, Sources};
 
 /// Columns the message and help are wrapped to.
@@ -19,28 +20,19 @@ const WIDTH: usize = 100;
 /// Columns a tab takes in an excerpt.
 const TAB: usize = 4;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    Error,
-    Warning,
-    Advice,
+fn symbol(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "×",
+        Severity::Warning => "⚠",
+        Severity::Info => "☞",
+    }
 }
 
-impl Level {
-    fn symbol(self) -> &'static str {
-        match self {
-            Level::Error => "×",
-            Level::Warning => "⚠",
-            Level::Advice => "☞",
-        }
-    }
-
-    fn style(self) -> &'static str {
-        match self {
-            Level::Error => RED,
-            Level::Warning => YELLOW,
-            Level::Advice => CYAN,
-        }
+fn style(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => RED,
+        Severity::Warning => YELLOW,
+        Severity::Info => CYAN,
     }
 }
 
@@ -61,23 +53,19 @@ struct Paint(bool);
 
 impl Paint {
     fn put(self, out: &mut String, style: &str, text: &str) {
-        self.with(out, style, |out| out.push_str(text));
+        if !text.is_empty() {
+            self.with(out, style, |out| out.push_str(text));
+        }
     }
 
-    /// Whatever `write` appends, in `style`.
+    /// What `write` appends (something), in `style`.
     fn with(self, out: &mut String, style: &str, write: impl FnOnce(&mut String)) {
-        let start = out.len();
         if self.0 {
             out.push_str(style);
         }
-        let text = out.len();
         write(out);
         if self.0 {
-            if out.len() == text {
-                out.truncate(start);
-            } else {
-                out.push_str(RESET);
-            }
+            out.push_str(RESET);
         }
     }
 }
@@ -94,7 +82,7 @@ struct Label {
 /// When the file may not be shown, the labels are positions written into the message.
 #[derive(Debug)]
 pub struct Excerpt<'a> {
-    level: Level,
+    severity: Severity,
     pub code: Option<String>,
     message: String,
     pub help: Option<String>,
@@ -106,18 +94,18 @@ pub struct Excerpt<'a> {
 }
 
 impl<'a> Excerpt<'a> {
-    pub fn new(sources: &'a Sources, loc: Location, message: String, level: Level) -> Self {
-        let file = sources.get(loc.file);
+    pub fn new(sources: &'a Sources, id: FileId, message: String, severity: Severity) -> Self {
+        let file = sources.get(id);
         let shown = match (file.excerpt_withheld(), file.text()) {
             (None, Some(text)) => Ok((file, text.clone())),
             (why, _) => Err(why.unwrap_or("the file cannot be read again")),
         };
         Excerpt {
-            level,
+            severity,
             code: None,
             message,
             help: None,
-            file: loc.file,
+            file: id,
             shown,
             labels: Vec::new(),
             related: Vec::new(),
@@ -161,7 +149,7 @@ impl<'a> Excerpt<'a> {
             Some(index) => index,
             None => {
                 let name = &sources.get(loc.file).name;
-                let see = Excerpt::new(sources, loc, format!("see {name}"), Level::Advice);
+                let see = Excerpt::new(sources, loc.file, format!("see {name}"), Severity::Info);
                 self.related.push(see);
                 self.related.len() - 1
             }
@@ -177,13 +165,13 @@ impl<'a> Excerpt<'a> {
     }
 
     fn write(&self, out: &mut String, paint: Paint) {
-        let style = self.level.style();
+        let colour = style(self.severity);
         if let Some(code) = &self.code {
-            paint.put(out, style, code);
+            paint.put(out, colour, code);
             out.push_str("\n\n");
         }
-        let first = format!("  {} ", self.level.symbol());
-        wrap(out, paint, style, &self.message, &first, "  │ ");
+        let first = format!("  {} ", symbol(self.severity));
+        wrap(out, paint, colour, &self.message, &first, "  │ ");
         if let Ok((file, text)) = &self.shown {
             self.write_snippets(out, paint, file, text);
         }
@@ -192,7 +180,7 @@ impl<'a> Excerpt<'a> {
         }
         for related in &self.related {
             out.push('\n');
-            paint.put(out, related.level.style(), "Advice:");
+            paint.put(out, style(related.severity), "Advice:");
             out.push('\n');
             related.write(out, paint);
         }
@@ -212,26 +200,25 @@ impl<'a> Excerpt<'a> {
             })
             .collect();
         labels.sort_by_key(|p| p.label.start);
-        let mut snippets: Vec<(usize, usize, Vec<Placed>)> = Vec::new();
-        for placed in labels {
+        // Each snippet: its first and last line, and where its labels start in `labels`.
+        let mut snippets: Vec<(usize, usize, usize)> = Vec::new();
+        for (i, placed) in labels.iter().enumerate() {
             let line = placed.line;
             let (top, bottom) = (line.saturating_sub(1), (line + 1).min(last_line).max(line));
             match snippets.last_mut() {
-                Some((_, end, members)) if top <= *end + 1 => {
-                    *end = bottom.max(*end);
-                    members.push(placed);
-                }
-                _ => snippets.push((top, bottom, vec![placed])),
+                Some((_, end, _)) if top <= *end + 1 => *end = bottom.max(*end),
+                _ => snippets.push((top, bottom, i)),
             }
         }
-        for (top, bottom, labels) in snippets {
+        let ends = snippets.iter().skip(1).map(|s| s.2).chain([labels.len()]);
+        for (&(top, bottom, first), end) in snippets.iter().zip(ends) {
             let snippet = Snippet {
                 file,
                 text,
                 gutter: (bottom + 1).to_string().len(),
                 paint,
             };
-            snippet.write(out, top..=bottom, &labels);
+            snippet.write(out, top..=bottom, &labels[first..end]);
         }
     }
 }
@@ -455,7 +442,7 @@ mod tests {
                 span: Span::new(start, start + 4),
             }
         };
-        let mut excerpt = Excerpt::new(&sources, at_line(labelled[0]), "m".into(), Level::Error);
+        let mut excerpt = Excerpt::new(&sources, file, "m".into(), Severity::Error);
         for &n in labelled {
             excerpt.label(&sources, at_line(n), &format!("label {n}"));
         }
@@ -477,7 +464,7 @@ mod tests {
             file,
             span: Span::new(span.start, span.end),
         };
-        let mut excerpt = Excerpt::new(&sources, loc, message.into(), Level::Error);
+        let mut excerpt = Excerpt::new(&sources, file, message.into(), Severity::Error);
         excerpt.label(&sources, loc, label);
         finish(excerpt)
     }
@@ -553,7 +540,7 @@ mod tests {
             file,
             span: Span::new(start, end),
         };
-        let mut excerpt = Excerpt::new(&sources, at(0, 3), "m".into(), Level::Warning);
+        let mut excerpt = Excerpt::new(&sources, file, "m".into(), Severity::Warning);
         excerpt.label(&sources, at(0, 3), "key");
         excerpt.label(&sources, at(5, 15), "value");
         excerpt.label(&sources, at(10, 15), "word");
@@ -669,13 +656,23 @@ mod tests {
             file,
             span: Span::new(start, start + 1),
         };
-        let mut excerpt = Excerpt::new(&sources, at(a, 0), "m".into(), Level::Error);
+        let mut excerpt = Excerpt::new(&sources, a, "m".into(), Severity::Error);
         excerpt.label_anywhere(&sources, at(a, 0), "here");
         excerpt.label_anywhere(&sources, at(b, 0), "y");
         excerpt.label_anywhere(&sources, at(b, 5), "z");
         let out = excerpt.render(false);
         assert_eq!(out.matches("Advice:\n  ☞ see b\n").count(), 1, "{out}");
-        assert!(out.contains("╰── y") && out.contains("╰── z"), "{out}");
+        // The label in the excerpt's own file stays in it, before the related excerpt.
+        assert!(!out.contains("see a"), "{out}");
+        let (own, related) = out.split_once("Advice:").unwrap();
+        assert!(
+            own.contains("╭─[a:1:1]") && own.contains("╰── here"),
+            "{out}"
+        );
+        assert!(
+            related.contains("╰── y") && related.contains("╰── z"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::excerpt::{Excerpt, Level};
+use super::excerpt::Excerpt;
 use crate::check::CheckRun;
 use crate::diag::{Diagnostic, Severity};
 use crate::fix::Summary;
@@ -59,20 +59,12 @@ fn position(sources: &Sources, loc: Location) -> (String, u32, u32) {
 
 // ---------- human ----------
 
-fn level(s: Severity) -> Level {
-    match s {
-        Severity::Error => Level::Error,
-        Severity::Warning => Level::Warning,
-        Severity::Info => Level::Advice,
-    }
-}
-
 fn finding_excerpt<'a>(
     sources: &'a Sources,
     f: &Finding,
     fix: &Result<Summary, String>,
 ) -> Excerpt<'a> {
-    let mut excerpt = Excerpt::new(sources, f.loc, f.message.clone(), level(f.severity));
+    let mut excerpt = Excerpt::new(sources, f.loc.file, f.message.clone(), f.severity);
     excerpt.code = Some(f.rule.clone());
     excerpt.help = Some(match fix {
         Ok(fix) => format!(
@@ -91,7 +83,7 @@ fn finding_excerpt<'a>(
 }
 
 fn diagnostic_excerpt<'a>(sources: &'a Sources, d: &Diagnostic) -> Excerpt<'a> {
-    let mut excerpt = Excerpt::new(sources, d.loc, d.message.clone(), level(d.severity));
+    let mut excerpt = Excerpt::new(sources, d.loc.file, d.message.clone(), d.severity);
     excerpt.help = d.help.clone();
     excerpt.label(sources, d.loc, "here");
     excerpt
