@@ -347,10 +347,15 @@ fn push_spaces(out: &mut String, n: usize) {
 
 /// Columns `text` takes in an excerpt (see [`push_visible`]).
 fn columns(text: &str) -> usize {
-    if text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+    if is_plain(text) {
         return text.len();
     }
     text.chars().map(visible_width).sum()
+}
+
+/// Printable ASCII and spaces only: shown as it is, a column a byte (the common case).
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
 }
 
 fn visible_width(c: char) -> usize {
@@ -373,6 +378,9 @@ fn acted_on(c: char) -> bool {
 /// `�`. Everything from the input passes through here: source lines, names in messages,
 /// labels and file names.
 fn push_visible(out: &mut String, text: &str) {
+    if is_plain(text) {
+        return out.push_str(text);
+    }
     for c in text.chars() {
         match c {
             '\t' => push_spaces(out, TAB),
