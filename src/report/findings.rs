@@ -27,7 +27,7 @@ pub enum Format {
 pub const JSON_VERSION: u32 = 1;
 
 /// The fix of each finding, in the order of `CheckRun::findings`.
-pub type Fixes<'a> = dyn Iterator<Item = Result<Summary, String>> + 'a;
+pub type Fixes<'a> = dyn Iterator<Item = Result<Summary, String>> + Send + 'a;
 
 pub fn write(
     out: &mut dyn Write,
@@ -124,26 +124,25 @@ fn write_human(
 }
 
 /// Renders findings with their fixes a chunk at a time, in parallel within a chunk, and
-/// writes them in order. Fixes come in order (their names depend on earlier ones), and a chunk
-/// bounds what is held at once.
+/// writes them in order. Fixes come in order (their names depend on earlier ones), so the
+/// next chunk's are computed while this one renders; a chunk bounds what is held at once.
 fn in_parallel_chunks<'a, R: Send>(
-    findings: impl Iterator<Item = (&'a Finding, Result<Summary, String>)>,
+    findings: impl Iterator<Item = (&'a Finding, Result<Summary, String>)> + Send,
     render: impl Fn(&(&'a Finding, Result<Summary, String>)) -> io::Result<R> + Sync,
     mut write: impl FnMut(R) -> io::Result<()>,
 ) -> io::Result<()> {
     const CHUNK: usize = 1024;
     let mut pending = findings;
-    loop {
-        let chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let rendered = chunk
-            .par_iter()
-            .map(&render)
-            .collect::<io::Result<Vec<_>>>()?;
-        rendered.into_iter().try_for_each(&mut write)?;
+    let mut chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
+    while !chunk.is_empty() {
+        let (rendered, next) = rayon::join(
+            || chunk.par_iter().map(&render).collect::<io::Result<Vec<_>>>(),
+            || pending.by_ref().take(CHUNK).collect::<Vec<_>>(),
+        );
+        rendered?.into_iter().try_for_each(&mut write)?;
+        chunk = next;
     }
+    Ok(())
 }
 
 // ---------- json ----------
