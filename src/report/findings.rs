@@ -131,7 +131,7 @@ fn in_parallel_chunks<'a, R: Send>(
     render: impl Fn(&(&'a Finding, Result<Summary, String>)) -> io::Result<R> + Sync,
     mut write: impl FnMut(R) -> io::Result<()>,
 ) -> io::Result<()> {
-    const CHUNK: usize = 1024;
+    const CHUNK: usize = 256;
     let mut pending = findings;
     let mut chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
     while !chunk.is_empty() {
