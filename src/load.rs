@@ -482,7 +482,7 @@ fn helm_template(path: &Path, text: &str) -> Option<&'static str> {
     if in_chart && text.contains("{{") {
         return Some("Helm chart template (unrendered `{{ }}`)");
     }
-    let helm_action = text.match_indices("{{").any(|(i, _)| {
+    let helm_action = memchr::memmem::find_iter(text.as_bytes(), "{{").any(|i| {
         let rest = text[i + 2..].trim_start_matches('-').trim_start();
         rest.starts_with('.')
             || rest.starts_with("/*")

@@ -98,7 +98,7 @@ impl SourceFile {
 
     fn with_text(name: String, text: &str, stored: Text) -> SourceFile {
         let line_starts: Box<[u32]> = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1))
+            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1))
             .collect();
         let longest_line = line_starts
             .iter()
@@ -261,9 +261,10 @@ impl Sources {
 /// with tags, aliases, comments or a line break in between; not `accessKeySecret`).
 /// Deliberately broad: a false positive only costs an excerpt.
 pub fn mentions_secret(text: &str) -> bool {
-    text.match_indices("Secret").any(|(i, word)| {
+    const WORD: &str = "Secret";
+    memchr::memmem::find_iter(text.as_bytes(), WORD).any(|i| {
         let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
+        let after = text[i + WORD.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
 }
