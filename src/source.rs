@@ -45,12 +45,48 @@ pub struct SourceFile {
     /// Path as given on the command line (or relative to a given directory), `-` for stdin.
     pub name: String,
     len: u32,
-    /// Byte offsets where lines start.
-    line_starts: Box<[u32]>,
+    line_starts: LineStarts,
     /// See [`SourceFile::excerpt_withheld`].
     withheld: Option<&'static str>,
     json: bool,
     text: Text,
+}
+
+/// Byte offsets where lines start: two bytes each in a file of at most 64 KiB (nearly every
+/// manifest), four in a bigger one. A large tree has millions of lines, each kept all run.
+#[derive(Debug)]
+enum LineStarts {
+    Short(Box<[u16]>),
+    Long(Box<[u32]>),
+}
+
+impl LineStarts {
+    fn new(text: &str) -> LineStarts {
+        let starts =
+            std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        // A start is at most the length (after a final line break).
+        if u16::try_from(text.len()).is_ok() {
+            LineStarts::Short(starts.map(|s| s as u16).collect())
+        } else {
+            LineStarts::Long(starts.map(|s| s as u32).collect())
+        }
+    }
+
+    /// Where line `line` (0-based) starts, if the text has it.
+    fn get(&self, line: usize) -> Option<u32> {
+        match self {
+            LineStarts::Short(starts) => starts.get(line).map(|&s| u32::from(s)),
+            LineStarts::Long(starts) => starts.get(line).copied(),
+        }
+    }
+
+    /// The line holding `offset`: the last that starts at or before it.
+    fn line_of(&self, offset: u32) -> usize {
+        match self {
+            LineStarts::Short(starts) => starts.partition_point(|&s| u32::from(s) <= offset) - 1,
+            LineStarts::Long(starts) => starts.partition_point(|&s| s <= offset) - 1,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -97,15 +133,14 @@ impl SourceFile {
     }
 
     fn with_text(name: String, text: &str, stored: Text) -> SourceFile {
-        let line_starts: Box<[u32]> = std::iter::once(0)
-            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i as u32 + 1))
-            .collect();
-        let longest_line = line_starts
-            .iter()
-            .zip(line_starts.iter().skip(1).chain([&(text.len() as u32 + 1)]))
-            .map(|(start, next)| next - start - 1)
-            .max()
-            .unwrap_or(0);
+        let breaks = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+        let longest_line = (breaks.scan(0, |start, end| {
+            let length = end - *start;
+            *start = end + 1;
+            Some(length)
+        }))
+        .max()
+        .unwrap_or(0);
         let withheld = if mentions_secret(text) {
             Some("the file holds a Secret")
         } else if longest_line > 1000 {
@@ -116,7 +151,7 @@ impl SourceFile {
         SourceFile {
             name,
             len: text.len() as u32,
-            line_starts,
+            line_starts: LineStarts::new(text),
             withheld,
             json: text
                 .trim_start_matches('\u{feff}')
@@ -188,12 +223,12 @@ impl SourceFile {
     /// 0-based index of the line holding a byte offset (clamped to the text).
     pub fn line_index(&self, offset: u32) -> usize {
         let offset = offset.min(self.len);
-        self.line_starts.partition_point(|&s| s <= offset) - 1
+        self.line_starts.line_of(offset)
     }
 
     /// Bytes of a line (0-based, clamped to the text), with its line break.
     pub fn line_bytes(&self, line: usize) -> std::ops::Range<usize> {
-        let at = |line: usize| self.line_starts.get(line).map_or(self.len, |&s| s) as usize;
+        let at = |line: usize| self.line_starts.get(line).unwrap_or(self.len) as usize;
         at(line)..at(line.saturating_add(1))
     }
 
@@ -201,7 +236,7 @@ impl SourceFile {
     pub fn line_col(&self, offset: u32) -> LineCol {
         let offset = offset.min(self.len);
         let line = self.line_index(offset);
-        let start = self.line_starts[line];
+        let start = self.line_starts.get(line).unwrap_or(offset);
         let column = match &self.text {
             // Files that are not ASCII always stay resident.
             Text::Resident(text) => text[start as usize..offset as usize].chars().count() as u32,
@@ -272,6 +307,39 @@ pub fn mentions_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_are_the_same_in_small_and_big_files() {
+        // 1,638 lines of 40 bytes and one of 15: 65,535 bytes, so the start after the final
+        // line break is the largest offset two bytes hold. One byte more no longer fits.
+        let lines = |n: usize| (0..n).map(|i| format!("{i:>38}:\n")).collect::<String>();
+        let small = lines(1_638) + "abcdefghijklmn\n";
+        let just_over = lines(1_638) + "abcdefghijklmno\n";
+        assert_eq!(small.len(), usize::from(u16::MAX));
+        for (text, is_big) in [(small, false), (just_over, true), (lines(5_000), true)] {
+            let f = SourceFile::new("x".into(), text.as_str().into());
+            assert_eq!(matches!(f.line_starts, LineStarts::Long(_)), is_big);
+            let count = text.lines().count();
+            let last_line = &text[text.len() - 1 - text.lines().last().unwrap().len()..];
+            let last_start = (text.len() - last_line.len()) as u32;
+            assert_eq!(f.line_col(45), LineCol { line: 2, column: 6 });
+            assert_eq!(f.line_bytes(1), 40..80);
+            assert_eq!(
+                f.line_col(last_start + 3),
+                LineCol {
+                    line: count as u32,
+                    column: 4
+                }
+            );
+            assert_eq!(f.line_bytes(count - 1), last_start as usize..text.len());
+            // The end of the text is on the empty line after the final line break.
+            let end = LineCol {
+                line: count as u32 + 1,
+                column: 1,
+            };
+            assert_eq!(f.line_col(text.len() as u32), end);
+        }
+    }
 
     #[test]
     fn line_col_counts_characters_not_bytes() {

@@ -356,7 +356,8 @@ fn columns(text: &str) -> usize {
 /// Printable ASCII and spaces only: shown as it is, a column a byte (the common case).
 fn is_plain(text: &str) -> bool {
     // Without an early exit, so that it compiles to vector instructions.
-    text.bytes().fold(true, |plain, b| plain & matches!(b, b' '..=b'~'))
+    text.bytes()
+        .fold(true, |plain, b| plain & matches!(b, b' '..=b'~'))
 }
 
 fn visible_width(c: char) -> usize {
