@@ -93,7 +93,8 @@ impl LineStarts {
 enum Text {
     Resident(Arc<str>),
     OnDisk {
-        path: std::path::PathBuf,
+        /// The path, when the name does not spell it (a path that is not UTF-8).
+        path: Option<std::path::PathBuf>,
         fingerprint: u64,
         reread: std::sync::OnceLock<Option<Arc<str>>>,
     },
@@ -125,7 +126,7 @@ impl SourceFile {
             return SourceFile::new(name, text);
         }
         let stored = Text::OnDisk {
-            path,
+            path: (path.as_os_str() != name.as_str()).then_some(path),
             fingerprint: fingerprint(&text),
             reread: std::sync::OnceLock::new(),
         };
@@ -172,6 +173,7 @@ impl SourceFile {
                 reread,
             } => reread
                 .get_or_init(|| {
+                    let path = path.as_deref().unwrap_or(std::path::Path::new(&self.name));
                     // Only a regular file of the same length is worth reading.
                     let meta = std::fs::metadata(path).ok()?;
                     if !meta.is_file() || meta.len() != u64::from(self.len) {
@@ -362,10 +364,22 @@ mod tests {
     #[test]
     fn a_file_read_from_disk_gives_its_text_and_positions_again() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, file) = on_disk(&dir, "a: 1\nb: 2\n");
-        assert_eq!(file.line_col(8), LineCol { line: 2, column: 4 });
-        assert_eq!(file.text().map(|t| &**t), Some("a: 1\nb: 2\n"));
-        assert_eq!(file.excerpt_withheld(), None);
+        let (path, file) = on_disk(&dir, "a: 1\nb: 2\n");
+        // Named as the walk names files: by the path itself, which is then not kept twice.
+        let named_by_path = SourceFile::on_disk(
+            path.display().to_string(),
+            path.clone(),
+            "a: 1\nb: 2\n".into(),
+        );
+        assert!(matches!(
+            named_by_path.text,
+            Text::OnDisk { path: None, .. }
+        ));
+        for file in [file, named_by_path] {
+            assert_eq!(file.line_col(8), LineCol { line: 2, column: 4 });
+            assert_eq!(file.text().map(|t| &**t), Some("a: 1\nb: 2\n"));
+            assert_eq!(file.excerpt_withheld(), None);
+        }
     }
 
     #[test]
