@@ -4,6 +4,7 @@
 use foldhash::{HashMap, HashMapExt};
 
 use rayon::prelude::*;
+use std::sync::Arc;
 
 use super::deps::{self, Destination, Holder};
 use super::{Context, Finding, Peer as RemedyPeer, Placement, Related, Remedy, finding};
@@ -13,7 +14,8 @@ use crate::diag::Severity;
 use crate::lint::catalog::Rule;
 use crate::model::index::includes;
 use crate::model::{
-    Direction, DirectionRules, NamespaceScope, ObjectId, Peer, Peers, Selector, TargetPort,
+    Direction, DirectionRules, Meta, NamespaceScope, ObjectId, Peer, Peers, Selector, TargetPort,
+    World,
 };
 use crate::net::{IpNet, Protocol};
 use crate::source::Location;
@@ -90,6 +92,29 @@ fn endpoint_name(cx: &Context, ep: Endpoint) -> String {
     }
 }
 
+/// Each policy's label where it isolates a pod for one direction (`egress isolated by x`),
+/// made once: a big tree's findings hold hundreds of thousands of them.
+pub(crate) struct IsolationLabels {
+    kubernetes: Vec<Arc<str>>,
+    calico: Vec<Arc<str>>,
+}
+
+impl IsolationLabels {
+    pub(crate) fn new(world: &World, side: Direction) -> IsolationLabels {
+        let label =
+            |meta: &Meta| Arc::from(format!("{} isolated by {}", side.as_str(), meta.id.name));
+        IsolationLabels {
+            kubernetes: world.policies.iter().map(|p| label(&p.meta)).collect(),
+            calico: world
+                .calico
+                .policies
+                .iter()
+                .map(|p| label(&p.meta))
+                .collect(),
+        }
+    }
+}
+
 /// The policies that select a pod for a direction: Kubernetes NetworkPolicies and Calico's.
 #[derive(Clone, Debug, Default)]
 struct Isolators {
@@ -131,33 +156,45 @@ impl Isolators {
         }
     }
 
-    /// (id, name as messages give it, where it is) of each policy.
-    fn each<'c>(&self, cx: &'c Context) -> impl Iterator<Item = (&'c ObjectId, String, Location)> {
+    /// (id, where it is, label) of each policy, as a policy isolating the pod for `side`.
+    fn labelled<'c>(
+        &self,
+        cx: &'c Context,
+        side: Direction,
+    ) -> impl Iterator<Item = (&'c ObjectId, Location, &'c Arc<str>)> {
+        let labels = &cx.isolation_labels[side.index()];
         let kubernetes = self.kubernetes.iter().map(|&p| {
             let meta = &cx.world.policies[p].meta;
-            (
-                &meta.id,
-                format!("{}/{}", meta.id.namespace, meta.id.name),
-                meta.name_loc,
-            )
+            (&meta.id, meta.name_loc, &labels.kubernetes[p])
+        });
+        let calico = self.calico.iter().map(|&p| {
+            let meta = &cx.world.calico.policies[p].meta;
+            (&meta.id, meta.name_loc, &labels.calico[p])
+        });
+        kubernetes.chain(calico)
+    }
+
+    /// The name of each policy as messages give it.
+    fn names(&self, cx: &Context) -> Vec<String> {
+        let kubernetes = self.kubernetes.iter().map(|&p| {
+            let id = &cx.world.policies[p].meta.id;
+            format!("{}/{}", id.namespace, id.name)
         });
         let calico = self.calico.iter().map(|&p| {
             let policy = &cx.world.calico.policies[p];
             let id = &policy.meta.id;
-            let name = if policy.global {
+            if policy.global {
                 format!("{} {}", id.kind, id.name)
             } else {
                 format!("Calico {} {}/{}", id.kind, id.namespace, id.name)
-            };
-            (id, name, policy.meta.name_loc)
+            }
         });
-        kubernetes.chain(calico).collect::<Vec<_>>().into_iter()
+        kubernetes.chain(calico).collect()
     }
 }
 
 fn policy_names(cx: &Context, policies: &Isolators) -> String {
-    let names: Vec<String> = policies.each(cx).map(|(_, name, _)| name).collect();
-    names.join(", ")
+    policies.names(cx).join(", ")
 }
 
 /// A finding about `client`, scoped so that the workload, its namespace and the given policies
@@ -176,11 +213,11 @@ fn client_finding(
     // Room for the isolating policies and the Service a dependency names.
     f.related
         .reserve_exact(policies.kubernetes.len() + policies.calico.len() + 1);
-    for (id, _, loc) in policies.each(cx) {
+    for (id, loc, label) in policies.labelled(cx, side) {
         cx.let_suppress(&mut f, id);
         f.related.push(Related {
             loc,
-            label: format!("{} isolated by {}", side.as_str(), id.name),
+            label: label.clone(),
         });
     }
     f
@@ -874,7 +911,8 @@ fn dependency_finding(
             label: format!(
                 "names Service {}/{}",
                 service.meta.id.namespace, service.meta.id.name
-            ),
+            )
+            .into(),
         },
     );
     let flows: Vec<String> = blocked

@@ -128,7 +128,7 @@ fn ip_finding(
     );
     f.related.push(Related {
         loc: object_loc,
-        label: format!("held by {}", object.id),
+        label: format!("held by {}", object.id).into(),
     });
     let place = match &text.env {
         Some(env) => format!("`{ip}` in {env}"),

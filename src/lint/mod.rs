@@ -18,6 +18,7 @@ use crate::timings::Timings;
 use catalog::{Check, Rule};
 use deps::ServiceIndex;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// A problem the migration will hit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +113,8 @@ pub enum Peer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Related {
     pub loc: Location,
-    pub label: String,
+    /// Shared: the label of an isolating policy is the same in every finding it isolates.
+    pub label: Arc<str>,
 }
 
 /// Everything a check may look at.
@@ -128,6 +130,8 @@ pub(crate) struct Context<'w> {
     pub dns_ports: foldhash::HashMap<(Endpoint, Protocol, u16), u16>,
     /// Per NetworkPolicy, its notes on egress namespace selectors that match no namespace.
     pub dead_namespace_notes: Vec<Vec<String>>,
+    /// Per direction, each policy's label as an isolating policy (`ingress isolated by x`).
+    pub isolation_labels: [flows::IsolationLabels; 2],
     /// Objects with a `netpol-fix.io/ignore` annotation: the only ones worth keeping in a
     /// finding's scope.
     pub annotated: foldhash::HashSet<ObjectId>,
@@ -235,6 +239,8 @@ pub fn run(
         dns_targets,
         dns_ports: Default::default(),
         dead_namespace_notes: Vec::new(),
+        isolation_labels: [Direction::Ingress, Direction::Egress]
+            .map(|side| flows::IsolationLabels::new(world, side)),
         annotated: suppress::annotated(world),
     };
     cx.dns_ports = flows::dns_target_ports(&cx);
