@@ -283,13 +283,50 @@ fn resolve_owners(
     owned: Vec<workloads::Owned>,
     cluster_template_users: &HashMap<Name, Vec<Name>>,
 ) -> Vec<crate::model::Workload> {
-    let owners: HashMap<ObjectId, Option<ObjectId>> = owned
-        .iter()
-        .map(|o| (o.workload.meta.id.clone(), o.owner.clone()))
-        .collect();
+    /// What becomes of an owned workload.
+    enum Fate {
+        Kept,
+        /// It stands for its top owner, which is not in the input.
+        StandsFor(ObjectId),
+        /// Its top owner, or a workload before it, stands for it.
+        Dropped,
+    }
+    // Decided over borrowed ids: a large tree has hundreds of thousands of workloads.
+    let fates: Vec<Fate> = {
+        let owners: HashMap<&ObjectId, Option<&ObjectId>> = owned
+            .iter()
+            .map(|o| (&o.workload.meta.id, o.owner.as_ref()))
+            .collect();
+        let mut seen_groups = HashSet::new();
+        (owned.iter())
+            .map(|o| {
+                let id = &o.workload.meta.id;
+                if id.kind == "ClusterWorkflowTemplate" {
+                    return Fate::Kept;
+                }
+                let mut top = id;
+                let mut next = o.owner.as_ref();
+                let mut hops = 0;
+                while let Some(owner) = next.take() {
+                    hops += 1;
+                    if hops > 8 {
+                        break;
+                    }
+                    next = owners.get(owner).copied().flatten();
+                    top = owner;
+                }
+                if top == id {
+                    Fate::Kept
+                } else if !owners.contains_key(top) && seen_groups.insert(top) {
+                    Fate::StandsFor(top.clone())
+                } else {
+                    Fate::Dropped
+                }
+            })
+            .collect()
+    };
     let mut out = Vec::with_capacity(owned.len());
-    let mut seen_groups = HashSet::new();
-    for o in owned {
+    for (o, fate) in owned.into_iter().zip(fates) {
         let mut w = o.workload;
         if w.meta.id.kind == "ClusterWorkflowTemplate" {
             let template = w.meta.id.name.split(':').next().unwrap_or("");
@@ -300,22 +337,13 @@ fn resolve_owners(
             }
             continue;
         }
-        let mut top = w.meta.id.clone();
-        let mut next = o.owner;
-        let mut hops = 0;
-        while let Some(owner) = next.take() {
-            hops += 1;
-            if hops > 8 {
-                break;
+        match fate {
+            Fate::Kept => out.push(w),
+            Fate::StandsFor(top) => {
+                w.meta.id = top;
+                out.push(w);
             }
-            next = owners.get(&owner).cloned().flatten();
-            top = owner;
-        }
-        if top == w.meta.id {
-            out.push(w);
-        } else if !owners.contains_key(&top) && seen_groups.insert(top.clone()) {
-            w.meta.id = top;
-            out.push(w);
+            Fate::Dropped => {}
         }
     }
     out
