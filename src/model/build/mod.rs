@@ -174,8 +174,9 @@ fn yaml11_surprises(f: Fields, node: &Node, out: &mut Vec<Diagnostic>) {
         Value::Scalar(s) => {
             let digits = s.text.trim_start_matches(['+', '-']);
             let decimal = !digits.starts_with('0') || digits == "0";
-            if let Some(n) = s.as_int()
-                && (!decimal || digits.contains('_'))
+            // The text test first: it rules out nearly every scalar without parsing it.
+            if (!decimal || digits.contains('_'))
+                && let Some(n) = s.as_int()
             {
                 out.push(
                     Diagnostic::warning(
