@@ -61,15 +61,23 @@ enum LineStarts {
 }
 
 impl LineStarts {
-    fn new(text: &str) -> LineStarts {
-        let starts =
-            std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+    /// The starts of `text`'s lines, and the length of its longest line (without its break),
+    /// from one scan.
+    fn new(text: &str) -> (LineStarts, usize) {
+        let (mut longest, mut start) = (0, 0);
+        let breaks = memchr::memchr_iter(b'\n', text.as_bytes());
+        let starts = std::iter::once(0).chain(breaks.map(|end| {
+            longest = longest.max(end - start);
+            start = end + 1;
+            start
+        }));
         // A start is at most the length (after a final line break).
-        if u16::try_from(text.len()).is_ok() {
+        let starts = if u16::try_from(text.len()).is_ok() {
             LineStarts::Short(starts.map(|s| s as u16).collect())
         } else {
             LineStarts::Long(starts.map(|s| s as u32).collect())
-        }
+        };
+        (starts, longest.max(text.len() - start))
     }
 
     /// Where line `line` (0-based) starts, if the text has it.
@@ -80,11 +88,17 @@ impl LineStarts {
         }
     }
 
-    /// The line holding `offset`: the last that starts at or before it.
-    fn line_of(&self, offset: u32) -> usize {
+    /// The line holding `offset` (the last that starts at or before it) and its start.
+    fn line_of(&self, offset: u32) -> (usize, u32) {
         match self {
-            LineStarts::Short(starts) => starts.partition_point(|&s| u32::from(s) <= offset) - 1,
-            LineStarts::Long(starts) => starts.partition_point(|&s| s <= offset) - 1,
+            LineStarts::Short(starts) => {
+                let line = starts.partition_point(|&s| u32::from(s) <= offset) - 1;
+                (line, u32::from(starts[line]))
+            }
+            LineStarts::Long(starts) => {
+                let line = starts.partition_point(|&s| s <= offset) - 1;
+                (line, starts[line])
+            }
         }
     }
 }
@@ -134,14 +148,7 @@ impl SourceFile {
     }
 
     fn with_text(name: String, text: &str, stored: Text) -> SourceFile {
-        let breaks = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
-        let longest_line = (breaks.scan(0, |start, end| {
-            let length = end - *start;
-            *start = end + 1;
-            Some(length)
-        }))
-        .max()
-        .unwrap_or(0);
+        let (line_starts, longest_line) = LineStarts::new(text);
         let withheld = if mentions_secret(text) {
             Some("the file holds a Secret")
         } else if longest_line > 1000 {
@@ -152,7 +159,7 @@ impl SourceFile {
         SourceFile {
             name,
             len: text.len() as u32,
-            line_starts: LineStarts::new(text),
+            line_starts,
             withheld,
             json: text
                 .trim_start_matches('\u{feff}')
@@ -225,7 +232,7 @@ impl SourceFile {
     /// 0-based index of the line holding a byte offset (clamped to the text).
     pub fn line_index(&self, offset: u32) -> usize {
         let offset = offset.min(self.len);
-        self.line_starts.line_of(offset)
+        self.line_starts.line_of(offset).0
     }
 
     /// Bytes of a line (0-based, clamped to the text), with its line break.
@@ -237,8 +244,7 @@ impl SourceFile {
     /// Line and character column of a byte offset (clamped to the text).
     pub fn line_col(&self, offset: u32) -> LineCol {
         let offset = offset.min(self.len);
-        let line = self.line_index(offset);
-        let start = self.line_starts.get(line).unwrap_or(offset);
+        let (line, start) = self.line_starts.line_of(offset);
         let column = match &self.text {
             // Files that are not ASCII always stay resident.
             Text::Resident(text) => text[start as usize..offset as usize].chars().count() as u32,
@@ -418,6 +424,12 @@ mod tests {
         );
         let (_, fine) = on_disk(&dir, &format!("a: {}\n", "x".repeat(990)));
         assert_eq!(fine.excerpt_withheld(), None);
+        // 1,000 bytes before the line break may be shown; 1,001 in the last line (without a
+        // break) may not.
+        let (_, at_limit) = on_disk(&dir, &format!("b: 1\na: {}\n", "x".repeat(997)));
+        assert_eq!(at_limit.excerpt_withheld(), None);
+        let (_, long_last) = on_disk(&dir, &format!("b: 1\na: {}", "x".repeat(998)));
+        assert!(long_last.excerpt_withheld().is_some());
         let (_, json) = on_disk(&dir, "\n  {\"kind\": \"Pod\"}");
         assert!(json.is_json() && !fine.is_json());
     }

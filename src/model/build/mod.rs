@@ -286,6 +286,8 @@ fn resolve_owners(
 ) -> Vec<crate::model::Workload> {
     /// What becomes of an owned workload.
     enum Fate {
+        /// A ClusterWorkflowTemplate: copied into each namespace whose workflows run it.
+        Template,
         Kept,
         /// It stands for its top owner, which is not in the input.
         StandsFor(ObjectId),
@@ -299,11 +301,12 @@ fn resolve_owners(
             .map(|o| (&o.workload.meta.id, o.owner.as_ref()))
             .collect();
         let mut seen_groups = HashSet::new();
-        (owned.iter())
+        owned
+            .iter()
             .map(|o| {
                 let id = &o.workload.meta.id;
                 if id.kind == "ClusterWorkflowTemplate" {
-                    return Fate::Kept;
+                    return Fate::Template;
                 }
                 let mut top = id;
                 let mut next = o.owner.as_ref();
@@ -329,16 +332,15 @@ fn resolve_owners(
     let mut out = Vec::with_capacity(owned.len());
     for (o, fate) in owned.into_iter().zip(fates) {
         let mut w = o.workload;
-        if w.meta.id.kind == "ClusterWorkflowTemplate" {
-            let template = w.meta.id.name.split(':').next().unwrap_or("");
-            for ns in cluster_template_users.get(template).into_iter().flatten() {
-                let mut copy = w.clone();
-                copy.meta.id.namespace = ns.clone();
-                out.push(copy);
-            }
-            continue;
-        }
         match fate {
+            Fate::Template => {
+                let template = w.meta.id.name.split(':').next().unwrap_or("");
+                for ns in cluster_template_users.get(template).into_iter().flatten() {
+                    let mut copy = w.clone();
+                    copy.meta.id.namespace = ns.clone();
+                    out.push(copy);
+                }
+            }
             Fate::Kept => out.push(w),
             Fate::StandsFor(top) => {
                 w.meta.id = top;
