@@ -5,6 +5,7 @@
 use crate::check::{CheckOptions, check};
 use crate::fix::{apply::fix_all, summaries};
 use crate::load::Input;
+use crate::yaml;
 
 fn input(text: &str) -> [Input; 1] {
     [Input::Text {
@@ -60,4 +61,57 @@ pub fn fix(text: &str) {
             "fixing twice changed more:\n{fixed}"
         );
     }
+}
+
+/// The fast YAML reader reads every text exactly as the reference (saphyr-parser's events) does:
+/// the same documents, nodes, spans and errors.
+pub fn yaml(text: &str) {
+    let limits = yaml::Limits::default();
+    let fast = yaml::parse_range(text, 0..text.len(), limits);
+    let reference = yaml::parse_stream_reference(text, limits);
+    if fast != reference {
+        let (a, b) = (outline(text, &fast), outline(text, &reference));
+        let i = (0..a.len().max(b.len()))
+            .find(|&i| a.get(i) != b.get(i))
+            .unwrap_or(0);
+        panic!(
+            "the YAML readers differ on\n{text}\nfast:      {:?}\nreference: {:?}\nafter {:?}",
+            a.get(i),
+            b.get(i),
+            &a[i.saturating_sub(2)..i.min(a.len())]
+        );
+    }
+}
+
+/// One line per node (and error) of `docs`, in document order, with its span and source text.
+fn outline(text: &str, docs: &[Result<yaml::Node, yaml::YamlError>]) -> Vec<String> {
+    fn walk(text: &str, node: &yaml::Node, out: &mut Vec<String>) {
+        let source = text.get(node.span.range()).unwrap_or("?");
+        let span = node.span.range();
+        match &node.value {
+            yaml::Value::Scalar(s) => out.push(format!(
+                "scalar {:?} plain {} {span:?} {source:?}",
+                s.text, s.plain
+            )),
+            yaml::Value::Seq(items) => {
+                out.push(format!("list {span:?} {source:?}"));
+                items.iter().for_each(|item| walk(text, item, out));
+            }
+            yaml::Value::Map(entries) => {
+                out.push(format!("mapping {span:?} {source:?}"));
+                for (key, value) in entries {
+                    walk(text, key, out);
+                    walk(text, value, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for doc in docs {
+        match doc {
+            Ok(node) => walk(text, node, &mut out),
+            Err(error) => out.push(format!("error {error:?}")),
+        }
+    }
+    out
 }

@@ -434,6 +434,7 @@ fn fuzz_invariants_hold_on_regressions_and_fixtures() {
         let text = String::from_utf8_lossy(&bytes);
         netpol_fix::fuzzing::load(&text);
         netpol_fix::fuzzing::fix(&text);
+        netpol_fix::fuzzing::yaml(&text);
     }
     for entry in fs::read_dir(root.join("fixtures/rules")).unwrap() {
         for case in fs::read_dir(entry.unwrap().path()).unwrap() {

@@ -10,6 +10,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use crate::source::Span;
 
+mod fast;
+
 /// A YAML node and the bytes it was read from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node<'t> {
@@ -264,27 +266,64 @@ pub fn parse_stream(text: &str, limits: Limits) -> Vec<Result<Node<'_>, YamlErro
     parse_range(text, 0..text.len(), limits)
 }
 
-/// Parses `text[range]` (whole documents) with spans that index `text` itself.
+/// Every document of `text` as saphyr-parser's events give it, without the fast reader: the
+/// reference that reader is held to by the tests and the `yaml` fuzz target.
+pub fn parse_stream_reference(text: &str, limits: Limits) -> Vec<Result<Node<'_>, YamlError>> {
+    let mut docs = Vec::new();
+    parse_events(
+        text,
+        0..text.len(),
+        limits,
+        node_budget(limits, text.len()),
+        &mut docs,
+    );
+    docs
+}
+
+/// Nodes (including alias expansions) a text of `len` bytes may produce.
+fn node_budget(limits: Limits, len: usize) -> usize {
+    limits
+        .alias_expansion
+        .saturating_mul(len)
+        .saturating_add(10_000)
+}
+
+/// Parses `text[range]` (whole documents) with spans that index `text` itself: with the fast
+/// reader for as long as it can, then with saphyr-parser's events.
 pub fn parse_range(
     text: &str,
     range: std::ops::Range<usize>,
     limits: Limits,
 ) -> Vec<Result<Node<'_>, YamlError>> {
+    let mut budget = node_budget(limits, range.len());
+    let mut docs = Vec::new();
+    let rest = fast::read(text, range.clone(), limits, &mut budget, &mut docs);
+    if rest < range.end {
+        parse_events(text, rest..range.end, limits, budget, &mut docs);
+    }
+    docs
+}
+
+/// The reference reader: documents of `text[range]` from saphyr-parser's event stream, appended
+/// to `docs`, with `budget` nodes left to the file.
+fn parse_events<'t>(
+    text: &'t str,
+    range: std::ops::Range<usize>,
+    limits: Limits,
+    budget: usize,
+    docs: &mut Vec<Result<Node<'t>, YamlError>>,
+) {
     let part = &text[range.clone()];
     let mut builder = Builder {
         offsets: Offsets::new(text, range.start, part.is_ascii()),
         stack: Vec::new(),
         children: Vec::new(),
         anchors: HashMap::new(),
-        budget: limits
-            .alias_expansion
-            .saturating_mul(part.len())
-            .saturating_add(10_000),
+        budget,
         limits,
         doc_error: None,
         root: None,
     };
-    let mut docs = Vec::new();
     for event in Parser::new_from_str(part) {
         let (event, span) = match event {
             Ok(ev) => ev,
@@ -301,7 +340,7 @@ pub fn parse_range(
                         info => format!("invalid YAML: {info}"),
                     },
                 }));
-                return docs;
+                return;
             }
         };
         let start = builder.offsets.byte(span.start.index());
@@ -316,14 +355,13 @@ pub fn parse_range(
                             limits.max_documents
                         ),
                     }));
-                    return docs;
+                    return;
                 }
                 docs.push(builder.finish_document(start));
             }
             other => builder.event(other, start, end),
         }
     }
-    docs
 }
 
 const ALIAS_BOMB: &str = "aliases expand to more nodes than the limit (a YAML alias bomb?); the document is not read (raise `limits.alias_expansion` in netpol-fix.yaml if it is legitimate)";
