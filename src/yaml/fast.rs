@@ -277,8 +277,8 @@ impl<'t> Reader<'t> {
     }
 
     /// Where the `:` ending a simple key at `at` is, if a key is there: a plain key of letters,
-    /// digits and `._/-~$+@` (not starting with `-`), or a quoted key without escapes, followed
-    /// by `:` and a space or the end of the line.
+    /// digits and `._/-~$+@` (not starting with `-` or `@`; so never a `<<` merge), or a quoted
+    /// key, followed by `:` and a space or the end of the line.
     fn key_end(&self, at: usize, end: usize) -> Option<usize> {
         let b = self.bytes;
         let colon = match b[at] {
@@ -298,13 +298,7 @@ impl<'t> Reader<'t> {
                 let text = self.quoted_text(at, colon - 1)?;
                 Ok(self.scalar(at..colon, text, false))
             }
-            _ => {
-                let text = &self.text[at..colon];
-                if text == "<<" {
-                    return Err(GiveUp);
-                }
-                Ok(self.scalar(at..colon, Cow::Borrowed(text), true))
-            }
+            _ => Ok(self.scalar(at..colon, Cow::Borrowed(&self.text[at..colon]), true)),
         }
     }
 
@@ -349,8 +343,12 @@ impl<'t> Reader<'t> {
     }
 
     fn is_list_item(&self, line: Line) -> bool {
-        self.bytes[line.content] == b'-'
-            && (line.content + 1 == line.end || self.bytes[line.content + 1] == b' ')
+        self.is_dash(line.content, line.end)
+    }
+
+    /// A `-` at `at` that marks a list item: followed by a space or the line's `end`.
+    fn is_dash(&self, at: usize, end: usize) -> bool {
+        self.bytes[at] == b'-' && (at + 1 == end || self.bytes[at + 1] == b' ')
     }
 
     /// A block list whose first `-` starts `line`.
@@ -399,13 +397,7 @@ impl<'t> Reader<'t> {
         if at < line.end && self.key_end(at, line.end).is_some() {
             return self.mapping(line, at);
         }
-        if at < line.end
-            && self.bytes[at] == b'-'
-            && self.is_list_item(Line {
-                content: at,
-                ..line
-            })
-        {
+        if at < line.end && self.is_dash(at, line.end) {
             return Err(GiveUp);
         }
         self.value(line, dash + 1, line.indent, line.end, false)
