@@ -15,6 +15,10 @@ use std::ops::Range;
 use super::{Limits, Node, Scalar, Value, YamlError, merge_and_check_keys};
 use crate::source::Span;
 
+/// YAML limits a key written without `?` to 1,024 characters, and the reference rejects longer
+/// ones in some places: longer keys are left to it, with a margin.
+const MAX_KEY_BYTES: usize = 1000;
+
 /// The fast reader gives up on the document it is in: the reference reads from its start.
 struct GiveUp;
 
@@ -278,7 +282,7 @@ impl<'t> Reader<'t> {
 
     /// Where the `:` ending a simple key at `at` is, if a key is there: a plain key of letters,
     /// digits and `._/-~$+@` (not starting with `-` or `@`; so never a `<<` merge), or a quoted
-    /// key, followed by `:` and a space or the end of the line.
+    /// key, of at most [`MAX_KEY_BYTES`], followed by `:` and a space or the end of the line.
     fn key_end(&self, at: usize, end: usize) -> Option<usize> {
         let b = self.bytes;
         let colon = match b[at] {
@@ -289,7 +293,7 @@ impl<'t> Reader<'t> {
             _ => return None,
         };
         let ends_key = b.get(colon) == Some(&b':') && (colon + 1 == end || b[colon + 1] == b' ');
-        ends_key.then_some(colon)
+        (ends_key && colon - at <= MAX_KEY_BYTES).then_some(colon)
     }
 
     fn key(&mut self, at: usize, colon: usize) -> Read<Node<'t>> {
@@ -842,7 +846,16 @@ mod tests {
 
     #[test]
     fn reads_usual_manifest_syntax_itself_and_exactly() {
-        for text in READ_WHOLE {
+        let long_keys = [
+            "k".repeat(MAX_KEY_BYTES),
+            format!("\"{}\"", "k".repeat(MAX_KEY_BYTES - 2)),
+        ]
+        .map(|key| format!("{key}: v\nlist:\n- {key}: w\n"));
+        for text in READ_WHOLE
+            .iter()
+            .copied()
+            .chain(long_keys.iter().map(String::as_str))
+        {
             assert_eq!(
                 read_to(text),
                 text.len(),
@@ -890,6 +903,18 @@ mod tests {
             let second = format!("first: document\n---\n{case}");
             assert_eq!(read_to(&second), "first: document\n".len(), "{second}");
             crate::fuzzing::yaml(&second);
+        }
+    }
+
+    #[test]
+    fn leaves_keys_near_yamls_length_limit_to_the_reference() {
+        for key in [
+            "k".repeat(MAX_KEY_BYTES + 1),
+            format!("\"{}\"", "k".repeat(1100)),
+        ] {
+            let text = format!("{key}: v\nlist:\n- {key}: w\n");
+            assert_eq!(read_to(&text), 0, "{text}");
+            crate::fuzzing::yaml(&text);
         }
     }
 
