@@ -219,13 +219,13 @@ impl<'w> Engine<'w> {
             classes: &classes,
             pod_selectors: HashMap::new(),
             namespace_selectors: HashMap::new(),
+            own_namespaces: HashMap::new(),
         };
         let n = classes.classes.len();
         let mut isolating = isolation::IsolationBuilder::new(n);
         let mut rules = [Vec::new(), Vec::new()];
         for (pi, policy) in world.policies.iter().enumerate() {
-            let own_ns = compiler.own_namespace(&policy.meta.id.namespace);
-            let selected = compiler.pods(&policy.pod_selector) & &own_ns;
+            let selected = compiler.selected(&policy.pod_selector, &policy.meta.id.namespace);
             for d in [Direction::Ingress, Direction::Egress] {
                 let compiled = match policy.rules(d) {
                     DirectionRules::NotAffected => Vec::new(),
@@ -475,43 +475,56 @@ struct Compiler<'a> {
     classes: &'a Classes,
     pod_selectors: HashMap<&'a Selector, RoaringBitmap>,
     namespace_selectors: HashMap<&'a Selector, RoaringBitmap>,
+    /// The classes of each namespace a policy is in, by name.
+    own_namespaces: HashMap<&'a str, RoaringBitmap>,
 }
 
 impl<'a> Compiler<'a> {
-    fn pods(&mut self, selector: &'a Selector) -> RoaringBitmap {
-        let classes = self.classes;
-        self.pod_selectors
-            .entry(selector)
-            .or_insert_with(|| classes.select(selector))
-            .clone()
-    }
-
-    fn own_namespace(&self, name: &str) -> RoaringBitmap {
-        let marks: Vec<bool> = self
-            .world
-            .namespaces
-            .iter()
-            .map(|n| n.name == name)
-            .collect();
-        self.classes.in_namespaces(&marks)
-    }
-
-    fn namespaces(&mut self, selector: &'a Selector) -> RoaringBitmap {
+    /// Classes in `namespace` that `selector` selects (selections and namespaces are computed
+    /// once each and intersected without copying them).
+    fn selected(&mut self, selector: &'a Selector, namespace: &'a str) -> RoaringBitmap {
         let (world, classes) = (self.world, self.classes);
-        self.namespace_selectors
+        let pods = self
+            .pod_selectors
             .entry(selector)
+            .or_insert_with(|| classes.select(selector));
+        let own = self.own_namespaces.entry(namespace).or_insert_with(|| {
+            let marks: Vec<bool> = world
+                .namespaces
+                .iter()
+                .map(|n| n.name == namespace)
+                .collect();
+            classes.in_namespaces(&marks)
+        });
+        &*pods & &*own
+    }
+
+    /// Classes in the namespaces `namespaces` selects that `selector` selects.
+    fn selected_in_matching(
+        &mut self,
+        selector: &'a Selector,
+        namespaces: &'a Selector,
+    ) -> RoaringBitmap {
+        let (world, classes) = (self.world, self.classes);
+        let pods = self
+            .pod_selectors
+            .entry(selector)
+            .or_insert_with(|| classes.select(selector));
+        let matching = self
+            .namespace_selectors
+            .entry(namespaces)
             .or_insert_with(|| {
                 let marks: Vec<bool> = world
                     .namespaces
                     .iter()
-                    .map(|n| selector.matches(&n.labels))
+                    .map(|n| namespaces.matches(&n.labels))
                     .collect();
                 classes.in_namespaces(&marks)
-            })
-            .clone()
+            });
+        &*pods & &*matching
     }
 
-    fn rule(&mut self, peers: &'a Peers, policy_ns: &str) -> CompiledRule {
+    fn rule(&mut self, peers: &'a Peers, policy_ns: &'a str) -> CompiledRule {
         let Peers::Listed(list) = peers else {
             return CompiledRule { peers: None };
         };
@@ -524,11 +537,10 @@ impl<'a> Compiler<'a> {
                     pods: selector,
                     ..
                 } => {
-                    let in_ns = match namespaces {
-                        NamespaceScope::PolicyNamespace => self.own_namespace(policy_ns),
-                        NamespaceScope::Matching(s) => self.namespaces(s),
+                    pods |= match namespaces {
+                        NamespaceScope::PolicyNamespace => self.selected(selector, policy_ns),
+                        NamespaceScope::Matching(s) => self.selected_in_matching(selector, s),
                     };
-                    pods |= self.pods(selector) & in_ns;
                 }
                 Peer::IpBlock { addresses, .. } => ips = ips.union(addresses),
             }
