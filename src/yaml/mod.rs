@@ -1,6 +1,8 @@
 //! YAML text → a small tree of nodes with byte spans (anchors, aliases and `<<` merges resolved).
 //!
-//! Built on saphyr-parser's event stream. The parser reports character offsets; they are
+//! Two readers build the same tree: `fast`, for the block-style YAML of nearly every manifest,
+//! and saphyr-parser's event stream (the reference) for the rest of a file from the first
+//! document the fast one does not read. saphyr-parser reports character offsets; they are
 //! converted to byte offsets here so that every span slices the source text exactly.
 
 use foldhash::{HashMap, HashMapExt};
