@@ -19,6 +19,10 @@ use crate::source::Span;
 /// ones in some places: longer keys are left to it, with a margin.
 const MAX_KEY_BYTES: usize = 1000;
 
+/// Nesting the fast reader follows (it recurses; the reference keeps an explicit stack, so a
+/// `limits.max_depth` set far higher cannot overflow a thread's stack here).
+const MAX_DEPTH: usize = 100;
+
 /// The fast reader gives up on the document it is in: the reference reads from its start.
 struct GiveUp;
 
@@ -44,7 +48,7 @@ pub(super) fn read<'t>(
         end: range.end,
         next: None,
         depth: 0,
-        max_depth: limits.max_depth,
+        max_depth: limits.max_depth.min(MAX_DEPTH),
         nodes: 0,
         children: Vec::new(),
     };
@@ -904,6 +908,40 @@ mod tests {
             assert_eq!(read_to(&second), "first: document\n".len(), "{second}");
             crate::fuzzing::yaml(&second);
         }
+    }
+
+    #[test]
+    fn leaves_deep_nesting_to_the_reference() {
+        let nested = |levels: usize| {
+            (0..levels)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect::<String>()
+        };
+        let shallow = nested(MAX_DEPTH);
+        assert_eq!(read_to(&shallow), shallow.len());
+        crate::fuzzing::yaml(&shallow);
+        let deep = nested(MAX_DEPTH + 1);
+        assert_eq!(read_to(&deep), 0);
+        crate::fuzzing::yaml(&deep);
+        // Raised limits do not take the fast reader deeper.
+        let limits = Limits {
+            max_depth: 100_000,
+            ..Limits::default()
+        };
+        let deeper = nested(1_000);
+        let mut budget = super::super::node_budget(limits, deeper.len());
+        assert_eq!(
+            read(
+                &deeper,
+                0..deeper.len(),
+                limits,
+                &mut budget,
+                &mut Vec::new()
+            ),
+            0
+        );
+        let docs = super::super::parse_range(&deeper, 0..deeper.len(), limits);
+        assert_eq!(docs, super::super::parse_stream_reference(&deeper, limits));
     }
 
     #[test]
