@@ -286,6 +286,43 @@ fn secret_values_never_appear_in_any_output() {
     );
 }
 
+/// A depth limit raised past what the stack holds is refused and the default stays: a file
+/// nested 3,000 levels deep (which overflowed the stack before) is an error, not a crash.
+#[test]
+fn the_depth_limit_cannot_be_raised_past_what_the_stack_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("netpol-fix.yaml"),
+        "limits:\n  max_depth: 100000\n",
+    )
+    .unwrap();
+    let deep: String = (0..3000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    fs::write(dir.path().join("deep.yaml"), deep).unwrap();
+    let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}: {}", e["file"], e["message"]))
+        .collect();
+    let expected = [
+        ("netpol-fix.yaml", "`limits.max_depth` is at most 1000"),
+        ("deep.yaml", "nesting deeper than 256 levels"),
+    ];
+    for (file, text) in expected {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains(file) && m.contains(text)),
+            "{file}: expected {text:?} in {messages:?}"
+        );
+    }
+}
+
 #[test]
 fn limits_are_configurable_and_named_in_their_messages() {
     let dir = tempfile::tempdir().unwrap();

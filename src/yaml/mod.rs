@@ -49,12 +49,16 @@ pub struct Limits {
     /// Larger files are reported and not read.
     pub max_file_bytes: u64,
     pub max_documents: usize,
-    /// Nesting of mappings and lists.
+    /// Nesting of mappings and lists (at most [`MAX_DEPTH_LIMIT`]).
     pub max_depth: usize,
     /// Nodes that aliases may create, per byte of the file (plus 10,000): a bound on
     /// "billion laughs" that ordinary anchors and `<<` merges stay far below.
     pub alias_expansion: usize,
 }
+
+/// The deepest nesting `limits.max_depth` may allow. Reading the model walks the tree
+/// recursively; a release build overflowed a thread's stack between 2,000 and 2,500 levels.
+pub const MAX_DEPTH_LIMIT: usize = 1000;
 
 impl Default for Limits {
     fn default() -> Limits {
