@@ -286,6 +286,26 @@ fn secret_values_never_appear_in_any_output() {
     );
 }
 
+/// The JSON report in `out` has, for each `(file, text)`, an input error in that file whose
+/// message holds that text.
+fn assert_errors(out: &std::process::Output, expected: &[(&str, &str)]) {
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}: {}", e["file"], e["message"]))
+        .collect();
+    for (file, text) in expected {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains(file) && m.contains(text)),
+            "{file}: expected {text:?} in {messages:?}"
+        );
+    }
+}
+
 /// A depth limit raised past what the stack holds is refused and the default stays: a file
 /// nested 3,000 levels deep (which overflowed the stack before) is an error, not a crash.
 #[test]
@@ -302,25 +322,13 @@ fn the_depth_limit_cannot_be_raised_past_what_the_stack_holds() {
     fs::write(dir.path().join("deep.yaml"), deep).unwrap();
     let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let messages: Vec<String> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| format!("{}: {}", e["file"], e["message"]))
-        .collect();
-    let expected = [
-        ("netpol-fix.yaml", "`limits.max_depth` is at most 1000"),
-        ("deep.yaml", "nesting deeper than 256 levels"),
-    ];
-    for (file, text) in expected {
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains(file) && m.contains(text)),
-            "{file}: expected {text:?} in {messages:?}"
-        );
-    }
+    assert_errors(
+        &out,
+        &[
+            ("netpol-fix.yaml", "`limits.max_depth` is at most 1000"),
+            ("deep.yaml", "nesting deeper than 256 levels"),
+        ],
+    );
 }
 
 #[test]
@@ -344,25 +352,14 @@ fn limits_are_configurable_and_named_in_their_messages() {
     .unwrap();
     let out = netpol_fix(dir.path(), &["check", ".", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let messages: Vec<String> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| format!("{}: {}", e["file"], e["message"]))
-        .collect();
-    for (file, limit) in [
-        ("big.yaml", "`limits.max_file_bytes`"),
-        ("many.yaml", "`limits.max_documents`"),
-        ("deep.yaml", "`limits.max_depth`"),
-    ] {
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains(file) && m.contains(limit)),
-            "{file}: expected {limit} in {messages:?}"
-        );
-    }
+    assert_errors(
+        &out,
+        &[
+            ("big.yaml", "`limits.max_file_bytes`"),
+            ("many.yaml", "`limits.max_documents`"),
+            ("deep.yaml", "`limits.max_depth`"),
+        ],
+    );
     // The loader settings apply to every command, not only `check`.
     let graph = netpol_fix(dir.path(), &["graph", "."]);
     let stderr = String::from_utf8_lossy(&graph.stderr);
