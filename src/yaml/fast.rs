@@ -262,16 +262,22 @@ impl<'t> Reader<'t> {
                 _ => break,
             }
         }
+        let entries = self.entries(first)?;
+        let end = entries.last().map_or(start, |(_, v)| v.span.end as usize);
+        self.depth -= 1;
+        Ok(self.node(start..end, Value::Map(entries)))
+    }
+
+    /// The entries of the mapping whose keys and values are the children from `first` on; a
+    /// duplicate key (an error) is left to the reference.
+    fn entries(&mut self, first: usize) -> Read<Vec<(Node<'t>, Node<'t>)>> {
         let mut children = self.children.drain(first..);
         let mut entries = Vec::with_capacity(children.len() / 2);
         while let (Some(key), Some(value)) = (children.next(), children.next()) {
             entries.push((key, value));
         }
         drop(children);
-        let end = entries.last().map_or(start, |(_, v)| v.span.end as usize);
-        let entries = merge_and_check_keys(entries).map_err(|_| GiveUp)?;
-        self.depth -= 1;
-        Ok(self.node(start..end, Value::Map(entries)))
+        merge_and_check_keys(entries).map_err(|_| GiveUp)
     }
 
     /// One `key: value` of a mapping indented by `indent`.
@@ -423,10 +429,7 @@ impl<'t> Reader<'t> {
                 self.scalar(at..line.end, text, false)
             }
             b'|' => return self.literal(line, at, indent),
-            b'{' if self.bytes.get(at + 1) == Some(&b'}') => {
-                self.rest_is_comment(at + 2, line.end)?;
-                self.node(at..line.end, Value::Map(Vec::new()))
-            }
+            b'{' => self.flow_mapping(line, at)?,
             b'[' => self.flow_list(line, at)?,
             b'-' if at + 1 < line.end && self.bytes[at + 1] != b' ' => self.plain(line, at)?,
             first if is_indicator(first) => return Err(GiveUp),
@@ -483,61 +486,103 @@ impl<'t> Reader<'t> {
 
     /// `[a, "b", c]` on one line, of scalars without `:`.
     fn flow_list(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let b = self.bytes;
-        let first = self.open()?;
-        // After `[ ` the reference's spans are not those of a flow collection.
-        if b.get(open + 1) == Some(&b' ') {
-            return Err(GiveUp);
-        }
+        let first = self.flow_open(open)?;
         let mut at = open + 1;
-        if b.get(at) != Some(&b']') {
+        let close = if self.bytes.get(at) == Some(&b']') {
+            at
+        } else {
             loop {
-                if at >= line.end {
-                    return Err(GiveUp);
-                }
-                let end = match b[at] {
-                    b'"' | b'\'' => {
-                        let close = self.closing_quote(at, line.end)?;
-                        let text = self.quoted_text(at, close)?;
-                        let item = self.scalar(at..close + 1, text, false);
-                        self.children.push(item);
-                        close + 1
-                    }
-                    c if is_indicator(c) => return Err(GiveUp),
-                    _ => {
-                        let len = b[at..line.end]
-                            .iter()
-                            .position(|&c| matches!(c, b',' | b']'))
-                            .ok_or(GiveUp)?;
-                        let text = &self.text[at..at + len];
-                        if text.ends_with(' ') || text.bytes().any(is_flow_special) {
-                            return Err(GiveUp);
-                        }
-                        let item = self.scalar(at..at + len, Cow::Borrowed(text), true);
-                        self.children.push(item);
-                        at + len
-                    }
-                };
-                match b.get(end) {
-                    Some(b']') => {
-                        at = end;
-                        break;
-                    }
-                    Some(b',') => {
-                        at = self.skip_spaces(end + 1, line.end);
-                        if b.get(at) == Some(&b']') {
-                            return Err(GiveUp);
-                        }
-                    }
-                    _ => return Err(GiveUp),
+                let (item, end) = self.flow_scalar(line, at, b']')?;
+                self.children.push(item);
+                match self.flow_next(line, end, b']')? {
+                    Some(next) => at = next,
+                    None => break end,
                 }
             }
-        }
-        let close = at;
+        };
         self.rest_is_comment(close + 1, line.end)?;
         let items: Vec<Node<'t>> = self.children.drain(first..).collect();
         self.depth -= 1;
         Ok(self.node(open..line.end, Value::Seq(items)))
+    }
+
+    /// `{a: b, "c": d}` on one line, of simple keys and of values as in [`Reader::flow_list`].
+    fn flow_mapping(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
+        let first = self.flow_open(open)?;
+        let mut at = open + 1;
+        let close = if self.bytes.get(at) == Some(&b'}') {
+            at
+        } else {
+            loop {
+                let colon = self.key_end(at, line.end).ok_or(GiveUp)?;
+                let key = self.key(at, colon)?;
+                self.children.push(key);
+                let value_at = self.skip_spaces(colon + 1, line.end);
+                let (value, end) = self.flow_scalar(line, value_at, b'}')?;
+                self.children.push(value);
+                match self.flow_next(line, end, b'}')? {
+                    Some(next) => at = next,
+                    None => break end,
+                }
+            }
+        };
+        self.rest_is_comment(close + 1, line.end)?;
+        let entries = self.entries(first)?;
+        self.depth -= 1;
+        Ok(self.node(open..line.end, Value::Map(entries)))
+    }
+
+    /// Opens a flow collection whose opening bracket is at `open`. After `[ ` or `{ ` the
+    /// reference's spans are not those of a flow collection: left to it.
+    fn flow_open(&mut self, open: usize) -> Read<usize> {
+        if self.bytes.get(open + 1) == Some(&b' ') {
+            return Err(GiveUp);
+        }
+        self.open()
+    }
+
+    /// A scalar of a flow collection at `at`, ending right before `,` or `close`: quoted
+    /// without escapes, or plain without `:`, brackets, braces, `#`, quotes or trailing spaces.
+    /// Returns it and where it ends.
+    fn flow_scalar(&mut self, line: Line, at: usize, close: u8) -> Read<(Node<'t>, usize)> {
+        let b = self.bytes;
+        match b.get(at) {
+            _ if at >= line.end => Err(GiveUp),
+            Some(b'"' | b'\'') => {
+                let quote = self.closing_quote(at, line.end)?;
+                let text = self.quoted_text(at, quote)?;
+                Ok((self.scalar(at..quote + 1, text, false), quote + 1))
+            }
+            Some(&c) if is_indicator(c) => Err(GiveUp),
+            _ => {
+                let len = b[at..line.end]
+                    .iter()
+                    .position(|&c| c == b',' || c == close)
+                    .ok_or(GiveUp)?;
+                let text = &self.text[at..at + len];
+                if text.ends_with(' ') || text.bytes().any(is_flow_special) {
+                    return Err(GiveUp);
+                }
+                Ok((
+                    self.scalar(at..at + len, Cow::Borrowed(text), true),
+                    at + len,
+                ))
+            }
+        }
+    }
+
+    /// After a flow collection's item ending at `end`: where the next item starts, or `None`
+    /// at the closing bracket. (After a trailing comma the next item is the closing bracket,
+    /// which no item starts with: left to the reference.)
+    fn flow_next(&self, line: Line, end: usize, close: u8) -> Read<Option<usize>> {
+        match self.bytes.get(end) {
+            Some(&c) if c == close => Ok(None),
+            Some(b',') => match self.skip_spaces(end + 1, line.end) {
+                at if at < line.end => Ok(Some(at)),
+                _ => Err(GiveUp),
+            },
+            _ => Err(GiveUp),
+        }
     }
 
     /// A literal block scalar (`|`, `|-`, `|+`) whose indicator is at `at`, the value of a
@@ -836,6 +881,8 @@ mod tests {
         "a: |\n  one\n\n  two\n\nb: |-\n    x\n     y\n\n  # less indented comment\nc: |+\n  keep\n\n\nd: 1\n",
         "a: |\n\n  after an empty line\nlist:\n- |\n  item\n- k: |-\n    in a mapping\n  l: 2\n",
         "a: |\n  last\n",
+        // One-line flow mappings of scalars, as in `valueFrom`.
+        "a: {name: x, key: \"y\"}  # c\nb: {k: v}\nc: {k: 1,l: 2}\ne: {\"q\": v, 'r': 's'}\nf:\n- {a: b}\n- secretKeyRef: {name: root, key: user}\n",
         // Flow lists of scalars, empty flow collections.
         "a: []\nc: {}\nd: [1,2, 3]\ne: [\"x\", 'y', z]\nf:\n- []\n- {}\n",
         // Documents: leading comments, separators, empty documents, a separator at the end.
@@ -878,9 +925,20 @@ mod tests {
         "a: multi\n  line\n",
         "a: \"multi\n  line\"\n",
         "a: \"esc\\\"aped\"\n",
-        "a: {b: 1}\n",
+        "a: {b: {c: d}}\n",
+        "a: { b: c}\n",
+        "a: {b: c }\n",
+        "a: {b: c,}\n",
+        "a: {b:c}\n",
+        "a: {b: }\n",
+        "a: {b: c, b: d}\n",
+        "a: {b: [c]}\n",
+        "a: {b: c\n  , d: e}\n",
+        "a: [{}]\n",
         "a: [b,\n  c]\n",
         "a: [ ]\n",
+        "a: [ b]\n",
+        "a: [b,]\n",
         "? a\n: b\n",
         "<<: {a: 1}\n",
         "- root list\n",
