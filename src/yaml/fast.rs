@@ -295,7 +295,7 @@ impl<'t> Reader<'t> {
     /// key, of at most [`MAX_KEY_BYTES`], followed by `:` and a space or the end of the line.
     fn key_end(&self, at: usize, end: usize) -> Option<usize> {
         let b = self.bytes;
-        let colon = match b[at] {
+        let colon = match *b[..end].get(at)? {
             quote @ (b'"' | b'\'') => at + 1 + memchr::memchr(quote, &b[at + 1..end])? + 1,
             first if is_key_byte(first) && !matches!(first, b'-' | b'@') => {
                 at + b[at..end].iter().position(|&c| !is_key_byte(c))?
@@ -939,6 +939,8 @@ mod tests {
         "a: [ ]\n",
         "a: [ b]\n",
         "a: [b,]\n",
+        "a: {",
+        "a: [",
         "? a\n: b\n",
         "<<: {a: 1}\n",
         "- root list\n",
