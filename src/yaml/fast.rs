@@ -1,11 +1,11 @@
 //! A fast reader for the block-style YAML that manifests are nearly always written in: block
 //! mappings and lists, one-line plain and quoted scalars, literal block scalars (`|`, `|-`,
-//! `|+`), `{}`, `[]` and one-line flow lists of scalars, comments and `---` separators.
+//! `|+`), one-line flow lists and mappings of scalars, comments and `---` separators.
 //!
 //! It builds the same nodes, with the same spans, as the event-based reader in [`super`] (the
 //! reference: saphyr-parser), five to ten times faster, tree included. At the first document
-//! holding anything else (anchors, aliases, tags, folded or multi-line scalars, escapes, flow
-//! mappings, tabs, errors of any kind) it stops and says where that document starts; the
+//! holding anything else (anchors, aliases, tags, folded or multi-line scalars, escapes, nested
+//! flow collections, tabs, errors of any kind) it stops and says where that document starts; the
 //! reference reads the rest. It never guesses: what it reads it reads exactly as the reference does, which the
 //! differential tests (and the `yaml` fuzz target) hold it to.
 
