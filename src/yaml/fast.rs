@@ -302,7 +302,8 @@ impl<'t> Reader<'t> {
             }
             _ => return None,
         };
-        let ends_key = b.get(colon) == Some(&b':') && (colon + 1 == end || b[colon + 1] == b' ');
+        let ends_key =
+            b[..end].get(colon) == Some(&b':') && (colon + 1 == end || b[colon + 1] == b' ');
         (ends_key && colon - at <= MAX_KEY_BYTES).then_some(colon)
     }
 
@@ -374,6 +375,9 @@ impl<'t> Reader<'t> {
         let start = if indentless {
             match self.skip_spaces(line.content + 1, line.end) {
                 at if at < line.end && self.bytes[at] != b'#' => at,
+                // The reference takes a collection whose start ends right after `[` or `{` for
+                // a flow one, even when the bracket ends a comment: left to it.
+                _ if matches!(self.bytes[line.end - 1], b'[' | b'{') => return Err(GiveUp),
                 _ => line.end,
             }
         } else {
@@ -486,9 +490,9 @@ impl<'t> Reader<'t> {
 
     /// `[a, "b", c]` on one line, of scalars without `:`.
     fn flow_list(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let first = self.flow_open(open)?;
+        let first = self.flow_open(line, open)?;
         let mut at = open + 1;
-        let close = if self.bytes.get(at) == Some(&b']') {
+        let close = if self.byte(line, at) == Some(b']') {
             at
         } else {
             loop {
@@ -508,9 +512,9 @@ impl<'t> Reader<'t> {
 
     /// `{a: b, "c": d}` on one line, of simple keys and of values as in [`Reader::flow_list`].
     fn flow_mapping(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let first = self.flow_open(open)?;
+        let first = self.flow_open(line, open)?;
         let mut at = open + 1;
-        let close = if self.bytes.get(at) == Some(&b'}') {
+        let close = if self.byte(line, at) == Some(b'}') {
             at
         } else {
             loop {
@@ -534,8 +538,8 @@ impl<'t> Reader<'t> {
 
     /// Opens a flow collection whose opening bracket is at `open`. After `[ ` or `{ ` the
     /// reference's spans are not those of a flow collection: left to it.
-    fn flow_open(&mut self, open: usize) -> Read<usize> {
-        if self.bytes.get(open + 1) == Some(&b' ') {
+    fn flow_open(&mut self, line: Line, open: usize) -> Read<usize> {
+        if self.byte(line, open + 1) == Some(b' ') {
             return Err(GiveUp);
         }
         self.open()
@@ -560,7 +564,9 @@ impl<'t> Reader<'t> {
                     .position(|&c| c == b',' || c == close)
                     .ok_or(GiveUp)?;
                 let text = &self.text[at..at + len];
-                if text.ends_with(' ') || text.bytes().any(is_flow_special) {
+                // saphyr refuses a `-` after a space right before `,` or a bracket.
+                let refused = text.ends_with(' ') || text.ends_with(" -");
+                if refused || text.bytes().any(is_flow_special) {
                     return Err(GiveUp);
                 }
                 Ok((
@@ -575,8 +581,8 @@ impl<'t> Reader<'t> {
     /// at the closing bracket. (After a trailing comma the next item is the closing bracket,
     /// which no item starts with: left to the reference.)
     fn flow_next(&self, line: Line, end: usize, close: u8) -> Read<Option<usize>> {
-        match self.bytes.get(end) {
-            Some(&c) if c == close => Ok(None),
+        match self.byte(line, end) {
+            Some(c) if c == close => Ok(None),
             Some(b',') => match self.skip_spaces(end + 1, line.end) {
                 at if at < line.end => Ok(Some(at)),
                 _ => Err(GiveUp),
@@ -588,8 +594,7 @@ impl<'t> Reader<'t> {
     /// A literal block scalar (`|`, `|-`, `|+`) whose indicator is at `at`, the value of a
     /// collection indented by `indent`.
     fn literal(&mut self, line: Line, at: usize, indent: usize) -> Read<Node<'t>> {
-        let b = self.bytes;
-        let (keep, strip, header_end) = match b.get(at + 1) {
+        let (keep, strip, header_end) = match self.byte(line, at + 1) {
             Some(b'+') => (true, false, at + 2),
             Some(b'-') => (false, true, at + 2),
             _ => (false, false, at + 1),
@@ -657,6 +662,11 @@ impl<'t> Reader<'t> {
         let after = self.skip_spaces(at, end);
         let fine = after == end || (after > at && self.bytes[after] == b'#');
         if fine { Ok(()) } else { Err(GiveUp) }
+    }
+
+    /// The byte at `at` if it is on `line` (never past the range being read).
+    fn byte(&self, line: Line, at: usize) -> Option<u8> {
+        (at < line.end).then(|| self.bytes[at])
     }
 
     fn skip_spaces(&self, at: usize, end: usize) -> usize {
@@ -939,6 +949,10 @@ mod tests {
         "a: [ ]\n",
         "a: [ b]\n",
         "a: [b,]\n",
+        "a:\n- # [\n- x\n",
+        "a:\n- # {\n",
+        "a: [x -]\n",
+        "a: {k: x -, j: y}\n",
         "a: {",
         "a: [",
         "? a\n: b\n",
@@ -967,6 +981,29 @@ mod tests {
             let second = format!("first: document\n---\n{case}");
             assert_eq!(read_to(&second), "first: document\n".len(), "{second}");
             crate::fuzzing::yaml(&second);
+        }
+    }
+
+    /// A range that ends inside a line reads as the text cut there (`load` cuts only after a
+    /// line break, but `parse_range` is public).
+    #[test]
+    fn a_range_reads_as_the_text_cut_at_its_end() {
+        let texts = [
+            "a: []\n",
+            "a: |-\n  x\n",
+            "a: {k: v}\n",
+            "a: [x, y]\nb: 'c'\n",
+        ];
+        for text in texts {
+            for end in 0..=text.len() {
+                let limits = Limits::default();
+                assert_eq!(
+                    super::super::parse_range(text, 0..end, limits),
+                    super::super::parse_stream_reference(&text[..end], limits),
+                    "{:?}",
+                    &text[..end]
+                );
+            }
         }
     }
 
