@@ -196,20 +196,20 @@ fn read_limits(f: Fields, node: &Node, limits: &mut Limits, errors: &mut Vec<Dia
         Some(match name {
             "max_file_bytes" => positive().map(|n| limits.max_file_bytes = n),
             "max_documents" => positive().map(|n| limits.max_documents = n as usize),
-            "max_depth" => positive().and_then(|n| match usize::try_from(n) {
-                Ok(n) if n <= yaml::MAX_DEPTH_LIMIT => {
-                    limits.max_depth = n;
-                    Ok(())
-                }
-                _ => Err(f.error(
-                    value,
-                    format!(
-                        "`limits.max_depth` is at most {}: reading deeper nesting would overflow the stack; the default ({}) stays",
-                        yaml::MAX_DEPTH_LIMIT,
-                        Limits::default().max_depth
-                    ),
-                )),
-            }),
+            "max_depth" => positive()
+                .and_then(|n| {
+                    let at_most = yaml::MAX_DEPTH_LIMIT as u64;
+                    (n <= at_most).then_some(n).ok_or_else(|| {
+                        f.error(
+                            value,
+                            format!(
+                                "`limits.max_depth` is at most {at_most}: reading deeper nesting would overflow the stack; the default ({}) stays",
+                                Limits::default().max_depth
+                            ),
+                        )
+                    })
+                })
+                .map(|n| limits.max_depth = n as usize),
             "alias_expansion" => positive().map(|n| limits.alias_expansion = n as usize),
             _ => return None,
         })

@@ -6,8 +6,8 @@
 //! reference: saphyr-parser), five to ten times faster, tree included. At the first document
 //! holding anything else (anchors, aliases, tags, folded or multi-line scalars, escapes, nested
 //! flow collections, tabs, errors of any kind) it stops and says where that document starts; the
-//! reference reads the rest. It never guesses: what it reads it reads exactly as the reference does, which the
-//! differential tests (and the `yaml` fuzz target) hold it to.
+//! reference reads the rest. It never guesses: what it reads it reads exactly as the reference
+//! does, which the differential tests (and the `yaml` fuzz target) hold it to.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -99,8 +99,10 @@ pub(super) fn read<'t>(
 /// non-printable characters, byte order marks, Unicode line breaks) send the whole range to it.
 fn only_plain_characters(part: &str) -> bool {
     let bytes = part.as_bytes();
-    let controls = bytes.iter().fold(false, |any, &b| {
-        any | ((b < 0x20 && b != b'\n' && b != b'\r') | (b == 0x7f))
+    // One pass (without an early exit, so that it vectorises) for controls and non-ASCII.
+    let (controls, non_ascii) = bytes.iter().fold((false, false), |(controls, high), &b| {
+        let control = (b < 0x20 && b != b'\n' && b != b'\r') | (b == 0x7f);
+        (controls | control, high | (b >= 0x80))
     });
     if controls {
         return false;
@@ -109,7 +111,7 @@ fn only_plain_characters(part: &str) -> bool {
     if lone_return {
         return false;
     }
-    part.is_ascii()
+    !non_ascii
         || !part.chars().any(|c| {
             matches!(
                 c,
@@ -134,7 +136,6 @@ enum Kind {
 struct Line {
     start: usize,
     indent: usize,
-    content: usize,
     end: usize,
     next: usize,
     kind: Kind,
@@ -155,6 +156,13 @@ struct Reader<'t> {
     children: Vec<Node<'t>>,
 }
 
+impl Line {
+    /// Where its first character other than a space is.
+    fn content(&self) -> usize {
+        self.start + self.indent
+    }
+}
+
 impl<'t> Reader<'t> {
     fn line_at(&self, start: usize) -> Line {
         let break_at = memchr::memchr(b'\n', &self.bytes[start..self.end]).map(|i| start + i);
@@ -167,7 +175,6 @@ impl<'t> Reader<'t> {
             .iter()
             .take_while(|&&b| b == b' ')
             .count();
-        let content = start + indent;
         let line = &self.bytes[start..end];
         let marker = |m: &[u8]| line.starts_with(m);
         let kind = if marker(b"---") || marker(b"...") {
@@ -184,7 +191,6 @@ impl<'t> Reader<'t> {
         Line {
             start,
             indent,
-            content,
             end,
             next,
             kind,
@@ -195,7 +201,7 @@ impl<'t> Reader<'t> {
     fn skip_to_content(&mut self, mut start: usize) {
         while start < self.end {
             let line = self.line_at(start);
-            if line.content < line.end && self.bytes[line.content] != b'#' {
+            if line.content() < line.end && self.bytes[line.content()] != b'#' {
                 self.next = Some(line);
                 return;
             }
@@ -225,7 +231,7 @@ impl<'t> Reader<'t> {
     fn document(&mut self, first: Line) -> Read<Node<'t>> {
         self.children.clear();
         self.depth = 0;
-        let root = self.mapping(first, first.content)?;
+        let root = self.mapping(first, first.content())?;
         match self.next {
             None => Ok(root),
             Some(line) if line.kind == Kind::DocumentStart => Ok(root),
@@ -241,20 +247,27 @@ impl<'t> Reader<'t> {
         Ok(self.children.len())
     }
 
-    /// The block mapping whose first key is at `key` on `line`; its indentation is that key's
-    /// column.
-    fn mapping(&mut self, mut line: Line, mut key: usize) -> Read<Node<'t>> {
+    /// The block mapping whose first key is at `key` on `line`.
+    fn mapping(&mut self, line: Line, key: usize) -> Read<Node<'t>> {
+        let colon = self.key_end(key, line.end).ok_or(GiveUp)?;
+        self.mapping_from(line, key, colon)
+    }
+
+    /// The block mapping whose first key is at `key` on `line`, ending at `colon`; its
+    /// indentation is that key's column.
+    fn mapping_from(&mut self, mut line: Line, mut key: usize, mut colon: usize) -> Read<Node<'t>> {
         let first = self.open()?;
         let indent = key - line.start;
         let start = key;
         loop {
-            self.entry(line, key, indent)?;
+            self.entry(line, key, colon, indent)?;
             match self.next {
                 Some(next) if next.kind == Kind::Content && next.indent == indent => {
                     if self.is_list_item(next) {
                         return Err(GiveUp);
                     }
-                    (line, key) = (next, next.content);
+                    (line, key) = (next, next.content());
+                    colon = self.key_end(key, line.end).ok_or(GiveUp)?;
                 }
                 Some(next) if next.kind == Kind::Content && next.indent > indent => {
                     return Err(GiveUp);
@@ -280,9 +293,8 @@ impl<'t> Reader<'t> {
         merge_and_check_keys(entries).map_err(|_| GiveUp)
     }
 
-    /// One `key: value` of a mapping indented by `indent`.
-    fn entry(&mut self, line: Line, at: usize, indent: usize) -> Read<()> {
-        let colon = self.key_end(at, line.end).ok_or(GiveUp)?;
+    /// One `key: value` of a mapping indented by `indent`, its key at `at` ending at `colon`.
+    fn entry(&mut self, line: Line, at: usize, colon: usize, indent: usize) -> Read<()> {
         let key = self.key(at, colon)?;
         self.children.push(key);
         let value = self.value(line, colon + 1, indent, colon, true)?;
@@ -353,12 +365,12 @@ impl<'t> Reader<'t> {
         if self.is_list_item(line) {
             self.list(line, false)
         } else {
-            self.mapping(line, line.content)
+            self.mapping(line, line.content())
         }
     }
 
     fn is_list_item(&self, line: Line) -> bool {
-        self.is_dash(line.content, line.end)
+        self.is_dash(line.content(), line.end)
     }
 
     /// A `-` at `at` that marks a list item: followed by a space or the line's `end`.
@@ -373,7 +385,7 @@ impl<'t> Reader<'t> {
         // A list at its mapping key's indentation (`indentless`) starts, as the reference has
         // it, at the first token after its first `-`: the end of that line if none is there.
         let start = if indentless {
-            match self.skip_spaces(line.content + 1, line.end) {
+            match self.skip_spaces(line.content() + 1, line.end) {
                 at if at < line.end && self.bytes[at] != b'#' => at,
                 // The reference takes a collection whose start ends right after `[` or `{` for
                 // a flow one, even when the bracket ends a comment: left to it.
@@ -381,7 +393,7 @@ impl<'t> Reader<'t> {
                 _ => line.end,
             }
         } else {
-            line.content
+            line.content()
         };
         loop {
             let item = self.item(line)?;
@@ -410,10 +422,10 @@ impl<'t> Reader<'t> {
 
     /// One `- item` of a list: a value, or a mapping starting on the same line.
     fn item(&mut self, line: Line) -> Read<Node<'t>> {
-        let dash = line.content;
+        let dash = line.content();
         let at = self.skip_spaces(dash + 1, line.end);
-        if at < line.end && self.key_end(at, line.end).is_some() {
-            return self.mapping(line, at);
+        if let Some(colon) = self.key_end(at, line.end) {
+            return self.mapping_from(line, at, colon);
         }
         if at < line.end && self.is_dash(at, line.end) {
             return Err(GiveUp);
@@ -435,7 +447,7 @@ impl<'t> Reader<'t> {
             b'|' => return self.literal(line, at, indent),
             b'{' => self.flow_mapping(line, at)?,
             b'[' => self.flow_list(line, at)?,
-            b'-' if at + 1 < line.end && self.bytes[at + 1] != b' ' => self.plain(line, at)?,
+            b'-' if !self.is_dash(at, line.end) => self.plain(line, at)?,
             first if is_indicator(first) => return Err(GiveUp),
             _ => self.plain(line, at)?,
         };
@@ -470,7 +482,7 @@ impl<'t> Reader<'t> {
         let mut from = at + 1;
         loop {
             let close = from + memchr::memchr(quote, &self.bytes[from..end]).ok_or(GiveUp)?;
-            if quote == b'\'' && self.bytes.get(close + 1) == Some(&b'\'') && close + 1 < end {
+            if quote == b'\'' && close + 1 < end && self.bytes[close + 1] == b'\'' {
                 from = close + 2;
                 continue;
             }
@@ -490,59 +502,60 @@ impl<'t> Reader<'t> {
 
     /// `[a, "b", c]` on one line, of scalars without `:`.
     fn flow_list(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let first = self.flow_open(line, open)?;
-        let mut at = open + 1;
-        let close = if self.byte(line, at) == Some(b']') {
-            at
-        } else {
-            loop {
-                let (item, end) = self.flow_scalar(line, at, b']')?;
-                self.children.push(item);
-                match self.flow_next(line, end, b']')? {
-                    Some(next) => at = next,
-                    None => break end,
-                }
-            }
-        };
-        self.rest_is_comment(close + 1, line.end)?;
+        let first = self.flow_collection(line, open, b']', |reader, at| {
+            let (item, end) = reader.flow_scalar(line, at, b']')?;
+            reader.children.push(item);
+            Ok(end)
+        })?;
         let items: Vec<Node<'t>> = self.children.drain(first..).collect();
-        self.depth -= 1;
         Ok(self.node(open..line.end, Value::Seq(items)))
     }
 
     /// `{a: b, "c": d}` on one line, of simple keys and of values as in [`Reader::flow_list`].
     fn flow_mapping(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let first = self.flow_open(line, open)?;
+        let first = self.flow_collection(line, open, b'}', |reader, at| {
+            let colon = reader.key_end(at, line.end).ok_or(GiveUp)?;
+            let key = reader.key(at, colon)?;
+            reader.children.push(key);
+            let value_at = reader.skip_spaces(colon + 1, line.end);
+            let (value, end) = reader.flow_scalar(line, value_at, b'}')?;
+            reader.children.push(value);
+            Ok(end)
+        })?;
+        let entries = self.entries(first)?;
+        Ok(self.node(open..line.end, Value::Map(entries)))
+    }
+
+    /// Reads the items of the flow collection opened at `open` and closed by `close`, on one
+    /// line, with `item` (which pushes an item's nodes and says where it ends). Returns where
+    /// its children start. After `[ ` or `{ ` the reference's spans are not those of a flow
+    /// collection: left to it.
+    fn flow_collection(
+        &mut self,
+        line: Line,
+        open: usize,
+        close: u8,
+        mut item: impl FnMut(&mut Self, usize) -> Read<usize>,
+    ) -> Read<usize> {
+        if self.byte(line, open + 1) == Some(b' ') {
+            return Err(GiveUp);
+        }
+        let first = self.open()?;
         let mut at = open + 1;
-        let close = if self.byte(line, at) == Some(b'}') {
+        let closed_at = if self.byte(line, at) == Some(close) {
             at
         } else {
             loop {
-                let colon = self.key_end(at, line.end).ok_or(GiveUp)?;
-                let key = self.key(at, colon)?;
-                self.children.push(key);
-                let value_at = self.skip_spaces(colon + 1, line.end);
-                let (value, end) = self.flow_scalar(line, value_at, b'}')?;
-                self.children.push(value);
-                match self.flow_next(line, end, b'}')? {
+                let end = item(self, at)?;
+                match self.flow_next(line, end, close)? {
                     Some(next) => at = next,
                     None => break end,
                 }
             }
         };
-        self.rest_is_comment(close + 1, line.end)?;
-        let entries = self.entries(first)?;
+        self.rest_is_comment(closed_at + 1, line.end)?;
         self.depth -= 1;
-        Ok(self.node(open..line.end, Value::Map(entries)))
-    }
-
-    /// Opens a flow collection whose opening bracket is at `open`. After `[ ` or `{ ` the
-    /// reference's spans are not those of a flow collection: left to it.
-    fn flow_open(&mut self, line: Line, open: usize) -> Read<usize> {
-        if self.byte(line, open + 1) == Some(b' ') {
-            return Err(GiveUp);
-        }
-        self.open()
+        Ok(first)
     }
 
     /// A scalar of a flow collection at `at`, ending right before `,` or `close`: quoted
@@ -550,15 +563,15 @@ impl<'t> Reader<'t> {
     /// Returns it and where it ends.
     fn flow_scalar(&mut self, line: Line, at: usize, close: u8) -> Read<(Node<'t>, usize)> {
         let b = self.bytes;
-        match b.get(at) {
-            _ if at >= line.end => Err(GiveUp),
+        match self.byte(line, at) {
+            None => Err(GiveUp),
             Some(b'"' | b'\'') => {
                 let quote = self.closing_quote(at, line.end)?;
                 let text = self.quoted_text(at, quote)?;
                 Ok((self.scalar(at..quote + 1, text, false), quote + 1))
             }
-            Some(&c) if is_indicator(c) => Err(GiveUp),
-            _ => {
+            Some(c) if is_indicator(c) => Err(GiveUp),
+            Some(_) => {
                 let len = b[at..line.end]
                     .iter()
                     .position(|&c| c == b',' || c == close)
@@ -611,7 +624,7 @@ impl<'t> Reader<'t> {
         let mut start = line.next;
         while start < self.end {
             let l = self.line_at(start);
-            if l.content == l.end {
+            if l.content() == l.end {
                 let spaces = l.end - l.start;
                 match content_indent {
                     // Spaces beyond the indentation are text: left to the reference.
@@ -627,7 +640,7 @@ impl<'t> Reader<'t> {
                     Some(n) => n,
                     None if l.indent <= indent || longest_leading_empty > l.indent => break,
                     None => {
-                        first_start = l.content;
+                        first_start = l.content();
                         *content_indent.insert(l.indent)
                     }
                 };
