@@ -1,4 +1,6 @@
 //! Pod equivalence classes and the label index that evaluates each distinct selector once.
+//! The index is only needed while policies are compiled, so it is kept apart from the classes
+//! and let go after that (a large tree has a label per workload).
 //!
 //! Two workloads are in one class when they share a namespace, the values of every label key
 //! some selector mentions, and their named ports: no policy can tell them apart. Classes are
@@ -30,6 +32,11 @@ pub struct Classes {
     /// Class of each pod: the world's workloads, then the probes.
     pub class_of_pod: Vec<ClassId>,
     namespace_ranges: Vec<Range<u32>>,
+}
+
+/// The classes with each indexed label and key: what selectors are evaluated against.
+#[derive(Debug)]
+pub struct LabelIndex {
     by_label: HashMap<(Name, Name), ClassSet>,
     by_key: HashMap<Name, ClassSet>,
     all: RoaringBitmap,
@@ -67,9 +74,9 @@ impl ClassSet {
 }
 
 impl Classes {
-    /// Groups the world's workloads and the probes; `keys` are the label keys any selector
-    /// mentions.
-    pub fn build(world: &World, probes: &[Probe], keys: &BTreeSet<&str>) -> Classes {
+    /// Groups the world's workloads and the probes, and indexes the classes by label; `keys`
+    /// are the label keys any selector mentions.
+    pub fn build(world: &World, probes: &[Probe], keys: &BTreeSet<&str>) -> (Classes, LabelIndex) {
         type Key = (u32, Vec<(Name, Name)>, Vec<ContainerPort>);
         let ns_index = |name: &str| world.namespace_index(name).map_or(u32::MAX, |i| i as u32);
         let pods = world
@@ -137,14 +144,17 @@ impl Classes {
         all.insert_range(0..classes.len() as u32);
         by_label.shrink_to_fit();
         by_key.shrink_to_fit();
-        Classes {
+        let classes = Classes {
             classes,
             class_of_pod,
             namespace_ranges,
+        };
+        let index = LabelIndex {
             by_label,
             by_key,
             all,
-        }
+        };
+        (classes, index)
     }
 
     /// Classes of the namespaces marked in `namespaces` (indexed like `World::namespaces`).
@@ -157,7 +167,9 @@ impl Classes {
         }
         out
     }
+}
 
+impl LabelIndex {
     /// Classes whose labels match `selector` (over the indexed keys).
     pub fn select(&self, selector: &Selector) -> RoaringBitmap {
         let mut out = self.all.clone();

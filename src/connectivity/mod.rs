@@ -22,7 +22,7 @@ use crate::model::{
     Selector, World,
 };
 use crate::net::{IpSet, PortSet, Protocol};
-use classes::{ClassId, Classes};
+use classes::{ClassId, Classes, LabelIndex};
 
 /// What enforces policy in the cluster the answers are for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -213,10 +213,11 @@ impl<'w> Engine<'w> {
                 }
             }
         }
-        let classes = Classes::build(world, probes, &keys);
+        let (classes, labels) = Classes::build(world, probes, &keys);
         let mut compiler = Compiler {
             world,
             classes: &classes,
+            labels: &labels,
             pod_selectors: HashMap::new(),
             namespace_selectors: HashMap::new(),
             own_namespaces: HashMap::new(),
@@ -239,9 +240,13 @@ impl<'w> Engine<'w> {
                 rules[d.index()].push(compiled);
             }
         }
+        let distinct_selectors = compiler.pod_selectors.len() + compiler.namespace_selectors.len();
+        // Selections and the label index are not needed once every policy is compiled.
+        drop(compiler);
+        drop(labels);
         Engine {
             world,
-            distinct_selectors: compiler.pod_selectors.len() + compiler.namespace_selectors.len(),
+            distinct_selectors,
             verdicts: std::sync::atomic::AtomicU64::new(0),
             probes: probes.to_vec(),
             classes,
@@ -473,6 +478,7 @@ impl<'w> Engine<'w> {
 struct Compiler<'a> {
     world: &'a World,
     classes: &'a Classes,
+    labels: &'a LabelIndex,
     pod_selectors: HashMap<&'a Selector, RoaringBitmap>,
     namespace_selectors: HashMap<&'a Selector, RoaringBitmap>,
     /// The classes of each namespace a policy is in, by name.
@@ -483,11 +489,11 @@ impl<'a> Compiler<'a> {
     /// Classes in `namespace` that `selector` selects (selections and namespaces are computed
     /// once each and intersected without copying them).
     fn selected(&mut self, selector: &'a Selector, namespace: &'a str) -> RoaringBitmap {
-        let (world, classes) = (self.world, self.classes);
+        let (world, classes, labels) = (self.world, self.classes, self.labels);
         let pods = self
             .pod_selectors
             .entry(selector)
-            .or_insert_with(|| classes.select(selector));
+            .or_insert_with(|| labels.select(selector));
         let own = self.own_namespaces.entry(namespace).or_insert_with(|| {
             let marks: Vec<bool> = world
                 .namespaces
@@ -505,11 +511,11 @@ impl<'a> Compiler<'a> {
         selector: &'a Selector,
         namespaces: &'a Selector,
     ) -> RoaringBitmap {
-        let (world, classes) = (self.world, self.classes);
+        let (world, classes, labels) = (self.world, self.classes, self.labels);
         let pods = self
             .pod_selectors
             .entry(selector)
-            .or_insert_with(|| classes.select(selector));
+            .or_insert_with(|| labels.select(selector));
         let matching = self
             .namespace_selectors
             .entry(namespaces)

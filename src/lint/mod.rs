@@ -227,15 +227,19 @@ pub fn run(
     } else {
         dns_pods.into_iter().map(Endpoint::Workload).collect()
     };
+    let engine = timings.phase("classes and selectors", || {
+        Engine::with_probes(world, &probes)
+    });
+    let services = timings.phase("service index", || {
+        ServiceIndex::new(world, &workloads, &config.cluster_domain)
+    });
+    // Only needed to find the DNS pods and the Services' backends.
+    drop(workloads);
     let mut cx = Context {
         world,
         config,
-        engine: timings.phase("classes and selectors", || {
-            Engine::with_probes(world, &probes)
-        }),
-        services: timings.phase("service index", || {
-            ServiceIndex::new(world, &workloads, &config.cluster_domain)
-        }),
+        engine,
+        services,
         dns_targets,
         dns_ports: Default::default(),
         dead_namespace_notes: Vec::new(),
