@@ -22,8 +22,11 @@ use crate::source::Location;
 use crate::yaml::{Node, Value};
 
 /// What one object contributes to the model; built in parallel, right after parsing, so the
-/// YAML tree can be dropped at once. All pieces are kept until the model is assembled, so what
-/// only some objects have is boxed: a piece takes the room its object needs, not the largest.
+/// YAML tree can be dropped at once. All pieces are kept until the model is assembled, in one
+/// list. Items are stored in the piece, not boxed: a box per object, freed when the model is
+/// assembled, left holes the size of each box among the model's data that the rest of a run
+/// never fills (about 25 MB of a 100x tree's peak). What only some objects have, and Calico's
+/// items (larger than a workload, and rare), are boxed.
 #[derive(Debug)]
 pub struct Piece {
     item: Item,
@@ -36,17 +39,29 @@ pub struct Piece {
 #[derive(Debug)]
 enum Item {
     None,
-    Policy(Box<Policy>),
-    Service(Box<Service>),
-    ConfigMap(Box<ConfigMap>),
-    ServiceAccount(Box<ServiceAccount>),
-    Namespace(Box<(Name, Labels, Labels, Location)>),
-    Binding(Box<Binding>),
-    Pool(Box<AddressPool>),
+    Policy(Policy),
+    Service(Service),
+    ConfigMap(ConfigMap),
+    ServiceAccount(ServiceAccount),
+    Namespace((Name, Labels, Labels, Location)),
+    Binding(Binding),
+    Pool(AddressPool),
+    /// One pod template (a Deployment, a Pod, …), without a list of its own.
+    Workload(workloads::Owned),
+    /// An Argo object's templates that run pods.
     Workloads(Vec<workloads::Owned>),
     Calico(Box<calico::CalicoItem>),
-    SeldonServer(Box<ObjectId>),
-    StorageSecret(Box<StorageSecret>),
+    SeldonServer(ObjectId),
+    StorageSecret(StorageSecret),
+}
+
+impl From<Vec<workloads::Owned>> for Item {
+    fn from(mut templates: Vec<workloads::Owned>) -> Item {
+        match templates.len() {
+            1 => Item::Workload(templates.remove(0)),
+            _ => Item::Workloads(templates),
+        }
+    }
 }
 
 /// Models one object. Objects that Kubernetes would reject become error diagnostics and
@@ -70,35 +85,29 @@ pub fn object(object: &Object) -> Piece {
     };
     let result = match (group, kind) {
         ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
-            Ok(p) => Ok(Item::Policy(Box::new(p))),
+            Ok(p) => Ok(Item::Policy(p)),
             Err(mut errors) => {
                 let last = errors.pop();
                 diagnostics.extend(errors);
                 last.map_or(Ok(Item::None), Err)
             }
         },
-        ("", "Service") => objects::service(f).map(|s| Item::Service(Box::new(s))),
-        ("", "ConfigMap") => objects::config_map(f).map(|c| Item::ConfigMap(Box::new(c))),
+        ("", "Service") => objects::service(f).map(Item::Service),
+        ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
         ("", "Secret") => {
             let (secret, notes) = seldon::storage_secret(f);
             diagnostics.extend(notes);
-            Ok(secret.map_or(Item::None, |s| Item::StorageSecret(Box::new(s))))
+            Ok(secret.map_or(Item::None, Item::StorageSecret))
         }
-        ("mlops.seldon.io", "Server") => f
-            .meta(kind, true)
-            .map(|m| Item::SeldonServer(Box::new(m.id))),
-        ("", "ServiceAccount") => {
-            objects::service_account(f).map(|s| Item::ServiceAccount(Box::new(s)))
-        }
+        ("mlops.seldon.io", "Server") => f.meta(kind, true).map(|m| Item::SeldonServer(m.id)),
+        ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
         ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
-            Item::Namespace(Box::new((name, labels, annotations, object.loc())))
+            Item::Namespace((name, labels, annotations, object.loc()))
         }),
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-            objects::binding(f, kind).map(|b| Item::Binding(Box::new(b)))
+            objects::binding(f, kind).map(Item::Binding)
         }
-        ("metallb.io", "IPAddressPool") => {
-            objects::address_pool(f).map(|p| Item::Pool(Box::new(p)))
-        }
+        ("metallb.io", "IPAddressPool") => objects::address_pool(f).map(Item::Pool),
         (g, k) if calico::is_calico(g, k) => {
             let (item, notes) = calico::read(f, k);
             diagnostics.extend(notes);
@@ -106,7 +115,7 @@ pub fn object(object: &Object) -> Piece {
         }
         ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
             cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
-            workloads::workloads(f, k).map(Item::Workloads)
+            workloads::workloads(f, k).map(Item::from)
         }
         _ => Ok(Item::None),
     };
@@ -202,6 +211,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
         pieces
             .iter()
             .map(|p| match &p.item {
+                Item::Workload(_) => 1,
                 Item::Workloads(w) => w.len(),
                 _ => 0,
             })
@@ -217,24 +227,25 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
         world.finalized.extend(piece.finalized.map(|f| *f));
         match piece.item {
             Item::None => {}
-            Item::Policy(p) => world.policies.push(*p),
-            Item::Service(s) => world.services.push(*s),
-            Item::ConfigMap(c) => world.config_maps.push(*c),
-            Item::ServiceAccount(s) => world.service_accounts.push(*s),
+            Item::Policy(p) => world.policies.push(p),
+            Item::Service(s) => world.services.push(s),
+            Item::ConfigMap(c) => world.config_maps.push(c),
+            Item::ServiceAccount(s) => world.service_accounts.push(s),
             Item::Namespace(namespace) => {
-                let (name, labels, annotations, loc) = *namespace;
+                let (name, labels, annotations, loc) = namespace;
                 declared.entry(name).or_insert((labels, annotations, loc));
             }
-            Item::Binding(b) => world.bindings.push(*b),
-            Item::Pool(p) => world.address_pools.push(*p),
+            Item::Binding(b) => world.bindings.push(b),
+            Item::Pool(p) => world.address_pools.push(p),
+            Item::Workload(w) => owned.push(w),
             Item::Workloads(w) => owned.extend(w),
             Item::Calico(c) => match *c {
                 calico::CalicoItem::Policy(p) => world.calico.policies.push(p),
                 calico::CalicoItem::NetworkSet(s) => world.calico.network_sets.push(s),
                 calico::CalicoItem::Tier(t) => world.calico.tiers.push(t),
             },
-            Item::SeldonServer(id) => world.seldon_servers.push(*id),
-            Item::StorageSecret(s) => world.storage_secrets.push(*s),
+            Item::SeldonServer(id) => world.seldon_servers.push(id),
+            Item::StorageSecret(s) => world.storage_secrets.push(s),
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);
