@@ -289,12 +289,30 @@ pub fn run(
             findings
         })
         .collect();
+    // What `report` and `probes` need of the dependencies, taken before they are let go: a
+    // large tree has hundreds of thousands, and the findings are gathered next.
+    let recorded = if record_flows {
+        Recorded {
+            flows: flows::records(&cx, &dependencies),
+            uses_api: flows::uses_api(&cx),
+            dns_resolves: flows::dns_resolves(&cx),
+            isolated: (0..world.workloads.len())
+                .map(|i| {
+                    [Direction::Ingress, Direction::Egress]
+                        .map(|d| cx.engine.isolated(Endpoint::Workload(i), d))
+                })
+                .collect(),
+        }
+    } else {
+        Recorded::default()
+    };
+    timings.count("dependencies", dependencies.len() as u64);
+    drop(dependencies);
     let mut findings = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
     for mut some in per_rule {
         findings.append(&mut some);
     }
     let mut findings = suppress::apply(world, rules, known, findings);
-    timings.count("dependencies", dependencies.len() as u64);
     timings.count(
         "flows checked",
         cx.engine
@@ -324,21 +342,6 @@ pub fn run(
                 .map(|d| cx.engine.default_tier_applies(Endpoint::Workload(i), d))
         })
         .collect();
-    let recorded = if record_flows {
-        Recorded {
-            flows: flows::records(&cx, &dependencies),
-            uses_api: flows::uses_api(&cx),
-            dns_resolves: flows::dns_resolves(&cx),
-            isolated: (0..world.workloads.len())
-                .map(|i| {
-                    [Direction::Ingress, Direction::Egress]
-                        .map(|d| cx.engine.isolated(Endpoint::Workload(i), d))
-                })
-                .collect(),
-        }
-    } else {
-        Recorded::default()
-    };
     Lint {
         findings,
         recorded,
