@@ -63,6 +63,43 @@ fn graph_by_verdict_lists_what_the_fast_path_lists() {
     }
 }
 
+/// A one-sided verdict (what the flow checks ask for) is exactly that side of the whole
+/// verdict, for every pair of pods and an outside address, on every documented world.
+#[test]
+fn side_verdicts_are_the_sides_of_whole_verdicts() {
+    use netpol_fix::model::Direction;
+    use netpol_fix::net::Protocol;
+    let outside = Endpoint::External("203.0.113.9".parse().unwrap());
+    let mut compared = 0;
+    for case in cases("semantics").into_iter().chain(cases("calico")) {
+        let analysis = load_case(&case);
+        let engine = Engine::new(&analysis.world);
+        let pods = (0..analysis.world.workloads.len()).map(Endpoint::Workload);
+        let ends: Vec<Endpoint> = pods.chain([outside]).collect();
+        for &src in &ends {
+            for &dst in &ends {
+                for (protocol, port) in [
+                    (Protocol::Tcp, 80),
+                    (Protocol::Tcp, 443),
+                    (Protocol::Udp, 53),
+                ] {
+                    let whole = engine.verdict(src, dst, protocol, port);
+                    for direction in [Direction::Egress, Direction::Ingress] {
+                        assert_eq!(
+                            engine.side_verdict(src, dst, protocol, port, direction),
+                            whole.clone().side(direction),
+                            "{}: {src:?} -> {dst:?} {protocol:?} {port} {direction:?}",
+                            case.display()
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared}");
+}
+
 /// With Calico policies `graph` lists a connection exactly where the truth table allows one.
 #[test]
 fn graph_agrees_with_the_calico_truth_tables() {

@@ -147,6 +147,14 @@ impl CompiledRule {
     }
 }
 
+/// A flow a verdict is asked for.
+struct Flow {
+    src: Endpoint,
+    dst: Endpoint,
+    protocol: Protocol,
+    port: u16,
+}
+
 /// The compiled world.
 pub struct Engine<'w> {
     pub world: &'w World,
@@ -342,58 +350,95 @@ impl<'w> Engine<'w> {
                 ingress: None,
             };
         }
-        let dst_class = self.class_of_endpoint(dst);
-        let side = |own: ClassId, direction: Direction, peer: Endpoint| {
-            let isolated_by = self.isolating.of(direction.index(), own).to_vec();
-            let mut allowed_by = Vec::new();
-            for &policy in &isolated_by {
-                let rules = self.policy_rules(policy, direction);
-                for (rule, compiled) in self.rules[direction.index()][policy].iter().enumerate() {
-                    let peer_ok = match (peer, self.class_of_endpoint(peer)) {
-                        (Endpoint::External(ip), _) => compiled.matches_ip(ip),
-                        (_, Some(class)) => compiled.matches_class(class),
-                        (_, None) => false,
-                    };
-                    if peer_ok && self.allows_port(&rules[rule].ports, dst_class, protocol, port) {
-                        allowed_by.push(RuleRef { policy, rule });
-                    }
-                }
-            }
-            SideVerdict {
-                isolated_by,
-                allowed_by,
-                calico: None,
-            }
+        let flow = Flow {
+            src,
+            dst,
+            protocol,
+            port,
         };
-        let with_calico =
-            |mut verdict: SideVerdict, direction: Direction, own: Endpoint| {
-                if let (Some(index), Some(pod)) = (&self.calico, self.pod_index(own)) {
-                    let named = dst_class.map_or(&[][..], |c| {
-                        &self.classes.classes[c as usize].named_ports[..]
-                    });
-                    verdict.calico = index.decide(
-                        self.world,
-                        &calico::Side {
-                            direction,
-                            own: pod,
-                            src,
-                            dst,
-                            protocol,
-                            port,
-                            dst_named_ports: named,
-                            kubernetes: &verdict,
-                        },
-                    );
-                }
-                verdict
-            };
         Verdict {
-            egress: self
-                .class_of_endpoint(src)
-                .map(|c| with_calico(side(c, Direction::Egress, dst), Direction::Egress, src)),
-            ingress: dst_class
-                .map(|c| with_calico(side(c, Direction::Ingress, src), Direction::Ingress, dst)),
+            egress: self.decide(&flow, Direction::Egress),
+            ingress: self.decide(&flow, Direction::Ingress),
         }
+    }
+
+    /// One side of [`Engine::verdict`]: `src`'s egress or `dst`'s ingress, for the checks that
+    /// look at one side only (half the work of a whole verdict).
+    pub fn side_verdict(
+        &self,
+        src: Endpoint,
+        dst: Endpoint,
+        protocol: Protocol,
+        port: u16,
+        direction: Direction,
+    ) -> Option<SideVerdict> {
+        self.verdicts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.enforcement == Enforcement::None {
+            return None;
+        }
+        let flow = Flow {
+            src,
+            dst,
+            protocol,
+            port,
+        };
+        self.decide(&flow, direction)
+    }
+
+    /// What decides `flow` at the pod on its `direction` side (`None` when that side is an
+    /// external address): the Kubernetes policies isolating the pod and the rules that allow
+    /// the flow, then Calico's decision when Calico policies select the pod.
+    fn decide(&self, flow: &Flow, direction: Direction) -> Option<SideVerdict> {
+        let (own, peer) = match direction {
+            Direction::Egress => (flow.src, flow.dst),
+            Direction::Ingress => (flow.dst, flow.src),
+        };
+        let own_class = self.class_of_endpoint(own)?;
+        let dst_class = self.class_of_endpoint(flow.dst);
+        let isolated_by = self.isolating.of(direction.index(), own_class).to_vec();
+        let mut allowed_by = Vec::new();
+        for &policy in &isolated_by {
+            let rules = self.policy_rules(policy, direction);
+            for (rule, compiled) in self.rules[direction.index()][policy].iter().enumerate() {
+                let peer_ok = match (peer, self.class_of_endpoint(peer)) {
+                    (Endpoint::External(ip), _) => compiled.matches_ip(ip),
+                    (_, Some(class)) => compiled.matches_class(class),
+                    (_, None) => false,
+                };
+                if peer_ok
+                    && self.allows_port(&rules[rule].ports, dst_class, flow.protocol, flow.port)
+                {
+                    allowed_by.push(RuleRef { policy, rule });
+                }
+            }
+        }
+        let mut verdict = SideVerdict {
+            isolated_by,
+            allowed_by,
+            calico: None,
+        };
+        if let (Some(index), Some(pod)) = (&self.calico, self.pod_index(own)) {
+            let named =
+                dst_class.map_or(
+                    &[][..],
+                    |c| &self.classes.classes[c as usize].named_ports[..],
+                );
+            verdict.calico = index.decide(
+                self.world,
+                &calico::Side {
+                    direction,
+                    own: pod,
+                    src: flow.src,
+                    dst: flow.dst,
+                    protocol: flow.protocol,
+                    port: flow.port,
+                    dst_named_ports: named,
+                    kubernetes: &verdict,
+                },
+            );
+        }
+        Some(verdict)
     }
 
     /// The index of a pod endpoint among the world's workloads followed by the probes.

@@ -368,13 +368,13 @@ fn blocked_dns_ports(cx: &Context, client: usize, side: Direction) -> Vec<(Proto
         .filter(|&(protocol, port)| {
             !cx.dns_targets.iter().any(|&t| {
                 cx.engine
-                    .verdict(
+                    .side_verdict(
                         Endpoint::Workload(client),
                         t,
                         protocol,
                         dns_target_port(cx, t, protocol, port),
+                        side,
                     )
-                    .side(side)
                     .is_none_or(|s| s.allowed())
             })
         })
@@ -545,16 +545,14 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
             dead_namespace_selectors(cx, &isolated_by.kubernetes)
         );
         let target = cx.dns_targets[0];
-        let decided = cx.engine.verdict(
+        let decided = cx.engine.side_verdict(
             Endpoint::Workload(client),
             target,
             protocol,
             dns_target_port(cx, target, protocol, port),
+            Direction::Egress,
         );
-        if let Some(at) = decided
-            .egress
-            .and_then(|s| placement(cx, &s, Direction::Egress))
-        {
+        if let Some(at) = decided.and_then(|s| placement(cx, &s, Direction::Egress)) {
             // A new policy allows every DNS port; a rule added to a Calico policy only the
             // blocked ones (the policy already allows the others).
             let ports = match at {
@@ -753,16 +751,14 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
             (api.cidrs.clone(), true)
         };
         let ports = api.ports.iter().map(|&p| (Protocol::Tcp, p)).collect();
-        let decided = cx.engine.verdict(
+        let decided = cx.engine.side_verdict(
             Endpoint::Workload(client),
             Endpoint::External(cidrs[0].addr),
             Protocol::Tcp,
             missing[0],
+            Direction::Egress,
         );
-        if let Some(at) = decided
-            .egress
-            .and_then(|s| placement(cx, &s, Direction::Egress))
-        {
+        if let Some(at) = decided.and_then(|s| placement(cx, &s, Direction::Egress)) {
             f.remedies.push(allow(
                 cx,
                 Direction::Egress,
@@ -817,15 +813,6 @@ fn same_client_and_service(a: &&Dependency, b: &&Dependency) -> bool {
 }
 
 /// The verdict for `client` reaching a Service's pod on the port it serves on.
-fn verdict_to(cx: &Context, client: usize, dest: Destination) -> crate::connectivity::Verdict {
-    cx.engine.verdict(
-        Endpoint::Workload(client),
-        Endpoint::Workload(dest.workload),
-        dest.protocol,
-        dest.port,
-    )
-}
-
 /// Destinations of a dependency group that `side` blocks, with that side's verdict.
 fn blocked(
     cx: &Context,
@@ -840,7 +827,13 @@ fn blocked(
                 continue;
             }
             seen.push(dest);
-            let decided = verdict_to(cx, d.client, dest).side(side);
+            let decided = cx.engine.side_verdict(
+                Endpoint::Workload(d.client),
+                Endpoint::Workload(dest.workload),
+                dest.protocol,
+                dest.port,
+                side,
+            );
             if let Some(s) = decided.filter(|s| !s.allowed()) {
                 out.push((dest, s));
             }
@@ -854,7 +847,15 @@ pub(crate) fn records(cx: &Context, deps: &[Dependency]) -> Vec<super::FlowRecor
     let mut out = Vec::new();
     for d in deps {
         for dest in deps::destinations(cx.world, &cx.services, d.service, d.port_index) {
-            let allowed = verdict_to(cx, d.client, dest).allowed();
+            let allowed = cx
+                .engine
+                .verdict(
+                    Endpoint::Workload(d.client),
+                    Endpoint::Workload(dest.workload),
+                    dest.protocol,
+                    dest.port,
+                )
+                .allowed();
             out.push(super::FlowRecord {
                 client: d.client,
                 service: d.service,
@@ -1100,10 +1101,13 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
         );
         for (target, selected, ports) in &admissions {
             let port = dns_target_port(cx, *target, udp, service_port);
-            let decided = cx
-                .engine
-                .verdict(Endpoint::Workload(client), *target, udp, port)
-                .ingress;
+            let decided = cx.engine.side_verdict(
+                Endpoint::Workload(client),
+                *target,
+                udp,
+                port,
+                Direction::Ingress,
+            );
             let blocking = decided.filter(|s| !s.allowed());
             if let Some(at) = blocking.and_then(|s| placement(cx, &s, Direction::Ingress)) {
                 f.remedies.push(Remedy::Allow {
