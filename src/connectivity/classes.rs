@@ -6,14 +6,14 @@
 //! some selector mentions, and their named ports: no policy can tell them apart. Classes are
 //! numbered namespace by namespace, so "all pods of namespace N" is one contiguous range.
 
-use foldhash::{HashMap, HashMapExt};
-use std::collections::BTreeSet;
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::ops::Range;
 
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::Probe;
-use crate::model::{ContainerPort, Labels, Name, Requirement, Selector, World};
+use crate::model::{ContainerPort, Name, Requirement, Selector, World};
 
 pub type ClassId = u32;
 
@@ -34,11 +34,12 @@ pub struct Classes {
     namespace_ranges: Vec<Range<u32>>,
 }
 
-/// The classes with each indexed label and key: what selectors are evaluated against.
+/// The classes with each indexed label and key: what selectors are evaluated against. It
+/// borrows the labels of the pods it indexes.
 #[derive(Debug)]
-pub struct LabelIndex {
-    by_label: HashMap<(Name, Name), ClassSet>,
-    by_key: HashMap<Name, ClassSet>,
+pub struct LabelIndex<'a> {
+    by_label: HashMap<(&'a str, &'a str), ClassSet>,
+    by_key: HashMap<&'a str, ClassSet>,
     all: RoaringBitmap,
 }
 
@@ -73,88 +74,82 @@ impl ClassSet {
     }
 }
 
+/// What tells pods apart: namespace index, indexed labels and named ports. Borrowed: a large
+/// tree has a key per workload, and they are only compared.
+type Key<'a> = (u32, Vec<(&'a str, &'a str)>, Vec<&'a ContainerPort>);
+
+/// The pods of one class: their common key, each with its pod index.
+type Run<'k, 'a> = &'k [(Key<'a>, usize)];
+
 impl Classes {
     /// Groups the world's workloads and the probes, and indexes the classes by label; `keys`
-    /// are the label keys any selector mentions.
-    pub fn build(world: &World, probes: &[Probe], keys: &BTreeSet<&str>) -> (Classes, LabelIndex) {
-        type Key = (u32, Vec<(Name, Name)>, Vec<ContainerPort>);
+    /// are the label keys any selector mentions. Keys are built and sorted in parallel, and
+    /// the classes and their label index are built side by side.
+    pub fn build<'a>(
+        world: &'a World,
+        probes: &'a [Probe],
+        keys: &HashSet<&str>,
+    ) -> (Classes, LabelIndex<'a>) {
         let ns_index = |name: &str| world.namespace_index(name).map_or(u32::MAX, |i| i as u32);
-        let pods = world
-            .workloads
-            .iter()
-            .map(|w| (&w.meta.id.namespace, &w.labels, &w.ports))
-            .chain(probes.iter().map(|p| (&p.namespace, &p.labels, &p.ports)));
-        let mut keyed: Vec<(Key, usize)> = pods
-            .enumerate()
-            .map(
-                |(i, (namespace, labels, ports)): (
-                    usize,
-                    (&Name, &Labels, &Vec<ContainerPort>),
-                )| {
-                    let labels = labels
-                        .iter()
-                        .filter(|(k, _)| keys.contains(k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    let mut ports: Vec<ContainerPort> =
-                        ports.iter().filter(|p| p.name.is_some()).cloned().collect();
-                    ports.sort();
-                    ports.dedup();
-                    ((ns_index(namespace), labels, ports), i)
-                },
-            )
-            .collect();
-        keyed.sort();
-
-        let mut classes: Vec<Class> = Vec::new();
-        let mut class_of_pod = vec![0; keyed.len()];
-        let mut by_label: HashMap<(Name, Name), ClassSet> = HashMap::new();
-        let mut by_key: HashMap<Name, ClassSet> = HashMap::new();
-        let mut namespace_ranges = vec![0..0; world.namespaces.len()];
-        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
-            let key = &run[0].0;
-            let id = classes.len() as ClassId;
-            for (k, v) in &key.1 {
-                by_label
-                    .entry((k.clone(), v.clone()))
-                    .and_modify(|set| set.insert(id))
-                    .or_insert(ClassSet::One(id));
-                by_key
-                    .entry(k.clone())
-                    .and_modify(|set| set.insert(id))
-                    .or_insert(ClassSet::One(id));
+        let pod = |i: usize| match world.workloads.get(i) {
+            Some(w) => (&w.meta.id.namespace, &w.labels, &w.ports),
+            None => {
+                let p = &probes[i - world.workloads.len()];
+                (&p.namespace, &p.labels, &p.ports)
             }
+        };
+        let mut keyed: Vec<(Key, usize)> = (0..world.workloads.len() + probes.len())
+            .into_par_iter()
+            .map(|i| {
+                let (namespace, labels, ports) = pod(i);
+                let labels = labels
+                    .iter()
+                    .filter(|(k, _)| keys.contains(k.as_str()))
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let mut ports: Vec<&ContainerPort> =
+                    ports.iter().filter(|p| p.name.is_some()).collect();
+                ports.sort();
+                ports.dedup();
+                ((ns_index(namespace), labels, ports), i)
+            })
+            .collect();
+        keyed.par_sort_unstable();
+        let runs: Vec<Run> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
+        rayon::join(
+            || Classes::of_runs(&runs, world.namespaces.len()),
+            || LabelIndex::of_runs(&runs),
+        )
+    }
+
+    /// One class per run, numbered in order.
+    fn of_runs(runs: &[Run], namespaces: usize) -> Classes {
+        let mut classes = Vec::with_capacity(runs.len());
+        let mut class_of_pod = vec![0; runs.iter().map(|run| run.len()).sum()];
+        let mut namespace_ranges = vec![0..0; namespaces];
+        for (id, run) in runs.iter().enumerate() {
+            let id = id as ClassId;
+            let key = &run[0].0;
             if let Some(r) = namespace_ranges.get_mut(key.0 as usize) {
                 if r.start == r.end {
                     *r = id..id;
                 }
                 r.end = id + 1;
             }
-            for (_, pod) in run {
+            for (_, pod) in *run {
                 class_of_pod[*pod] = id;
             }
             classes.push(Class {
                 namespace: key.0,
-                named_ports: key.2.clone(),
+                named_ports: key.2.iter().map(|&p| p.clone()).collect(),
                 members: run.iter().map(|(_, pod)| *pod).collect(),
             });
         }
-        classes.shrink_to_fit();
-        let mut all = RoaringBitmap::new();
-        all.insert_range(0..classes.len() as u32);
-        by_label.shrink_to_fit();
-        by_key.shrink_to_fit();
-        let classes = Classes {
+        Classes {
             classes,
             class_of_pod,
             namespace_ranges,
-        };
-        let index = LabelIndex {
-            by_label,
-            by_key,
-            all,
-        };
-        (classes, index)
+        }
     }
 
     /// Classes of the namespaces marked in `namespaces` (indexed like `World::namespaces`).
@@ -169,7 +164,35 @@ impl Classes {
     }
 }
 
-impl LabelIndex {
+impl<'a> LabelIndex<'a> {
+    /// The classes (numbered as the runs) with each label and each key of their runs' keys.
+    fn of_runs(runs: &[Run<'_, 'a>]) -> LabelIndex<'a> {
+        let mut by_label: HashMap<(&str, &str), ClassSet> = HashMap::new();
+        let mut by_key: HashMap<&str, ClassSet> = HashMap::new();
+        for (id, run) in runs.iter().enumerate() {
+            let id = id as ClassId;
+            for &(k, v) in &run[0].0.1 {
+                by_label
+                    .entry((k, v))
+                    .and_modify(|set| set.insert(id))
+                    .or_insert(ClassSet::One(id));
+                by_key
+                    .entry(k)
+                    .and_modify(|set| set.insert(id))
+                    .or_insert(ClassSet::One(id));
+            }
+        }
+        by_label.shrink_to_fit();
+        by_key.shrink_to_fit();
+        let mut all = RoaringBitmap::new();
+        all.insert_range(0..runs.len() as u32);
+        LabelIndex {
+            by_label,
+            by_key,
+            all,
+        }
+    }
+
     /// Classes whose labels match `selector` (over the indexed keys).
     pub fn select(&self, selector: &Selector) -> RoaringBitmap {
         let mut out = self.all.clone();
@@ -177,7 +200,7 @@ impl LabelIndex {
             let with_value = |vs: &[Name]| {
                 let mut m = RoaringBitmap::new();
                 for v in vs {
-                    if let Some(set) = self.by_label.get(&(Name::from(req.key()), v.clone())) {
+                    if let Some(set) = self.by_label.get(&(req.key(), v.as_str())) {
                         set.add_to(&mut m);
                     }
                 }

@@ -11,15 +11,15 @@ pub mod graph;
 mod isolation;
 mod pieces;
 
-use foldhash::{HashMap, HashMapExt};
-use std::collections::BTreeSet;
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::net::IpAddr;
 
+use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use crate::model::{
-    ContainerPort, Direction, DirectionRules, Labels, NamespaceScope, Peer, Peers, PortSpec, Ports,
-    Selector, World,
+    ContainerPort, Direction, DirectionRules, Labels, NamespaceScope, Peer, Peers, Policy,
+    PortSpec, Ports, Selector, World,
 };
 use crate::net::{IpSet, PortSet, Protocol};
 use classes::{ClassId, Classes, LabelIndex};
@@ -203,7 +203,7 @@ impl<'w> Engine<'w> {
 
     /// An engine answering for a cluster where `enforcement` enforces policy.
     pub fn configured(world: &'w World, probes: &[Probe], enforcement: Enforcement) -> Engine<'w> {
-        let mut keys = BTreeSet::new();
+        let mut keys = HashSet::default();
         let mut note = |s: &'w Selector| keys.extend(s.requirements().iter().map(|r| r.key()));
         for p in &world.policies {
             note(&p.pod_selector);
@@ -222,35 +222,46 @@ impl<'w> Engine<'w> {
             }
         }
         let (classes, labels) = Classes::build(world, probes, &keys);
-        let mut compiler = Compiler {
-            world,
-            classes: &classes,
-            labels: &labels,
-            pod_selectors: HashMap::new(),
-            namespace_selectors: HashMap::new(),
-            own_namespaces: HashMap::new(),
-        };
-        let n = classes.classes.len();
-        let mut isolating = isolation::IsolationBuilder::new(n);
-        let mut rules = [Vec::new(), Vec::new()];
-        for (pi, policy) in world.policies.iter().enumerate() {
-            let selected = compiler.selected(&policy.pod_selector, &policy.meta.id.namespace);
-            for d in [Direction::Ingress, Direction::Egress] {
-                let compiled = match policy.rules(d) {
-                    DirectionRules::NotAffected => Vec::new(),
-                    DirectionRules::Isolates(list) => {
-                        isolating.add(d.index(), pi, &selected);
-                        list.iter()
-                            .map(|r| compiler.rule(&r.peers, &policy.meta.id.namespace))
-                            .collect()
-                    }
-                };
-                rules[d.index()].push(compiled);
+        // Policies are compiled in parallel, a run of them per thread, each with its own
+        // selections (a selector both runs use is evaluated twice; what it selects is the same).
+        let run = world
+            .policies
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .max(1);
+        let (compiled, selections): (Vec<Vec<CompiledPolicy>>, Vec<Selections>) = world
+            .policies
+            .par_chunks(run)
+            .map(|policies| {
+                let mut compiler = Compiler::new(world, &classes, &labels);
+                let compiled = policies.iter().map(|p| compiler.policy(p)).collect();
+                (compiled, compiler.selections())
+            })
+            .unzip();
+        // Counting the distinct selectors (for `--timings`) overlaps with the isolation lists.
+        let count_distinct = || {
+            let mut distinct = Selections::default();
+            for some in selections {
+                distinct.pods.extend(some.pods);
+                distinct.namespaces.extend(some.namespaces);
             }
-        }
-        let distinct_selectors = compiler.pod_selectors.len() + compiler.namespace_selectors.len();
-        // Selections and the label index are not needed once every policy is compiled.
-        drop(compiler);
+            distinct.pods.len() + distinct.namespaces.len()
+        };
+        let assemble = || {
+            let mut isolating = isolation::IsolationBuilder::new(classes.classes.len());
+            let mut rules = [Vec::new(), Vec::new()];
+            for (pi, policy) in compiled.into_iter().flatten().enumerate() {
+                for (d, compiled) in policy.rules.into_iter().enumerate() {
+                    if compiled.is_some() {
+                        isolating.add(d, pi, &policy.selected);
+                    }
+                    rules[d].push(compiled.unwrap_or_default());
+                }
+            }
+            (isolating.finish(), rules)
+        };
+        let (distinct_selectors, (isolating, rules)) = rayon::join(count_distinct, assemble);
+        // The label index is not needed once every policy is compiled.
         drop(labels);
         Engine {
             world,
@@ -258,7 +269,7 @@ impl<'w> Engine<'w> {
             verdicts: std::sync::atomic::AtomicU64::new(0),
             probes: probes.to_vec(),
             classes,
-            isolating: isolating.finish(),
+            isolating,
             rules,
             calico: match enforcement {
                 Enforcement::Calico => calico::CalicoIndex::new(world, probes),
@@ -519,11 +530,25 @@ impl<'w> Engine<'w> {
     }
 }
 
+/// A policy compiled: the classes it selects, and per direction its rules (`None` when the
+/// policy does not isolate that direction).
+struct CompiledPolicy {
+    selected: RoaringBitmap,
+    rules: [Option<Vec<CompiledRule>>; 2],
+}
+
+/// The distinct pod and namespace selectors a compiler evaluated.
+#[derive(Default)]
+struct Selections<'a> {
+    pods: HashSet<&'a Selector>,
+    namespaces: HashSet<&'a Selector>,
+}
+
 /// Resolves selectors against classes, each distinct selector once.
 struct Compiler<'a> {
     world: &'a World,
     classes: &'a Classes,
-    labels: &'a LabelIndex,
+    labels: &'a LabelIndex<'a>,
     pod_selectors: HashMap<&'a Selector, RoaringBitmap>,
     namespace_selectors: HashMap<&'a Selector, RoaringBitmap>,
     /// The classes of each namespace a policy is in, by name.
@@ -531,6 +556,38 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
+    fn new(world: &'a World, classes: &'a Classes, labels: &'a LabelIndex<'a>) -> Compiler<'a> {
+        Compiler {
+            world,
+            classes,
+            labels,
+            pod_selectors: HashMap::new(),
+            namespace_selectors: HashMap::new(),
+            own_namespaces: HashMap::new(),
+        }
+    }
+
+    fn policy(&mut self, policy: &'a Policy) -> CompiledPolicy {
+        let namespace = &policy.meta.id.namespace;
+        let selected = self.selected(&policy.pod_selector, namespace);
+        let rules = [Direction::Ingress, Direction::Egress].map(|d| match policy.rules(d) {
+            DirectionRules::NotAffected => None,
+            DirectionRules::Isolates(list) => Some(
+                list.iter()
+                    .map(|r| self.rule(&r.peers, namespace))
+                    .collect(),
+            ),
+        });
+        CompiledPolicy { selected, rules }
+    }
+
+    fn selections(self) -> Selections<'a> {
+        Selections {
+            pods: self.pod_selectors.into_keys().collect(),
+            namespaces: self.namespace_selectors.into_keys().collect(),
+        }
+    }
+
     /// Classes in `namespace` that `selector` selects (selections and namespaces are computed
     /// once each and intersected without copying them).
     fn selected(&mut self, selector: &'a Selector, namespace: &'a str) -> RoaringBitmap {
