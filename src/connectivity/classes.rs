@@ -20,15 +20,16 @@ pub type ClassId = u32;
 #[derive(Debug)]
 pub struct Class {
     pub namespace: u32,
-    /// Container ports that have a name (what named-port rules resolve against).
-    pub named_ports: Vec<ContainerPort>,
-    /// Pod indices (workloads, then probes), in order.
-    pub members: Vec<usize>,
+    /// Its container ports that have a name, as an index into `Classes::port_sets`.
+    port_set: u32,
 }
 
 #[derive(Debug)]
 pub struct Classes {
     pub classes: Vec<Class>,
+    /// The distinct sets of named container ports (what named-port rules resolve against):
+    /// most workloads of a tree name the same few ports, so classes share them.
+    port_sets: Vec<Vec<ContainerPort>>,
     /// Class of each pod: the world's workloads, then the probes.
     pub class_of_pod: Vec<ClassId>,
     namespace_ranges: Vec<Range<u32>>,
@@ -125,6 +126,8 @@ impl Classes {
     /// One class per run, numbered in order.
     fn of_runs(runs: &[Run], namespaces: usize) -> Classes {
         let mut classes = Vec::with_capacity(runs.len());
+        let mut port_sets = Vec::new();
+        let mut port_set_ids: HashMap<&[&ContainerPort], u32> = HashMap::new();
         let mut class_of_pod = vec![0; runs.iter().map(|run| run.len()).sum()];
         let mut namespace_ranges = vec![0..0; namespaces];
         for (id, run) in runs.iter().enumerate() {
@@ -139,17 +142,27 @@ impl Classes {
             for (_, pod) in *run {
                 class_of_pod[*pod] = id;
             }
+            let port_set = *port_set_ids.entry(&key.2).or_insert_with(|| {
+                port_sets.push(key.2.iter().map(|&p| p.clone()).collect());
+                port_sets.len() as u32 - 1
+            });
             classes.push(Class {
                 namespace: key.0,
-                named_ports: key.2.iter().map(|&p| p.clone()).collect(),
-                members: run.iter().map(|(_, pod)| *pod).collect(),
+                port_set,
             });
         }
+        port_sets.shrink_to_fit();
         Classes {
             classes,
+            port_sets,
             class_of_pod,
             namespace_ranges,
         }
+    }
+
+    /// The container ports of `class`'s pods that have a name.
+    pub fn named_ports(&self, class: ClassId) -> &[ContainerPort] {
+        &self.port_sets[self.classes[class as usize].port_set as usize]
     }
 
     /// Classes of the namespaces marked in `namespaces` (indexed like `World::namespaces`).

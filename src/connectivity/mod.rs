@@ -430,11 +430,7 @@ impl<'w> Engine<'w> {
             calico: None,
         };
         if let (Some(index), Some(pod)) = (&self.calico, self.pod_index(own)) {
-            let named =
-                dst_class.map_or(
-                    &[][..],
-                    |c| &self.classes.classes[c as usize].named_ports[..],
-                );
+            let named = dst_class.map_or(&[][..], |c| self.classes.named_ports(c));
             verdict.calico = index.decide(
                 self.world,
                 &calico::Side {
@@ -486,14 +482,11 @@ impl<'w> Engine<'w> {
                 PortSpec::All => true,
                 PortSpec::Range(a, b) => (*a..=*b).contains(&port),
                 PortSpec::Named(name) => dst.is_some_and(|c| {
-                    self.classes.classes[c as usize]
-                        .named_ports
-                        .iter()
-                        .any(|cp| {
-                            cp.protocol == protocol
-                                && cp.port == port
-                                && cp.name.as_deref() == Some(name)
-                        })
+                    self.classes.named_ports(c).iter().any(|cp| {
+                        cp.protocol == protocol
+                            && cp.port == port
+                            && cp.name.as_deref() == Some(name)
+                    })
                 }),
             })
     }
@@ -514,7 +507,7 @@ impl<'w> Engine<'w> {
                 ),
                 PortSpec::Range(a, b) => PortSet::range(p.protocol, *a, *b),
                 PortSpec::Named(name) => {
-                    let named = dst.map(|c| &self.classes.classes[c as usize].named_ports);
+                    let named = dst.map(|c| self.classes.named_ports(c));
                     named
                         .into_iter()
                         .flatten()
