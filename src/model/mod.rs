@@ -74,7 +74,6 @@ pub struct Workload {
     pub meta: Meta,
     /// Pod template labels (never the controller's own labels).
     pub labels: Labels,
-    pub labels_loc: Location,
     pub ports: Vec<ContainerPort>,
     pub containers: Vec<Container>,
     pub service_account: Name,
@@ -192,7 +191,6 @@ pub struct AddressPool {
 pub struct Policy {
     pub meta: Meta,
     pub pod_selector: Selector,
-    pub pod_selector_loc: Location,
     pub ingress: DirectionRules,
     pub egress: DirectionRules,
 }

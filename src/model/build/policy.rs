@@ -25,9 +25,9 @@ fn read_policy(f: Fields, errors: &mut Vec<Diagnostic>) -> Result<Policy> {
     let meta = f.meta("NetworkPolicy", true)?;
     let root = &f.object.node;
     let spec = f.get(root, "spec").unwrap_or(root);
-    let (pod_selector, pod_selector_loc) = match f.get(spec, "podSelector") {
-        Some(n) => (selector(f, n, "podSelector")?, f.at(n)),
-        None => (Selector::everything(), f.at(spec)),
+    let pod_selector = match f.get(spec, "podSelector") {
+        Some(n) => selector(f, n, "podSelector")?,
+        None => Selector::everything(),
     };
     let ingress = rules(f, spec, "ingress", "from", errors)?;
     let egress = rules(f, spec, "egress", "to", errors)?;
@@ -60,7 +60,6 @@ fn read_policy(f: Fields, errors: &mut Vec<Diagnostic>) -> Result<Policy> {
     Ok(Policy {
         meta,
         pod_selector,
-        pod_selector_loc,
         ingress: direction(has_ingress, ingress),
         egress: direction(has_egress, egress),
     })

@@ -66,14 +66,10 @@ pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
         Some(m) => f.opt_labels(m, "labels")?,
         None => Labels::new(),
     };
-    let labels_loc = f.at(f
-        .path(template, &["metadata", "labels"])
-        .unwrap_or(template));
     let spec = f.get(template, "spec").unwrap_or(template);
     let mut workload = Workload {
         meta,
         labels,
-        labels_loc,
         ports: Vec::new(),
         containers: Vec::new(),
         service_account: service_account(f, spec)?.unwrap_or_else(|| "default".into()),
@@ -278,7 +274,6 @@ fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
         let mut workload = Workload {
             meta,
             labels,
-            labels_loc: f.at(f.path(t, &["metadata", "labels"]).unwrap_or(t)),
             ports: Vec::new(),
             containers: Vec::new(),
             service_account: match service_account(f, t)? {
