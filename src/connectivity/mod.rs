@@ -147,14 +147,6 @@ impl CompiledRule {
     }
 }
 
-/// A flow a verdict is asked for.
-struct Flow {
-    src: Endpoint,
-    dst: Endpoint,
-    protocol: Protocol,
-    port: u16,
-}
-
 /// The compiled world.
 pub struct Engine<'w> {
     pub world: &'w World,
@@ -247,7 +239,7 @@ impl<'w> Engine<'w> {
             }
             distinct.pods.len() + distinct.namespaces.len()
         };
-        let assemble = || {
+        let isolation_and_rules = || {
             let mut isolating = isolation::IsolationBuilder::new(classes.classes.len());
             let mut rules = [Vec::new(), Vec::new()];
             for (pi, policy) in compiled.into_iter().flatten().enumerate() {
@@ -260,7 +252,8 @@ impl<'w> Engine<'w> {
             }
             (isolating.finish(), rules)
         };
-        let (distinct_selectors, (isolating, rules)) = rayon::join(count_distinct, assemble);
+        let (distinct_selectors, (isolating, rules)) =
+            rayon::join(count_distinct, isolation_and_rules);
         // The label index is not needed once every policy is compiled.
         drop(labels);
         Engine {
@@ -361,15 +354,9 @@ impl<'w> Engine<'w> {
                 ingress: None,
             };
         }
-        let flow = Flow {
-            src,
-            dst,
-            protocol,
-            port,
-        };
         Verdict {
-            egress: self.decide(&flow, Direction::Egress),
-            ingress: self.decide(&flow, Direction::Ingress),
+            egress: self.decide(src, dst, protocol, port, Direction::Egress),
+            ingress: self.decide(src, dst, protocol, port, Direction::Ingress),
         }
     }
 
@@ -388,25 +375,26 @@ impl<'w> Engine<'w> {
         if self.enforcement == Enforcement::None {
             return None;
         }
-        let flow = Flow {
-            src,
-            dst,
-            protocol,
-            port,
-        };
-        self.decide(&flow, direction)
+        self.decide(src, dst, protocol, port, direction)
     }
 
-    /// What decides `flow` at the pod on its `direction` side (`None` when that side is an
+    /// What decides the flow at the pod on its `direction` side (`None` when that side is an
     /// external address): the Kubernetes policies isolating the pod and the rules that allow
     /// the flow, then Calico's decision when Calico policies select the pod.
-    fn decide(&self, flow: &Flow, direction: Direction) -> Option<SideVerdict> {
+    fn decide(
+        &self,
+        src: Endpoint,
+        dst: Endpoint,
+        protocol: Protocol,
+        port: u16,
+        direction: Direction,
+    ) -> Option<SideVerdict> {
         let (own, peer) = match direction {
-            Direction::Egress => (flow.src, flow.dst),
-            Direction::Ingress => (flow.dst, flow.src),
+            Direction::Egress => (src, dst),
+            Direction::Ingress => (dst, src),
         };
         let own_class = self.class_of_endpoint(own)?;
-        let dst_class = self.class_of_endpoint(flow.dst);
+        let dst_class = self.class_of_endpoint(dst);
         let isolated_by = self.isolating.of(direction.index(), own_class).to_vec();
         let mut allowed_by = Vec::new();
         for &policy in &isolated_by {
@@ -417,9 +405,7 @@ impl<'w> Engine<'w> {
                     (_, Some(class)) => compiled.matches_class(class),
                     (_, None) => false,
                 };
-                if peer_ok
-                    && self.allows_port(&rules[rule].ports, dst_class, flow.protocol, flow.port)
-                {
+                if peer_ok && self.allows_port(&rules[rule].ports, dst_class, protocol, port) {
                     allowed_by.push(RuleRef { policy, rule });
                 }
             }
@@ -436,10 +422,10 @@ impl<'w> Engine<'w> {
                 &calico::Side {
                     direction,
                     own: pod,
-                    src: flow.src,
-                    dst: flow.dst,
-                    protocol: flow.protocol,
-                    port: flow.port,
+                    src,
+                    dst,
+                    protocol,
+                    port,
                     dst_named_ports: named,
                     kubernetes: &verdict,
                 },
@@ -560,6 +546,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The classes `policy` selects and its rules, resolved.
     fn policy(&mut self, policy: &'a Policy) -> CompiledPolicy {
         let namespace = &policy.meta.id.namespace;
         let selected = self.selected(&policy.pod_selector, namespace);
@@ -574,6 +561,7 @@ impl<'a> Compiler<'a> {
         CompiledPolicy { selected, rules }
     }
 
+    /// The distinct selectors it evaluated.
     fn selections(self) -> Selections<'a> {
         Selections {
             pods: self.pod_selectors.into_keys().collect(),
