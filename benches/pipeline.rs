@@ -23,9 +23,9 @@ mod generator;
 #[path = "../examples/shared/baseline.rs"]
 mod baseline;
 
-/// Every stage, the baseline included, allocates through mimalloc, as the binary does.
+/// Every stage, the baseline included, allocates through jemalloc, as the binary does.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// The tree of `scale`, generated once (seed 1, many files).
 fn tree(scale: &str) -> PathBuf {

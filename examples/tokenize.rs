@@ -18,7 +18,7 @@ use std::time::Instant;
 mod baseline;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
     let Some(dir) = std::env::args().nth(1) else {

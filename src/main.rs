@@ -19,10 +19,11 @@ use netpol_fix::net::Protocol;
 use netpol_fix::probes::ProbeOptions;
 use netpol_fix::report::{self, explain, findings, graph::GraphFormat, readiness};
 
-/// mimalloc (v2, without transparent huge pages; see BENCHMARKS.md): the parallel load
-/// allocates millions of small nodes; glibc's arenas spent a fifth of the run in malloc/free.
+/// jemalloc (see BENCHMARKS.md): the parallel load allocates millions of small nodes, and
+/// glibc's arenas spent a fifth of the run in malloc/free; mimalloc was as fast but kept 5–7%
+/// more memory at the peak.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Exit codes: 0 clean, 1 findings (or a denied flow for `explain`), 2 input or usage errors.
 const EXIT_FINDINGS: u8 = 1;
