@@ -100,6 +100,71 @@ fn side_verdicts_are_the_sides_of_whole_verdicts() {
     assert!(compared > 1000, "{compared}");
 }
 
+/// Pods are told apart only by what some selector could tell apart: label values no selector
+/// names share a class, but having a key or not, and a named value, keep pods apart.
+#[test]
+fn classes_tell_pods_apart_only_by_what_selectors_name() {
+    let pod = |name: &str, labels: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop, labels: {labels}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n---\n"
+        )
+    };
+    let text = [
+        pod("a", "{app: a, tier: web}"),
+        pod("b", "{app: b, tier: web}"),
+        pod("named", "{app: named, tier: web}"),
+        pod("keyless", "{tier: web}"),
+        pod("db", "{app: c, tier: db}"),
+    ]
+    .concat()
+        + "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  podSelector: {matchExpressions: [{key: app, operator: NotIn, values: [named]}]}\n  ingress: [{from: [{podSelector: {matchLabels: {tier: web}}}]}]\n";
+    let analysis = analyze(
+        &[Input::Text {
+            name: "world.yaml".into(),
+            text,
+        }],
+        LoadOptions::default(),
+    );
+    assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
+    let engine = Engine::new(&analysis.world);
+    let class = |name: &str| {
+        let w = analysis
+            .world
+            .workloads
+            .iter()
+            .position(|w| w.meta.id.name == name);
+        engine.class_of(w.unwrap_or_else(|| panic!("no workload {name}")))
+    };
+    assert_eq!(class("a"), class("b"), "app values no selector names");
+    assert_ne!(class("a"), class("named"), "a value a selector names");
+    assert_ne!(class("a"), class("keyless"), "having the key or not");
+    assert_ne!(class("a"), class("db"), "a value of another mentioned key");
+    // And the verdicts follow: the policy selects a, b and keyless (NotIn matches a missing
+    // key), not named; the others (a, b, named, keyless) may reach it, db may not.
+    use netpol_fix::net::Protocol;
+    let ep = |name: &str| {
+        Endpoint::Workload(
+            analysis
+                .world
+                .workloads
+                .iter()
+                .position(|w| w.meta.id.name == name)
+                .unwrap(),
+        )
+    };
+    let allowed = |src: &str, dst: &str| {
+        engine
+            .verdict(ep(src), ep(dst), Protocol::Tcp, 80)
+            .allowed()
+    };
+    assert!(allowed("named", "a") && allowed("keyless", "b"));
+    assert!(!allowed("db", "a") && !allowed("db", "b") && !allowed("db", "keyless"));
+    assert!(
+        allowed("db", "named"),
+        "named is not selected, so not isolated"
+    );
+}
+
 /// With Calico policies `graph` lists a connection exactly where the truth table allows one.
 #[test]
 fn graph_agrees_with_the_calico_truth_tables() {

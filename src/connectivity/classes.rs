@@ -2,9 +2,12 @@
 //! The index is only needed while policies are compiled, so it is kept apart from the classes
 //! and let go after that (a large tree has a label per workload).
 //!
-//! Two workloads are in one class when they share a namespace, the values of every label key
-//! some selector mentions, and their named ports: no policy can tell them apart. Classes are
-//! numbered namespace by namespace, so "all pods of namespace N" is one contiguous range.
+//! Two workloads are in one class when they share a namespace, their named ports, and for every
+//! label key some selector mentions, whether they have it and, when it is a value some selector
+//! names, its value: no policy can tell them apart. (Two values no selector names match the same
+//! requirements: neither is `In` a list, both are `NotIn` every list and both `Exists`. A large
+//! tree's `app` labels are mostly of that kind.) Classes are numbered namespace by namespace,
+//! so "all pods of namespace N" is one contiguous range.
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 use std::ops::Range;
@@ -75,21 +78,45 @@ impl ClassSet {
     }
 }
 
-/// What tells pods apart: namespace index, indexed labels and named ports. Borrowed: a large
-/// tree has a key per workload, and they are only compared.
-type Key<'a> = (u32, Vec<(&'a str, &'a str)>, Vec<&'a ContainerPort>);
+/// The label keys selectors mention, each with the values they name.
+#[derive(Debug, Default)]
+pub struct Mentioned<'a> {
+    values: HashMap<&'a str, HashSet<&'a str>>,
+}
+
+impl<'a> Mentioned<'a> {
+    pub fn note(&mut self, selector: &'a Selector) {
+        for req in selector.requirements() {
+            let values = self.values.entry(req.key()).or_default();
+            if let Requirement::In(_, vs) | Requirement::NotIn(_, vs) = req {
+                values.extend(vs.iter().map(Name::as_str));
+            }
+        }
+    }
+
+    /// How label `k: v` tells pods apart: not at all (`None`), by having the key
+    /// (`Some((k, None))`), or by its value (`Some((k, Some(v)))`).
+    fn label(&self, k: &'a str, v: &'a str) -> Option<(&'a str, Option<&'a str>)> {
+        let named = self.values.get(k)?;
+        Some((k, named.contains(v).then_some(v)))
+    }
+}
+
+/// What tells pods apart: namespace index, the labels as [`Mentioned::label`] sees them, and
+/// named ports. Borrowed: a large tree has a key per workload, and they are only compared.
+type Key<'a> = (u32, Vec<(&'a str, Option<&'a str>)>, Vec<&'a ContainerPort>);
 
 /// The pods of one class: their common key, each with its pod index.
 type Run<'k, 'a> = &'k [(Key<'a>, usize)];
 
 impl Classes {
-    /// Groups the world's workloads and the probes, and indexes the classes by label; `keys`
-    /// are the label keys any selector mentions. Keys are built and sorted in parallel, and
-    /// the classes and their label index are built side by side.
+    /// Groups the world's workloads and the probes, and indexes the classes by label;
+    /// `mentioned` holds what every selector evaluated against them mentions. Keys are built and
+    /// sorted in parallel, and the classes and their label index are built side by side.
     pub fn build<'a>(
         world: &'a World,
         probes: &'a [Probe],
-        keys: &HashSet<&str>,
+        mentioned: &Mentioned<'a>,
     ) -> (Classes, LabelIndex<'a>) {
         let ns_index = |name: &str| world.namespace_index(name).map_or(u32::MAX, |i| i as u32);
         let pod = |i: usize| match world.workloads.get(i) {
@@ -105,8 +132,7 @@ impl Classes {
                 let (namespace, labels, ports) = pod(i);
                 let labels = labels
                     .iter()
-                    .filter(|(k, _)| keys.contains(k.as_str()))
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .filter_map(|(k, v)| mentioned.label(k, v))
                     .collect();
                 let mut ports: Vec<&ContainerPort> =
                     ports.iter().filter(|p| p.name.is_some()).collect();
@@ -178,17 +204,20 @@ impl Classes {
 }
 
 impl<'a> LabelIndex<'a> {
-    /// The classes (numbered as the runs) with each label and each key of their runs' keys.
+    /// The classes (numbered as the runs) with each named label and each key of their runs'
+    /// keys.
     fn of_runs(runs: &[Run<'_, 'a>]) -> LabelIndex<'a> {
         let mut by_label: HashMap<(&str, &str), ClassSet> = HashMap::new();
         let mut by_key: HashMap<&str, ClassSet> = HashMap::new();
         for (id, run) in runs.iter().enumerate() {
             let id = id as ClassId;
             for &(k, v) in &run[0].0.1 {
-                by_label
-                    .entry((k, v))
-                    .and_modify(|set| set.insert(id))
-                    .or_insert(ClassSet::One(id));
+                if let Some(v) = v {
+                    by_label
+                        .entry((k, v))
+                        .and_modify(|set| set.insert(id))
+                        .or_insert(ClassSet::One(id));
+                }
                 by_key
                     .entry(k)
                     .and_modify(|set| set.insert(id))

@@ -195,8 +195,8 @@ impl<'w> Engine<'w> {
 
     /// An engine answering for a cluster where `enforcement` enforces policy.
     pub fn configured(world: &'w World, probes: &[Probe], enforcement: Enforcement) -> Engine<'w> {
-        let mut keys = HashSet::default();
-        let mut note = |s: &'w Selector| keys.extend(s.requirements().iter().map(|r| r.key()));
+        let mut mentioned = classes::Mentioned::default();
+        let mut note = |s: &'w Selector| mentioned.note(s);
         for p in &world.policies {
             note(&p.pod_selector);
             for d in [Direction::Ingress, Direction::Egress] {
@@ -213,7 +213,7 @@ impl<'w> Engine<'w> {
                 }
             }
         }
-        let (classes, labels) = Classes::build(world, probes, &keys);
+        let (classes, labels) = Classes::build(world, probes, &mentioned);
         // Policies are compiled in parallel, a run of them per thread, each with its own
         // selections (a selector both runs use is evaluated twice; what it selects is the same).
         let run = world
