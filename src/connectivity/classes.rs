@@ -78,18 +78,25 @@ impl ClassSet {
     }
 }
 
-/// The label keys selectors mention, each with the values they name.
+/// The label keys selectors mention, each with the values they name, and the keys they test
+/// for (`Exists`, `DoesNotExist`).
 #[derive(Debug, Default)]
 pub struct Mentioned<'a> {
     values: HashMap<&'a str, HashSet<&'a str>>,
+    tested: HashSet<&'a str>,
 }
 
 impl<'a> Mentioned<'a> {
     pub fn note(&mut self, selector: &'a Selector) {
         for req in selector.requirements() {
             let values = self.values.entry(req.key()).or_default();
-            if let Requirement::In(_, vs) | Requirement::NotIn(_, vs) = req {
-                values.extend(vs.iter().map(Name::as_str));
+            match req {
+                Requirement::In(_, vs) | Requirement::NotIn(_, vs) => {
+                    values.extend(vs.iter().map(Name::as_str))
+                }
+                Requirement::Exists(k) | Requirement::DoesNotExist(k) => {
+                    self.tested.insert(k);
+                }
             }
         }
     }
@@ -145,7 +152,7 @@ impl Classes {
         let runs: Vec<Run> = keyed.chunk_by(|a, b| a.0 == b.0).collect();
         rayon::join(
             || Classes::of_runs(&runs, world.namespaces.len()),
-            || LabelIndex::of_runs(&runs),
+            || LabelIndex::of_runs(&runs, mentioned),
         )
     }
 
@@ -204,9 +211,9 @@ impl Classes {
 }
 
 impl<'a> LabelIndex<'a> {
-    /// The classes (numbered as the runs) with each named label and each key of their runs'
-    /// keys.
-    fn of_runs(runs: &[Run<'_, 'a>]) -> LabelIndex<'a> {
+    /// The classes (numbered as the runs) with each named label and each tested key of their
+    /// runs' keys.
+    fn of_runs(runs: &[Run<'_, 'a>], mentioned: &Mentioned) -> LabelIndex<'a> {
         let mut by_label: HashMap<(&str, &str), ClassSet> = HashMap::new();
         let mut by_key: HashMap<&str, ClassSet> = HashMap::new();
         for (id, run) in runs.iter().enumerate() {
@@ -218,10 +225,12 @@ impl<'a> LabelIndex<'a> {
                         .and_modify(|set| set.insert(id))
                         .or_insert(ClassSet::One(id));
                 }
-                by_key
-                    .entry(k)
-                    .and_modify(|set| set.insert(id))
-                    .or_insert(ClassSet::One(id));
+                if mentioned.tested.contains(k) {
+                    by_key
+                        .entry(k)
+                        .and_modify(|set| set.insert(id))
+                        .or_insert(ClassSet::One(id));
+                }
             }
         }
         by_label.shrink_to_fit();
