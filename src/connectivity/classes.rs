@@ -87,6 +87,8 @@ pub struct Mentioned<'a> {
 }
 
 impl<'a> Mentioned<'a> {
+    /// Notes what `selector` mentions. Every selector later evaluated against the classes must
+    /// be noted: classes tell apart only what the noted selectors can.
     pub fn note(&mut self, selector: &'a Selector) {
         for req in selector.requirements() {
             let values = self.values.entry(req.key()).or_default();
@@ -244,7 +246,7 @@ impl<'a> LabelIndex<'a> {
         }
     }
 
-    /// Classes whose labels match `selector` (over the indexed keys).
+    /// Classes whose labels match `selector`, one of the selectors the classes were built for.
     pub fn select(&self, selector: &Selector) -> RoaringBitmap {
         let mut out = self.all.clone();
         for req in selector.requirements() {
