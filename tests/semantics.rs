@@ -64,16 +64,19 @@ fn graph_by_verdict_lists_what_the_fast_path_lists() {
 }
 
 /// A one-sided verdict (what the flow checks ask for) is exactly that side of the whole
-/// verdict, for every pair of pods and an outside address, on every documented world.
+/// verdict, for every pair of pods and an outside address, on every documented world; and
+/// where nothing enforces policy, neither side decides anything (every flow is allowed).
 #[test]
 fn side_verdicts_are_the_sides_of_whole_verdicts() {
+    use netpol_fix::connectivity::Enforcement;
     use netpol_fix::model::Direction;
     use netpol_fix::net::Protocol;
     let outside = Endpoint::External("203.0.113.9".parse().unwrap());
-    let mut compared = 0;
+    let (mut compared, mut denied) = (0, 0);
     for case in cases("semantics").into_iter().chain(cases("calico")) {
         let analysis = load_case(&case);
         let engine = Engine::new(&analysis.world);
+        let unenforced = Engine::configured(&analysis.world, &[], Enforcement::None);
         let pods = (0..analysis.world.workloads.len()).map(Endpoint::Workload);
         let ends: Vec<Endpoint> = pods.chain([outside]).collect();
         for &src in &ends {
@@ -84,6 +87,9 @@ fn side_verdicts_are_the_sides_of_whole_verdicts() {
                     (Protocol::Udp, 53),
                 ] {
                     let whole = engine.verdict(src, dst, protocol, port);
+                    denied += usize::from(!whole.allowed());
+                    let today = unenforced.verdict(src, dst, protocol, port);
+                    assert!(today.egress.is_none() && today.ingress.is_none());
                     for direction in [Direction::Egress, Direction::Ingress] {
                         assert_eq!(
                             engine.side_verdict(src, dst, protocol, port, direction),
@@ -91,13 +97,18 @@ fn side_verdicts_are_the_sides_of_whole_verdicts() {
                             "{}: {src:?} -> {dst:?} {protocol:?} {port} {direction:?}",
                             case.display()
                         );
+                        let today = unenforced.side_verdict(src, dst, protocol, port, direction);
+                        assert_eq!(today, None);
                         compared += 1;
                     }
                 }
             }
         }
     }
-    assert!(compared > 1000, "{compared}");
+    assert!(
+        compared > 1000 && denied > 100,
+        "{compared} compared, {denied} denied"
+    );
 }
 
 /// Pods are told apart only by what some selector could tell apart: label values no selector
@@ -127,14 +138,8 @@ fn classes_tell_pods_apart_only_by_what_selectors_name() {
     );
     assert!(!analysis.has_errors(), "{:?}", analysis.diagnostics);
     let engine = Engine::new(&analysis.world);
-    let class = |name: &str| {
-        let w = analysis
-            .world
-            .workloads
-            .iter()
-            .position(|w| w.meta.id.name == name);
-        engine.class_of(w.unwrap_or_else(|| panic!("no workload {name}")))
-    };
+    let ep = |name: &str| endpoint::resolve(&analysis.world, &format!("shop/{name}")).unwrap();
+    let class = |name: &str| engine.class_of_endpoint(ep(name));
     assert_eq!(class("a"), class("b"), "app values no selector names");
     assert_ne!(class("a"), class("named"), "a value a selector names");
     assert_ne!(class("a"), class("keyless"), "having the key or not");
@@ -142,16 +147,6 @@ fn classes_tell_pods_apart_only_by_what_selectors_name() {
     // And the verdicts follow: the policy selects a, b and keyless (NotIn matches a missing
     // key), not named; the others (a, b, named, keyless) may reach it, db may not.
     use netpol_fix::net::Protocol;
-    let ep = |name: &str| {
-        Endpoint::Workload(
-            analysis
-                .world
-                .workloads
-                .iter()
-                .position(|w| w.meta.id.name == name)
-                .unwrap(),
-        )
-    };
     let allowed = |src: &str, dst: &str| {
         engine
             .verdict(ep(src), ep(dst), Protocol::Tcp, 80)

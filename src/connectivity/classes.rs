@@ -10,6 +10,7 @@
 //! so "all pods of namespace N" is one contiguous range.
 
 use foldhash::{HashMap, HashMapExt, HashSet};
+use std::collections::hash_map::Entry;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -56,6 +57,13 @@ enum ClassSet {
 }
 
 impl ClassSet {
+    /// Adds class `id` to a map's entry, making the set if the entry is vacant.
+    fn add<K>(entry: Entry<K, ClassSet>, id: ClassId) {
+        entry
+            .and_modify(|set| set.insert(id))
+            .or_insert(ClassSet::One(id));
+    }
+
     fn insert(&mut self, id: ClassId) {
         match self {
             ClassSet::One(first) => {
@@ -222,16 +230,10 @@ impl<'a> LabelIndex<'a> {
             let id = id as ClassId;
             for &(k, v) in &run[0].0.1 {
                 if let Some(v) = v {
-                    by_label
-                        .entry((k, v))
-                        .and_modify(|set| set.insert(id))
-                        .or_insert(ClassSet::One(id));
+                    ClassSet::add(by_label.entry((k, v)), id);
                 }
                 if mentioned.tested.contains(k) {
-                    by_key
-                        .entry(k)
-                        .and_modify(|set| set.insert(id))
-                        .or_insert(ClassSet::One(id));
+                    ClassSet::add(by_key.entry(k), id);
                 }
             }
         }

@@ -347,13 +347,6 @@ impl<'w> Engine<'w> {
     pub fn verdict(&self, src: Endpoint, dst: Endpoint, protocol: Protocol, port: u16) -> Verdict {
         self.verdicts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.enforcement == Enforcement::None {
-            // Nothing enforces policy: neither side decides anything.
-            return Verdict {
-                egress: None,
-                ingress: None,
-            };
-        }
         Verdict {
             egress: self.decide(src, dst, protocol, port, Direction::Egress),
             ingress: self.decide(src, dst, protocol, port, Direction::Ingress),
@@ -372,15 +365,13 @@ impl<'w> Engine<'w> {
     ) -> Option<SideVerdict> {
         self.verdicts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.enforcement == Enforcement::None {
-            return None;
-        }
         self.decide(src, dst, protocol, port, direction)
     }
 
     /// What decides the flow at the pod on its `direction` side (`None` when that side is an
-    /// external address): the Kubernetes policies isolating the pod and the rules that allow
-    /// the flow, then Calico's decision when Calico policies select the pod.
+    /// external address, or when nothing enforces policy): the Kubernetes policies isolating
+    /// the pod and the rules that allow the flow, then Calico's decision when Calico policies
+    /// select the pod.
     fn decide(
         &self,
         src: Endpoint,
@@ -389,18 +380,22 @@ impl<'w> Engine<'w> {
         port: u16,
         direction: Direction,
     ) -> Option<SideVerdict> {
+        if self.enforcement == Enforcement::None {
+            return None;
+        }
         let (own, peer) = match direction {
             Direction::Egress => (src, dst),
             Direction::Ingress => (dst, src),
         };
         let own_class = self.class_of_endpoint(own)?;
         let dst_class = self.class_of_endpoint(dst);
+        let peer_class = self.class_of_endpoint(peer);
         let isolated_by = self.isolating.of(direction.index(), own_class).to_vec();
         let mut allowed_by = Vec::new();
         for &policy in &isolated_by {
             let rules = self.policy_rules(policy, direction);
             for (rule, compiled) in self.rules[direction.index()][policy].iter().enumerate() {
-                let peer_ok = match (peer, self.class_of_endpoint(peer)) {
+                let peer_ok = match (peer, peer_class) {
                     (Endpoint::External(ip), _) => compiled.matches_ip(ip),
                     (_, Some(class)) => compiled.matches_class(class),
                     (_, None) => false,
