@@ -84,12 +84,12 @@ fn probes(run: &CheckRun, options: &ProbeOptions) -> Vec<Probe> {
     let mut push = |w: usize, what: &str, flow: String, allowed: bool, image: &str, command| {
         let workload = &world.workloads[w];
         out.push(Probe {
-            namespace: workload.meta.id.namespace.clone(),
+            namespace: workload.meta.id.namespace,
             name: job_name(out.len() + 1, &[&workload.meta.id.name, what]),
             flow,
             expect: verdict(allowed),
             labels: workload.labels.clone(),
-            service_account: workload.service_account.clone(),
+            service_account: workload.service_account,
             image: image.to_string(),
             command,
         });
@@ -145,11 +145,7 @@ fn probes(run: &CheckRun, options: &ProbeOptions) -> Vec<Probe> {
 }
 
 fn job(p: &Probe) -> Y {
-    let mut pod_labels: Vec<(Name, Y)> = p
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), Y::Str(v.clone())))
-        .collect();
+    let mut pod_labels: Vec<(Name, Y)> = p.labels.iter().map(|(k, v)| (*k, Y::Str(*v))).collect();
     pod_labels.push(("netpol-fix.io/probe".into(), Y::Str("true".into())));
     let str = |s: &str| Y::Str(s.into());
     Y::Map(vec![
@@ -159,7 +155,7 @@ fn job(p: &Probe) -> Y {
             "metadata".into(),
             Y::Map(vec![
                 ("name".into(), str(&p.name)),
-                ("namespace".into(), Y::Str(p.namespace.clone())),
+                ("namespace".into(), Y::Str(p.namespace)),
                 (
                     "labels".into(),
                     Y::Map(vec![("netpol-fix.io/probe".into(), str("true"))]),
@@ -189,10 +185,7 @@ fn job(p: &Probe) -> Y {
                             "spec".into(),
                             Y::Map(vec![
                                 ("restartPolicy".into(), str("Never")),
-                                (
-                                    "serviceAccountName".into(),
-                                    Y::Str(p.service_account.clone()),
-                                ),
+                                ("serviceAccountName".into(), Y::Str(p.service_account)),
                                 (
                                     "containers".into(),
                                     Y::Seq(vec![Y::Map(vec![

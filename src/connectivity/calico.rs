@@ -80,7 +80,7 @@ pub struct CalicoIndex {
 fn with_prefix<'a>(prefix: &'a str, labels: &'a Labels) -> impl Iterator<Item = (Name, Name)> + 'a {
     labels
         .iter()
-        .map(move |(k, v)| (compact_str::format_compact!("{prefix}{k}"), v.clone()))
+        .map(move |(k, v)| (Name::from(&format!("{prefix}{k}")), *v))
 }
 
 impl CalicoIndex {
@@ -94,7 +94,7 @@ impl CalicoIndex {
             .iter()
             .map(|n| {
                 let mut l = n.labels.clone();
-                l.insert("projectcalico.org/name".into(), n.name.clone());
+                l.insert("projectcalico.org/name".into(), n.name);
                 l
             })
             .collect();
@@ -109,7 +109,7 @@ impl CalicoIndex {
             })
             .collect();
         let empty = Labels::new();
-        let default_account = Name::const_new("default");
+        let default_account = Name::from("default");
         let pods = world
             .workloads
             .iter()
@@ -138,18 +138,18 @@ impl CalicoIndex {
                 .copied()
                 .unwrap_or(&empty)
                 .clone();
-            sa_labels.insert("projectcalico.org/name".into(), account.clone());
+            sa_labels.insert("projectcalico.org/name".into(), *account);
             let mut calico = labels.clone();
             calico.extend([
-                ("projectcalico.org/namespace".into(), namespace.clone()),
+                ("projectcalico.org/namespace".into(), *namespace),
                 ("projectcalico.org/orchestrator".into(), "k8s".into()),
-                ("projectcalico.org/serviceaccount".into(), account.clone()),
+                ("projectcalico.org/serviceaccount".into(), *account),
             ]);
             calico.extend(with_prefix("pcns.", &index.namespace_labels[ns]));
             calico.extend(with_prefix("pcsa.", &sa_labels));
             index.pod_labels.push(calico);
             index.pod_namespace.push(ns);
-            index.pod_service_account.push((account.clone(), sa_labels));
+            index.pod_service_account.push((*account, sa_labels));
         }
         for set in &world.calico.network_sets {
             let ns = set
@@ -158,7 +158,7 @@ impl CalicoIndex {
                 .and_then(|n| world.namespace_index(n));
             let mut labels = set.labels.clone();
             if let (Some(name), Some(ns)) = (&set.namespace, ns) {
-                labels.insert("projectcalico.org/namespace".into(), name.clone());
+                labels.insert("projectcalico.org/namespace".into(), *name);
                 labels.extend(with_prefix("pcns.", &index.namespace_labels[ns]));
             }
             index.set_labels.push(labels);
@@ -387,7 +387,7 @@ impl CalicoIndex {
             }
             let key = tier[0].0;
             if !passed && !key.pass_by_default {
-                return decision(false, Decider::EndOfTier(key.tier.clone()));
+                return decision(false, Decider::EndOfTier(key.tier));
             }
         }
         decision(true, Decider::Profile)

@@ -102,7 +102,7 @@ impl<'a> Mentioned<'a> {
             let values = self.values.entry(req.key()).or_default();
             match req {
                 Requirement::In(_, vs) | Requirement::NotIn(_, vs) => {
-                    values.extend(vs.iter().map(Name::as_str))
+                    values.extend(vs.iter().map(|v| v.as_str()))
                 }
                 Requirement::Exists(k) | Requirement::DoesNotExist(k) => {
                     self.tested.insert(k);

@@ -30,9 +30,9 @@ fn pods(namespace: &str, labels: &Labels) -> Y {
         ("selector".into(), Y::Str(calico_selector(labels).into())),
         (
             "namespaceSelector".into(),
-            Y::Str(compact_str::format_compact!(
+            Y::Str(Name::from(&format!(
                 "projectcalico.org/name == '{namespace}'"
-            )),
+            ))),
         ),
     ])
 }

@@ -164,7 +164,7 @@ impl<'r> Index<'r> {
             names: world
                 .policies
                 .iter()
-                .map(|p| (p.meta.id.namespace.clone(), p.meta.id.name.clone()))
+                .map(|p| (p.meta.id.namespace, p.meta.id.name))
                 .collect(),
         }
     }
@@ -387,10 +387,7 @@ fn policy_name(finding: &Finding, direction: Direction, selected: &Labels, peer:
         ("missing-dns-egress", _, _) => format!("{client}-allow-dns"),
         ("missing-apiserver-egress", _, _) => format!("{client}-allow-apiserver"),
         (_, Direction::Egress, Peer::Pods { namespace, labels }) => {
-            format!(
-                "{client}-allow-to-{}",
-                short(labels).unwrap_or_else(|| namespace.clone())
-            )
+            format!("{client}-allow-to-{}", short(labels).unwrap_or(*namespace))
         }
         (_, Direction::Egress, Peer::Cidrs(_)) => format!("{client}-allow-egress"),
         (_, Direction::Ingress, _) => {
@@ -443,12 +440,7 @@ fn match_labels(labels: &Labels) -> Y {
     }
     Y::Map(vec![(
         "matchLabels".into(),
-        Y::Map(
-            labels
-                .iter()
-                .map(|(k, v)| (k.clone(), Y::Str(v.clone())))
-                .collect(),
-        ),
+        Y::Map(labels.iter().map(|(k, v)| (*k, Y::Str(*v))).collect()),
     )])
 }
 
@@ -464,9 +456,7 @@ fn policy_document(
         Peer::Pods { namespace, labels } => Y::Seq(vec![Y::Map(vec![
             (
                 "namespaceSelector".into(),
-                match_labels(
-                    &[(Name::from("kubernetes.io/metadata.name"), namespace.clone())].into(),
-                ),
+                match_labels(&[(Name::from("kubernetes.io/metadata.name"), *namespace)].into()),
             ),
             ("podSelector".into(), match_labels(labels)),
         ])]),
@@ -504,16 +494,12 @@ fn policy_document(
             "metadata".into(),
             Y::Map(vec![
                 ("name".into(), Y::Str(name.into())),
-                ("namespace".into(), Y::Str(selected.0.clone())),
+                ("namespace".into(), Y::Str(selected.0)),
                 (
                     "annotations".into(),
                     Y::Map(vec![(
                         "netpol-fix.io/added-for".into(),
-                        Y::Str(compact_str::format_compact!(
-                            "{} {}",
-                            finding.rule,
-                            finding.object
-                        )),
+                        Y::Str(Name::from(&format!("{} {}", finding.rule, finding.object))),
                     )]),
                 ),
             ]),

@@ -226,7 +226,7 @@ fn patch_document(patch: &ValuePatch) -> Y {
             "v1",
             (
                 "data".into(),
-                Y::Map(vec![(key.clone(), Y::Str(patch.value.as_str().into()))]),
+                Y::Map(vec![(*key, Y::Str(patch.value.as_str().into()))]),
             ),
         ),
         PatchTarget::Env {
@@ -235,16 +235,16 @@ fn patch_document(patch: &ValuePatch) -> Y {
             name,
         } => {
             let containers = Y::Seq(vec![Y::Map(vec![
-                ("name".into(), Y::Str(container.clone())),
+                ("name".into(), Y::Str(*container)),
                 (
                     "env".into(),
                     Y::Seq(vec![Y::Map(vec![
-                        ("name".into(), Y::Str(name.clone())),
+                        ("name".into(), Y::Str(*name)),
                         ("value".into(), Y::Str(patch.value.as_str().into())),
                     ])]),
                 ),
             ])]);
-            let pod_spec = Y::Map(vec![(crate::model::Name::from(*list), containers)]);
+            let pod_spec = Y::Map(vec![(crate::model::Name::from(list), containers)]);
             let template = |pod_spec: Y| {
                 Y::Map(vec![(
                     "template".into(),
@@ -269,12 +269,12 @@ fn patch_document(patch: &ValuePatch) -> Y {
     };
     Y::Map(vec![
         ("apiVersion".into(), Y::Str(api_version.into())),
-        ("kind".into(), Y::Str(id.kind.clone())),
+        ("kind".into(), Y::Str(id.kind)),
         (
             "metadata".into(),
             Y::Map(vec![
-                ("name".into(), Y::Str(id.name.clone())),
-                ("namespace".into(), Y::Str(id.namespace.clone())),
+                ("name".into(), Y::Str(id.name)),
+                ("namespace".into(), Y::Str(id.namespace)),
             ]),
         ),
         body,

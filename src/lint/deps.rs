@@ -58,12 +58,12 @@ pub fn workload_texts<'w>(
         for e in &c.env {
             match &e.source {
                 EnvSource::Value(v) => out.push(Text {
-                    patch_target: (!c.list.is_empty()).then(|| PatchTarget::Env {
+                    patch_target: (!c.list.is_empty()).then_some(PatchTarget::Env {
                         list: c.list,
-                        container: c.name.clone(),
-                        name: e.name.clone(),
+                        container: c.name,
+                        name: e.name,
                     }),
-                    env: Some(e.name.clone()),
+                    env: Some(e.name),
                     value: &v.value,
                     loc: v.loc,
                     holder: Holder::Workload(workload),
@@ -71,8 +71,8 @@ pub fn workload_texts<'w>(
                 EnvSource::ConfigMapKey { config_map, key } => {
                     if let Some((cm, value)) = index.config_map_key(world, ns, config_map, key) {
                         out.push(Text {
-                            patch_target: Some(PatchTarget::ConfigMapKey(key.clone())),
-                            env: Some(e.name.clone()),
+                            patch_target: Some(PatchTarget::ConfigMapKey(*key)),
+                            env: Some(e.name),
                             value: &value.value,
                             loc: value.loc,
                             holder: Holder::ConfigMap(cm),
@@ -89,8 +89,8 @@ pub fn workload_texts<'w>(
             {
                 for (key, value) in &world.config_maps[cm].data {
                     out.push(Text {
-                        patch_target: Some(PatchTarget::ConfigMapKey(key.clone())),
-                        env: Some(compact_str::format_compact!("{}{key}", from.prefix)),
+                        patch_target: Some(PatchTarget::ConfigMapKey(*key)),
+                        env: Some(Name::from(&format!("{}{key}", from.prefix))),
                         value: &value.value,
                         loc: value.loc,
                         holder: Holder::ConfigMap(cm),

@@ -64,12 +64,12 @@ fn client_dependencies<'w>(cx: &Context<'w>, client: usize) -> Vec<Dependency<'w
             let Some(port_index) = deps::service_port(&cx.world.services[service], &host) else {
                 continue;
             };
-            if seen.insert((service, port_index, text.env.clone())) {
+            if seen.insert((service, port_index, text.env)) {
                 out.push(Dependency {
                     client,
                     service,
                     port_index,
-                    env: text.env.clone(),
+                    env: text.env,
                     value: text.value,
                     evidence: text.loc,
                     holder: text.holder,
@@ -416,7 +416,7 @@ fn allow(
     let workload = &cx.world.workloads[w];
     Remedy::Allow {
         direction,
-        selected: (workload.meta.id.namespace.clone(), workload.labels.clone()),
+        selected: (workload.meta.id.namespace, workload.labels.clone()),
         peer,
         ports,
         safe,
@@ -482,7 +482,7 @@ fn placement(cx: &Context, side: &SideVerdict, direction: Direction) -> Option<P
 fn pods_of(cx: &Context, w: usize) -> RemedyPeer {
     let workload = &cx.world.workloads[w];
     RemedyPeer::Pods {
-        namespace: workload.meta.id.namespace.clone(),
+        namespace: workload.meta.id.namespace,
         labels: workload.labels.clone(),
     }
 }
@@ -504,7 +504,7 @@ pub(crate) fn dns_egress(cx: &Context, rule: &Rule, tcp_only_severity: Severity)
     };
     let peer = if cx.config.dns.addresses.is_empty() {
         RemedyPeer::Pods {
-            namespace: cx.config.dns.namespace.clone(),
+            namespace: cx.config.dns.namespace,
             labels: cx.config.dns.labels.clone(),
         }
     } else {
@@ -979,7 +979,7 @@ fn dependency_remedies(
             ports.sort();
             ports.dedup();
             let peer = RemedyPeer::Pods {
-                namespace: service.meta.id.namespace.clone(),
+                namespace: service.meta.id.namespace,
                 labels: service.selector.clone().unwrap_or_default(),
             };
             placement(cx, &blocked[0].1, Direction::Egress)
@@ -1058,13 +1058,10 @@ pub(crate) fn service_ingress(cx: &Context, rule: &Rule, deps: &[Dependency]) ->
         .map(|&t| {
             let selected = match t {
                 Endpoint::Workload(w) => (
-                    cx.world.workloads[w].meta.id.namespace.clone(),
+                    cx.world.workloads[w].meta.id.namespace,
                     cx.world.workloads[w].labels.clone(),
                 ),
-                _ => (
-                    cx.config.dns.namespace.clone(),
-                    cx.config.dns.labels.clone(),
-                ),
+                _ => (cx.config.dns.namespace, cx.config.dns.labels.clone()),
             };
             let ports: Vec<(Protocol, u16)> = cx
                 .config

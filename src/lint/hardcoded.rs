@@ -78,8 +78,8 @@ pub(crate) fn hardcoded_ips(cx: &Context, rule: &Rule) -> Vec<Finding> {
         .filter(|t| matches!(t.holder, Holder::Workload(_)));
     let config_map_texts = cx.world.config_maps.iter().enumerate().flat_map(|(i, cm)| {
         cm.data.iter().map(move |(key, value)| Text {
-            patch_target: Some(super::deps::PatchTarget::ConfigMapKey(key.clone())),
-            env: Some(key.clone()),
+            patch_target: Some(super::deps::PatchTarget::ConfigMapKey(*key)),
+            env: Some(*key),
             value: &value.value,
             loc: value.loc,
             holder: Holder::ConfigMap(i),

@@ -208,7 +208,7 @@ pub fn run(
         .collect();
     let probes = if dns_pods.is_empty() && config.dns.addresses.is_empty() {
         vec![Probe {
-            namespace: config.dns.namespace.clone(),
+            namespace: config.dns.namespace,
             labels: config.dns.labels.clone(),
             ports: Vec::new(),
         }]

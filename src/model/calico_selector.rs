@@ -98,6 +98,12 @@ fn is_label_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-')
 }
 
+/// The label name at the start of `text` (maybe empty).
+fn label_at(text: &str) -> &str {
+    let end = text.find(|c: char| !is_label_char(c)).unwrap_or(text.len());
+    &text[..end]
+}
+
 fn error<T>(offset: usize, message: impl Into<String>) -> Result<T, SelectorError> {
     Err(SelectorError {
         offset,
@@ -149,10 +155,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, SelectorError> {
             _ if after_label => operator(text, at)?,
             _ if rest.starts_with("has(") => {
                 let inner = skip_blanks(at + 4);
-                let label: Name = text[inner..]
-                    .chars()
-                    .take_while(|&c| is_label_char(c))
-                    .collect();
+                let label = Name::from(label_at(&text[inner..]));
                 if label.is_empty() {
                     return error(inner, "expected a label name in `has(…)`");
                 }
@@ -175,7 +178,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, SelectorError> {
                 (kind, close + 1 - at)
             }
             _ if is_label_char(c) => {
-                let label: Name = rest.chars().take_while(|&c| is_label_char(c)).collect();
+                let label = Name::from(label_at(rest));
                 let len = label.len();
                 (Kind::Label(label), len)
             }
@@ -299,7 +302,7 @@ impl Parser {
         let string = |p: &mut Parser| {
             let token = p.take();
             match &token.kind {
-                Kind::Str(s) => Ok(s.clone()),
+                Kind::Str(s) => Ok(*s),
                 _ => error(token.offset, "expected a quoted string"),
             }
         };
@@ -316,7 +319,7 @@ impl Parser {
                 }
                 let mut values = Vec::new();
                 while let Kind::Str(s) = &self.peek().kind {
-                    values.push(s.clone());
+                    values.push(*s);
                     self.take();
                     if self.peek().kind != Kind::Comma {
                         break;

@@ -22,9 +22,11 @@ pub struct Spanned<T> {
     pub loc: Location,
 }
 
-/// A short string of the model (names, kinds, label keys and values): stored inline up to 24
-/// bytes, so the hundred thousands of them in a large tree cost no allocation each.
-pub type Name = compact_str::CompactString;
+/// A string of the model (names, kinds, label keys and values, env values): interned in a
+/// process-wide table, so a copy is a pointer, equality compares pointers, and the namespace,
+/// kind and label text repeated across hundreds of thousands of objects is held once. Ordered
+/// by text. Interned text is never freed: a run reads one tree and ends.
+pub type Name = ustr::Ustr;
 
 /// Identity of an object: what messages and outputs name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

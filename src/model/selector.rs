@@ -190,8 +190,8 @@ impl std::fmt::Display for Selector {
             .iter()
             .map(|r| match r {
                 Requirement::In(k, vs) if vs.len() == 1 => format!("{k}={}", vs[0]),
-                Requirement::In(k, vs) => format!("{k} in ({})", vs.join(",")),
-                Requirement::NotIn(k, vs) => format!("{k} notin ({})", vs.join(",")),
+                Requirement::In(k, vs) => format!("{k} in ({})", joined(vs)),
+                Requirement::NotIn(k, vs) => format!("{k} notin ({})", joined(vs)),
                 Requirement::Exists(k) => k.to_string(),
                 Requirement::DoesNotExist(k) => format!("!{k}"),
             })
@@ -200,12 +200,21 @@ impl std::fmt::Display for Selector {
     }
 }
 
+/// Values as written in a selector string: `a,b,c`.
+fn joined(values: &[Name]) -> String {
+    values
+        .iter()
+        .map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Labels from pairs, for tests.
 #[cfg(test)]
 pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
-        .map(|(k, v)| (Name::from(*k), Name::from(*v)))
+        .map(|(k, v)| (Name::from(k), Name::from(v)))
         .collect()
 }
 

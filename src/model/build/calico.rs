@@ -67,7 +67,7 @@ pub fn read(f: Fields, kind: &str) -> (Option<CalicoItem>, Vec<Diagnostic>) {
                 .unwrap_or_default();
             meta.map(|meta| {
                 CalicoItem::NetworkSet(NetworkSet {
-                    namespace: (!global).then(|| meta.id.namespace.clone()),
+                    namespace: (!global).then_some(meta.id.namespace),
                     meta,
                     labels,
                     nets,
@@ -89,7 +89,7 @@ pub fn read(f: Fields, kind: &str) -> (Option<CalicoItem>, Vec<Diagnostic>) {
             };
             meta.map(|meta| {
                 CalicoItem::Tier(Tier {
-                    name: meta.id.name.clone(),
+                    name: meta.id.name,
                     loc: meta.name_loc,
                     order,
                     pass_by_default,
@@ -125,9 +125,9 @@ fn policy(
     let tier = match f.get(spec, "tier") {
         Some(t) => f.string(t, "tier").unwrap_or_else(|e| {
             out.push(e);
-            Name::const_new(DEFAULT_TIER)
+            Name::from(DEFAULT_TIER)
         }),
-        None => Name::const_new(DEFAULT_TIER),
+        None => Name::from(DEFAULT_TIER),
     };
     let mut rules = [Vec::new(), Vec::new()];
     for (i, direction) in ["ingress", "egress"].into_iter().enumerate() {

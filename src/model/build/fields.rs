@@ -81,7 +81,7 @@ impl<'o> Fields<'o> {
                     scalar.text
                 )));
         }
-        Ok(Name::from(&*scalar.text))
+        Ok(Name::from(&scalar.text))
     }
 
     pub fn spanned_string(&self, node: &Node, what: &str) -> Result<Spanned<Name>> {
@@ -137,7 +137,7 @@ impl<'o> Fields<'o> {
             .map(|(k, v)| {
                 // `on:` or `0644:` as a key is the string "true" or "420" to Kubernetes.
                 let key = match k.as_scalar().filter(|s| !s.is_null()) {
-                    Some(s) => Name::from(s.key_text()),
+                    Some(s) => Name::from(&s.key_text()),
                     None => self.string(k, what)?,
                 };
                 let value = if v.is_null() {
@@ -185,7 +185,7 @@ impl<'o> Fields<'o> {
         let name = self.string(name_node, "metadata.name")?;
         let namespace = match metadata.and_then(|m| self.get(m, "namespace")) {
             Some(n) if namespaced => self.string(n, "metadata.namespace")?,
-            _ if namespaced => Name::const_new("default"),
+            _ if namespaced => Name::from("default"),
             _ => Name::default(),
         };
         let annotations = match metadata {

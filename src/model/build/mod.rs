@@ -346,9 +346,13 @@ fn resolve_owners(
         match fate {
             Fate::Template => {
                 let template = w.meta.id.name.split(':').next().unwrap_or("");
-                for ns in cluster_template_users.get(template).into_iter().flatten() {
+                for ns in cluster_template_users
+                    .get(&Name::from(template))
+                    .into_iter()
+                    .flatten()
+                {
                     let mut copy = w.clone();
-                    copy.meta.id.namespace = ns.clone();
+                    copy.meta.id.namespace = *ns;
                     out.push(copy);
                 }
             }
@@ -404,7 +408,7 @@ fn namespaces(
         .into_iter()
         .map(|(name, (labels, annotations, loc))| {
             let ns = Namespace {
-                name: name.clone(),
+                name,
                 labels,
                 annotations,
                 declared_at: Some(loc),
@@ -434,8 +438,8 @@ fn namespaces(
                 .filter_map(|s| s.namespace.as_ref()),
         );
     for ns in used {
-        all.entry(ns.clone()).or_insert_with(|| Namespace {
-            name: ns.clone(),
+        all.entry(*ns).or_insert_with(|| Namespace {
+            name: *ns,
             labels: Labels::new(),
             annotations: Labels::new(),
             declared_at: None,
@@ -444,7 +448,7 @@ fn namespaces(
     all.into_values()
         .map(|mut ns| {
             ns.labels
-                .insert("kubernetes.io/metadata.name".into(), ns.name.clone());
+                .insert("kubernetes.io/metadata.name".into(), ns.name);
             ns
         })
         .collect()

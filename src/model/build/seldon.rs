@@ -115,7 +115,7 @@ fn without_user_info(url: &str) -> Name {
         .find('/')
         .map_or(url.len(), |i| rest_start + i);
     match url[rest_start..authority_end].rfind('@') {
-        Some(at) => Name::from(format!(
+        Some(at) => Name::from(&format!(
             "{}{}",
             &url[..rest_start],
             &url[rest_start + at + 1..]

@@ -270,7 +270,7 @@ fn argo_templates(f: Fields, meta: Meta, spec: &Node) -> Result<Vec<Owned>> {
             labels.extend(f.opt_labels(m, "labels")?);
         }
         let mut meta = meta.clone();
-        meta.id.name = compact_str::format_compact!("{}:{template_name}", meta.id.name);
+        meta.id.name = Name::from(&format!("{}:{template_name}", meta.id.name));
         let mut workload = Workload {
             meta,
             labels,
