@@ -103,7 +103,7 @@ impl Engine<'_> {
             return PortSet::all();
         }
         let mut set = PortSet::empty();
-        for &policy in isolated_by {
+        for policy in isolated_by.iter().map(|&p| p as usize) {
             let rules = self.policy_rules(policy, direction);
             for (i, compiled) in self.rules[d][policy].iter().enumerate() {
                 if compiled.matches_class(peer) {
@@ -131,6 +131,7 @@ impl Engine<'_> {
             isolated_by
                 .iter()
                 .flat_map(|&policy| {
+                    let policy = policy as usize;
                     let rules = self.policy_rules(policy, direction);
                     self.rules[d][policy]
                         .iter()

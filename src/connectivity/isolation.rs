@@ -11,15 +11,19 @@ use roaring::RoaringBitmap;
 use super::classes::ClassId;
 
 pub struct Isolation {
-    /// Per direction (ingress, egress), per class: its list in `lists`.
+    /// Per direction (ingress, egress), per class: its list, an index into `list_starts`.
     list_of_class: [Vec<u32>; 2],
-    lists: Vec<Vec<usize>>,
+    /// Where each list starts in `policies`, and where the last ends.
+    list_starts: Vec<u32>,
+    /// The lists, one after the other (a large tree has millions of entries).
+    policies: Vec<u32>,
 }
 
 impl Isolation {
     /// The policies isolating `class` in direction `d` (an index of `Direction`), in order.
-    pub fn of(&self, d: usize, class: ClassId) -> &[usize] {
-        &self.lists[self.list_of_class[d][class as usize] as usize]
+    pub fn of(&self, d: usize, class: ClassId) -> &[u32] {
+        let list = self.list_of_class[d][class as usize] as usize;
+        &self.policies[self.list_starts[list] as usize..self.list_starts[list + 1] as usize]
     }
 }
 
@@ -62,37 +66,40 @@ impl IsolationBuilder {
 
     pub fn finish(self) -> Isolation {
         let mut list_of_node = vec![u32::MAX; self.nodes.len()];
-        let mut lists = Vec::new();
+        let mut list_starts = vec![0];
+        let mut policies = Vec::new();
         let list_of_class = self.node_of_class.map(|nodes| {
             nodes
                 .into_iter()
                 .map(|node| {
                     let slot = &mut list_of_node[node as usize];
                     if *slot == u32::MAX {
-                        *slot = lists.len() as u32;
-                        lists.push(path(&self.nodes, node));
+                        *slot = list_starts.len() as u32 - 1;
+                        append_path(&self.nodes, node, &mut policies);
+                        list_starts.push(policies.len() as u32);
                     }
                     *slot
                 })
                 .collect()
         });
+        policies.shrink_to_fit();
         Isolation {
             list_of_class,
-            lists,
+            list_starts,
+            policies,
         }
     }
 }
 
-/// The policies on the way from the root to `node`, in order.
-fn path(nodes: &[(u32, usize)], mut node: u32) -> Vec<usize> {
-    let mut list = Vec::new();
+/// Appends the policies on the way from the root to `node`, in order.
+fn append_path(nodes: &[(u32, usize)], mut node: u32, out: &mut Vec<u32>) {
+    let start = out.len();
     while node != 0 {
         let (parent, policy) = nodes[node as usize];
-        list.push(policy);
+        out.push(policy as u32);
         node = parent;
     }
-    list.reverse();
-    list
+    out[start..].reverse();
 }
 
 #[cfg(test)]
@@ -111,13 +118,13 @@ mod tests {
         assert_eq!(isolation.of(0, 0), [0, 7]);
         assert_eq!(isolation.of(0, 1), [0, 3]);
         assert_eq!(isolation.of(0, 2), [0, 3, 7]);
-        assert_eq!(isolation.of(0, 3), [] as [usize; 0]);
+        assert_eq!(isolation.of(0, 3), [] as [u32; 0]);
         assert_eq!(isolation.of(1, 3), [0]);
-        assert_eq!(isolation.of(1, 0), [] as [usize; 0]);
+        assert_eq!(isolation.of(1, 0), [] as [u32; 0]);
         // The two directions and every class with the same list share one.
         let mut builder = IsolationBuilder::new(3);
         builder.add(0, 5, &set(&[0, 1, 2]));
         builder.add(1, 5, &set(&[0, 1, 2]));
-        assert_eq!(builder.finish().lists.len(), 1);
+        assert_eq!(builder.finish().list_starts.len(), 2);
     }
 }

@@ -287,7 +287,7 @@ impl<'w> Engine<'w> {
     }
 
     /// Policies isolating a pod in a direction (empty: not isolated, or an external address).
-    pub fn isolating(&self, pod: Endpoint, direction: Direction) -> &[usize] {
+    pub fn isolating(&self, pod: Endpoint, direction: Direction) -> &[u32] {
         match self.class_of_endpoint(pod) {
             Some(c) => self.isolating.of(direction.index(), c),
             None => &[],
@@ -332,7 +332,7 @@ impl<'w> Engine<'w> {
         }
         let d = Direction::Egress.index();
         let mut set = IpSet::empty();
-        for &policy in isolated_by {
+        for policy in isolated_by.iter().map(|&p| p as usize) {
             let rules = self.policy_rules(policy, Direction::Egress);
             for (i, compiled) in self.rules[d][policy].iter().enumerate() {
                 if self.allows_port(&rules[i].ports, None, protocol, port) {
@@ -390,7 +390,12 @@ impl<'w> Engine<'w> {
         let own_class = self.class_of_endpoint(own)?;
         let dst_class = self.class_of_endpoint(dst);
         let peer_class = self.class_of_endpoint(peer);
-        let isolated_by = self.isolating.of(direction.index(), own_class).to_vec();
+        let isolated_by: Vec<usize> = self
+            .isolating
+            .of(direction.index(), own_class)
+            .iter()
+            .map(|&p| p as usize)
+            .collect();
         let mut allowed_by = Vec::new();
         for &policy in &isolated_by {
             let rules = self.policy_rules(policy, direction);
@@ -544,7 +549,8 @@ impl<'a> Compiler<'a> {
     /// The classes `policy` selects and its rules, resolved.
     fn policy(&mut self, policy: &'a Policy) -> CompiledPolicy {
         let namespace = &policy.meta.id.namespace;
-        let selected = self.selected(&policy.pod_selector, namespace);
+        let mut selected = self.selected(&policy.pod_selector, namespace);
+        selected.optimize();
         let rules = [Direction::Ingress, Direction::Egress].map(|d| match policy.rules(d) {
             DirectionRules::NotAffected => None,
             DirectionRules::Isolates(list) => Some(
@@ -629,6 +635,7 @@ impl<'a> Compiler<'a> {
                 Peer::IpBlock { addresses, .. } => ips = ips.union(addresses),
             }
         }
+        pods.optimize();
         CompiledRule {
             peers: Some((pods, ips)),
         }

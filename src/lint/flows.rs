@@ -125,7 +125,12 @@ struct Isolators {
 impl Isolators {
     fn of(cx: &Context, pod: Endpoint, direction: Direction) -> Isolators {
         Isolators {
-            kubernetes: cx.engine.isolating(pod, direction).to_vec(),
+            kubernetes: cx
+                .engine
+                .isolating(pod, direction)
+                .iter()
+                .map(|&p| p as usize)
+                .collect(),
             calico: cx.engine.calico_applying(pod, direction).to_vec(),
         }
     }
