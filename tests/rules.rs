@@ -158,3 +158,94 @@ fn rule_pages_are_generated_from_the_rule_files() {
         );
     }
 }
+
+/// A message names the first three policies that isolate the blocked side and counts the rest
+/// (all four when there are four); every one of them is a related location.
+#[test]
+fn messages_name_three_isolating_policies_and_relate_them_all() {
+    let mut yaml = String::from(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web:1
+        env: [{name: DB_URL, value: 'postgresql://db.data:5432/shop'}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: data}
+spec:
+  selector: {app: db}
+  ports: [{port: 5432}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: data}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: db:1, ports: [{containerPort: 5432}]}]
+",
+    );
+    let isolate = |count: usize, yaml: &mut String| {
+        for i in 0..count {
+            yaml.push_str(&format!(
+                "---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: deny-{i}, namespace: shop}}
+spec:
+  podSelector: {{}}
+  policyTypes: [Egress]
+"
+            ));
+        }
+    };
+    let egress_finding = |yaml: &str| {
+        let run = check(
+            &[Input::Text {
+                name: "world.yaml".into(),
+                text: yaml.into(),
+            }],
+            &CheckOptions::default(),
+        );
+        run.findings
+            .into_iter()
+            .find(|f| f.rule == "missing-service-egress")
+            .expect("the egress to db is blocked")
+    };
+    let isolated_by = |f: &netpol_fix::lint::Finding| {
+        f.related
+            .iter()
+            .filter(|r| r.label.starts_with("egress isolated by"))
+            .count()
+    };
+    let mut four = yaml.clone();
+    isolate(4, &mut four);
+    let f = egress_finding(&four);
+    assert!(
+        f.message.contains(
+            "isolated by shop/deny-0, shop/deny-1, shop/deny-2, shop/deny-3, does not allow"
+        ),
+        "{}",
+        f.message
+    );
+    assert_eq!(isolated_by(&f), 4);
+    isolate(5, &mut yaml);
+    let f = egress_finding(&yaml);
+    assert!(
+        f.message
+            .contains("isolated by shop/deny-0, shop/deny-1, shop/deny-2 and 2 more, does not"),
+        "{}",
+        f.message
+    );
+    assert_eq!(isolated_by(&f), 5);
+}

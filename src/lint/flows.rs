@@ -146,8 +146,12 @@ impl Isolators {
         }
     }
 
+    fn len(&self) -> usize {
+        self.kubernetes.len() + self.calico.len()
+    }
+
     fn is_empty(&self) -> bool {
-        self.kubernetes.is_empty() && self.calico.is_empty()
+        self.len() == 0
     }
 
     fn merge(&mut self, other: &Isolators) {
@@ -180,7 +184,7 @@ impl Isolators {
     }
 
     /// The name of each policy as messages give it.
-    fn names(&self, cx: &Context) -> Vec<String> {
+    fn names<'c>(&'c self, cx: &'c Context) -> impl Iterator<Item = String> + 'c {
         let kubernetes = self.kubernetes.iter().map(|&p| {
             let id = &cx.world.policies[p].meta.id;
             format!("{}/{}", id.namespace, id.name)
@@ -194,12 +198,31 @@ impl Isolators {
                 format!("Calico {} {}/{}", id.kind, id.namespace, id.name)
             }
         });
-        kubernetes.chain(calico).collect()
+        kubernetes.chain(calico)
     }
 }
 
+/// How many isolating policies a message names when there are more than one more: the rest
+/// are counted. Every one of them is a related location of the finding, and a namespace of a
+/// large tree has dozens.
+const NAMED_POLICIES: usize = 3;
+
+/// The policies as a message names them: `a, b, c, d`, or `a, b, c and 7 more`.
 fn policy_names(cx: &Context, policies: &Isolators) -> String {
-    policies.names(cx).join(", ")
+    let shown = if policies.len() > NAMED_POLICIES + 1 {
+        NAMED_POLICIES
+    } else {
+        policies.len()
+    };
+    let mut names = policies
+        .names(cx)
+        .take(shown)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if shown < policies.len() {
+        names += &format!(" and {} more", policies.len() - shown);
+    }
+    names
 }
 
 /// A finding about `client`, scoped so that the workload, its namespace and the given policies
@@ -216,8 +239,7 @@ fn client_finding(
     f.side = Some(side);
     cx.let_suppress(&mut f, &ObjectId::namespace(&w.meta.id.namespace));
     // Room for the isolating policies and the Service a dependency names.
-    f.related
-        .reserve_exact(policies.kubernetes.len() + policies.calico.len() + 1);
+    f.related.reserve_exact(policies.len() + 1);
     for (id, loc, label) in policies.labelled(cx, side) {
         cx.let_suppress(&mut f, id);
         f.related.push(Related {
