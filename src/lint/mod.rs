@@ -262,35 +262,45 @@ pub fn run(
         })
         .collect();
     let names = |env: &[String], var: Option<&str>| var.is_some_and(|v| env.iter().any(|n| n == v));
-    // Rules are independent: checked in parallel, concatenated in catalogue order.
-    let per_rule: Vec<Vec<Finding>> = rules
-        .par_iter()
-        .map(|rule| match &rule.check {
+    // One rule's findings; `dependencies` is only read by the rules `reads_dependencies` names.
+    let check = |rule: &Rule, dependencies: &[flows::Dependency]| {
+        let mut findings = match &rule.check {
             Check::DnsEgress { tcp_only_severity } => {
                 flows::dns_egress(&cx, rule, *tcp_only_severity)
             }
             Check::ApiServerEgress => flows::apiserver_egress(&cx, rule),
             Check::EnvServiceEgress { env } => {
-                flows::service_egress(&cx, rule, &dependencies, |var| names(env, var))
+                flows::service_egress(&cx, rule, dependencies, |var| names(env, var))
             }
-            Check::ServiceEgress => flows::service_egress(&cx, rule, &dependencies, |var| {
+            Check::ServiceEgress => flows::service_egress(&cx, rule, dependencies, |var| {
                 !claimed_env.iter().any(|env| names(env, var))
             }),
-            Check::ServiceIngress => flows::service_ingress(&cx, rule, &dependencies),
+            Check::ServiceIngress => flows::service_ingress(&cx, rule, dependencies),
             Check::HardcodedIp => hardcoded::hardcoded_ips(&cx, rule),
             Check::UnusedSuppression | Check::SuppressionWithoutReason => Vec::new(),
-        })
-        .map(|mut findings| {
-            for f in &mut findings {
-                // The finding's own object (the rest went through `let_suppress`).
-                f.scope.retain(|id| cx.annotated.contains(id));
-                f.shrink_to_fit();
-            }
-            findings
-        })
+        };
+        for f in &mut findings {
+            // The finding's own object (the rest went through `let_suppress`).
+            f.scope.retain(|id| cx.annotated.contains(id));
+            f.shrink_to_fit();
+        }
+        findings
+    };
+    let reads_dependencies = |rule: &Rule| {
+        matches!(
+            rule.check,
+            Check::EnvServiceEgress { .. } | Check::ServiceEgress | Check::ServiceIngress
+        )
+    };
+    // Rules are independent and checked in parallel: first those that read the dependencies
+    // (a large tree has hundreds of thousands), then the others once those are let go.
+    let mut per_rule: Vec<(usize, Vec<Finding>)> = rules
+        .par_iter()
+        .enumerate()
+        .filter(|(_, rule)| reads_dependencies(rule))
+        .map(|(i, rule)| (i, check(rule, &dependencies)))
         .collect();
-    // What `report` and `probes` need of the dependencies, taken before they are let go: a
-    // large tree has hundreds of thousands, and the findings are gathered next.
+    // What `report` and `probes` need of the dependencies, taken before they are let go.
     let recorded = if record_flows {
         Recorded {
             flows: flows::records(&cx, &dependencies),
@@ -308,8 +318,17 @@ pub fn run(
     };
     timings.count("dependencies", dependencies.len() as u64);
     drop(dependencies);
-    let mut findings = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
-    for mut some in per_rule {
+    per_rule.par_extend(
+        rules
+            .par_iter()
+            .enumerate()
+            .filter(|(_, rule)| !reads_dependencies(rule))
+            .map(|(i, rule)| (i, check(rule, &[]))),
+    );
+    // Concatenated in catalogue order.
+    per_rule.sort_unstable_by_key(|&(i, _)| i);
+    let mut findings = Vec::with_capacity(per_rule.iter().map(|(_, f)| f.len()).sum());
+    for (_, mut some) in per_rule {
         findings.append(&mut some);
     }
     let mut findings = suppress::apply(world, rules, known, findings);
