@@ -4,7 +4,6 @@
 use foldhash::{HashMap, HashMapExt};
 
 use rayon::prelude::*;
-use std::sync::Arc;
 
 use super::deps::{self, Destination, Holder};
 use super::{Context, Finding, Peer as RemedyPeer, Placement, Related, Remedy, finding};
@@ -14,8 +13,8 @@ use crate::diag::Severity;
 use crate::lint::catalog::Rule;
 use crate::model::index::includes;
 use crate::model::{
-    Direction, DirectionRules, Meta, NamespaceScope, ObjectId, Peer, Peers, Selector, TargetPort,
-    World,
+    Direction, DirectionRules, Meta, Name, NamespaceScope, ObjectId, Peer, Peers, Selector,
+    TargetPort, World,
 };
 use crate::net::{IpNet, Protocol};
 use crate::source::Location;
@@ -95,14 +94,14 @@ fn endpoint_name(cx: &Context, ep: Endpoint) -> String {
 /// Each policy's label where it isolates a pod for one direction (`egress isolated by x`),
 /// made once: a big tree's findings hold hundreds of thousands of them.
 pub(crate) struct IsolationLabels {
-    kubernetes: Vec<Arc<str>>,
-    calico: Vec<Arc<str>>,
+    kubernetes: Vec<Name>,
+    calico: Vec<Name>,
 }
 
 impl IsolationLabels {
     pub(crate) fn new(world: &World, side: Direction) -> IsolationLabels {
         let label =
-            |meta: &Meta| Arc::from(format!("{} isolated by {}", side.as_str(), meta.id.name));
+            |meta: &Meta| Name::from(&format!("{} isolated by {}", side.as_str(), meta.id.name));
         IsolationLabels {
             kubernetes: world.policies.iter().map(|p| label(&p.meta)).collect(),
             calico: world
@@ -170,15 +169,15 @@ impl Isolators {
         &self,
         cx: &'c Context,
         side: Direction,
-    ) -> impl Iterator<Item = (&'c ObjectId, Location, &'c Arc<str>)> {
+    ) -> impl Iterator<Item = (&'c ObjectId, Location, Name)> {
         let labels = &cx.isolation_labels[side.index()];
         let kubernetes = self.kubernetes.iter().map(|&p| {
             let meta = &cx.world.policies[p].meta;
-            (&meta.id, meta.name_loc, &labels.kubernetes[p])
+            (&meta.id, meta.name_loc, labels.kubernetes[p])
         });
         let calico = self.calico.iter().map(|&p| {
             let meta = &cx.world.calico.policies[p].meta;
-            (&meta.id, meta.name_loc, &labels.calico[p])
+            (&meta.id, meta.name_loc, labels.calico[p])
         });
         kubernetes.chain(calico)
     }
@@ -242,10 +241,7 @@ fn client_finding(
     f.related.reserve_exact(policies.len() + 1);
     for (id, loc, label) in policies.labelled(cx, side) {
         cx.let_suppress(&mut f, id);
-        f.related.push(Related {
-            loc,
-            label: label.clone(),
-        });
+        f.related.push(Related { loc, label });
     }
     f
 }
@@ -769,7 +765,7 @@ pub(crate) fn apiserver_egress(cx: &Context, rule: &Rule) -> Vec<Finding> {
         if let Some(loc) = binding {
             f.related.push(Related {
                 loc,
-                label: "grants API access".into(),
+                label: Name::from("grants API access"),
             });
         }
         let (cidrs, safe) = if api.cidrs.is_empty() {
@@ -936,11 +932,10 @@ fn dependency_finding(
         0,
         Related {
             loc: first.evidence,
-            label: format!(
+            label: Name::from(&format!(
                 "names Service {}/{}",
                 service.meta.id.namespace, service.meta.id.name
-            )
-            .into(),
+            )),
         },
     );
     let flows: Vec<String> = blocked

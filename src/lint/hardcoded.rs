@@ -6,6 +6,7 @@ use super::deps::{self, Holder, Text};
 use super::{Context, Finding, Related, finding};
 use crate::diag::Severity;
 use crate::lint::catalog::Rule;
+use crate::model::Name;
 use crate::net::{IpNet, IpSet};
 use crate::refs::{Host, HostRef};
 
@@ -128,7 +129,7 @@ fn ip_finding(
     );
     f.related.push(Related {
         loc: object_loc,
-        label: format!("held by {}", object.id).into(),
+        label: Name::from(&format!("held by {}", object.id)),
     });
     let place = match &text.env {
         Some(env) => format!("`{ip}` in {env}"),

@@ -18,7 +18,6 @@ use crate::timings::Timings;
 use catalog::{Check, Rule};
 use deps::ServiceIndex;
 use rayon::prelude::*;
-use std::sync::Arc;
 
 /// A problem the migration will hit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,8 +112,8 @@ pub enum Peer {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Related {
     pub loc: Location,
-    /// Shared: the label of an isolating policy is the same in every finding it isolates.
-    pub label: Arc<str>,
+    /// Interned: the label of an isolating policy is the same in every finding it isolates.
+    pub label: Name,
 }
 
 /// Everything a check may look at.
