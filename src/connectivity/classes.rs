@@ -39,12 +39,12 @@ pub struct Classes {
     namespace_ranges: Vec<Range<u32>>,
 }
 
-/// The classes with each indexed label and key: what selectors are evaluated against. It
-/// borrows the labels of the pods it indexes.
+/// The classes with each indexed label and key: what selectors are evaluated against. Keyed by
+/// interned names, so a look-up hashes and compares pointers.
 #[derive(Debug)]
-pub struct LabelIndex<'a> {
-    by_label: HashMap<(&'a str, &'a str), ClassSet>,
-    by_key: HashMap<&'a str, ClassSet>,
+pub struct LabelIndex {
+    by_label: HashMap<(Name, Name), ClassSet>,
+    by_key: HashMap<Name, ClassSet>,
     all: RoaringBitmap,
 }
 
@@ -89,23 +89,23 @@ impl ClassSet {
 /// The label keys selectors mention, each with the values they name, and the keys they test
 /// for (`Exists`, `DoesNotExist`).
 #[derive(Debug, Default)]
-pub struct Mentioned<'a> {
-    values: HashMap<&'a str, HashSet<&'a str>>,
-    tested: HashSet<&'a str>,
+pub struct Mentioned {
+    values: HashMap<Name, HashSet<Name>>,
+    tested: HashSet<Name>,
 }
 
-impl<'a> Mentioned<'a> {
+impl Mentioned {
     /// Notes what `selector` mentions. Every selector later evaluated against the classes must
     /// be noted: classes tell apart only what the noted selectors can.
-    pub fn note(&mut self, selector: &'a Selector) {
+    pub fn note(&mut self, selector: &Selector) {
         for req in selector.requirements() {
             let values = self.values.entry(req.key()).or_default();
             match req {
                 Requirement::In(_, vs) | Requirement::NotIn(_, vs) => {
-                    values.extend(vs.iter().map(|v| v.as_str()))
+                    values.extend(vs.iter().copied())
                 }
                 Requirement::Exists(k) | Requirement::DoesNotExist(k) => {
-                    self.tested.insert(k);
+                    self.tested.insert(*k);
                 }
             }
         }
@@ -113,15 +113,16 @@ impl<'a> Mentioned<'a> {
 
     /// How label `k: v` tells pods apart: not at all (`None`), by having the key
     /// (`Some((k, None))`), or by its value (`Some((k, Some(v)))`).
-    fn label(&self, k: &'a str, v: &'a str) -> Option<(&'a str, Option<&'a str>)> {
-        let named = self.values.get(k)?;
-        Some((k, named.contains(v).then_some(v)))
+    fn label(&self, k: Name, v: Name) -> Option<(Name, Option<Name>)> {
+        let named = self.values.get(&k)?;
+        Some((k, named.contains(&v).then_some(v)))
     }
 }
 
 /// What tells pods apart: namespace index, the labels as [`Mentioned::label`] sees them, and
-/// named ports. Borrowed: a large tree has a key per workload, and they are only compared.
-type Key<'a> = (u32, Vec<(&'a str, Option<&'a str>)>, Vec<&'a ContainerPort>);
+/// named ports. Labels are interned names (copies of pointers) and ports are borrowed: a large
+/// tree has a key per workload, and they are only compared.
+type Key<'a> = (u32, Vec<(Name, Option<Name>)>, Vec<&'a ContainerPort>);
 
 /// The pods of one class: their common key, each with its pod index.
 type Run<'k, 'a> = &'k [(Key<'a>, usize)];
@@ -133,8 +134,8 @@ impl Classes {
     pub fn build<'a>(
         world: &'a World,
         probes: &'a [Probe],
-        mentioned: &Mentioned<'a>,
-    ) -> (Classes, LabelIndex<'a>) {
+        mentioned: &Mentioned,
+    ) -> (Classes, LabelIndex) {
         let ns_index = |name: &str| world.namespace_index(name).map_or(u32::MAX, |i| i as u32);
         let pod = |i: usize| match world.workloads.get(i) {
             Some(w) => (&w.meta.id.namespace, &w.labels, &w.ports),
@@ -149,7 +150,7 @@ impl Classes {
                 let (namespace, labels, ports) = pod(i);
                 let labels = labels
                     .iter()
-                    .filter_map(|(k, v)| mentioned.label(k, v))
+                    .filter_map(|(k, v)| mentioned.label(*k, *v))
                     .collect();
                 let mut ports: Vec<&ContainerPort> =
                     ports.iter().filter(|p| p.name.is_some()).collect();
@@ -220,19 +221,19 @@ impl Classes {
     }
 }
 
-impl<'a> LabelIndex<'a> {
+impl LabelIndex {
     /// The classes (numbered as the runs) with each named label and each tested key of their
     /// runs' keys.
-    fn of_runs(runs: &[Run<'_, 'a>], mentioned: &Mentioned) -> LabelIndex<'a> {
-        let mut by_label: HashMap<(&str, &str), ClassSet> = HashMap::new();
-        let mut by_key: HashMap<&str, ClassSet> = HashMap::new();
+    fn of_runs(runs: &[Run], mentioned: &Mentioned) -> LabelIndex {
+        let mut by_label: HashMap<(Name, Name), ClassSet> = HashMap::new();
+        let mut by_key: HashMap<Name, ClassSet> = HashMap::new();
         for (id, run) in runs.iter().enumerate() {
             let id = id as ClassId;
             for &(k, v) in &run[0].0.1 {
                 if let Some(v) = v {
                     ClassSet::add(by_label.entry((k, v)), id);
                 }
-                if mentioned.tested.contains(k) {
+                if mentioned.tested.contains(&k) {
                     ClassSet::add(by_key.entry(k), id);
                 }
             }
@@ -255,7 +256,7 @@ impl<'a> LabelIndex<'a> {
             let with_value = |vs: &[Name]| {
                 let mut m = RoaringBitmap::new();
                 for v in vs {
-                    if let Some(set) = self.by_label.get(&(req.key(), v.as_str())) {
+                    if let Some(set) = self.by_label.get(&(req.key(), *v)) {
                         set.add_to(&mut m);
                     }
                 }
@@ -263,7 +264,7 @@ impl<'a> LabelIndex<'a> {
             };
             let with_key = || {
                 let mut m = RoaringBitmap::new();
-                if let Some(set) = self.by_key.get(req.key()) {
+                if let Some(set) = self.by_key.get(&req.key()) {
                     set.add_to(&mut m);
                 }
                 m

@@ -527,7 +527,7 @@ struct Selections<'a> {
 struct Compiler<'a> {
     world: &'a World,
     classes: &'a Classes,
-    labels: &'a LabelIndex<'a>,
+    labels: &'a LabelIndex,
     pod_selectors: HashMap<&'a Selector, RoaringBitmap>,
     namespace_selectors: HashMap<&'a Selector, RoaringBitmap>,
     /// The classes of each namespace a policy is in, by name.
@@ -535,7 +535,7 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
-    fn new(world: &'a World, classes: &'a Classes, labels: &'a LabelIndex<'a>) -> Compiler<'a> {
+    fn new(world: &'a World, classes: &'a Classes, labels: &'a LabelIndex) -> Compiler<'a> {
         Compiler {
             world,
             classes,

@@ -106,12 +106,12 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> Name {
         match self {
             Requirement::In(k, _)
             | Requirement::NotIn(k, _)
             | Requirement::Exists(k)
-            | Requirement::DoesNotExist(k) => k,
+            | Requirement::DoesNotExist(k) => *k,
         }
     }
 
