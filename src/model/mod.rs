@@ -6,10 +6,12 @@ pub mod build;
 pub mod calico;
 pub mod calico_selector;
 pub mod index;
+mod name;
 pub mod selector;
 
 use std::net::IpAddr;
 
+pub use name::Name;
 pub use selector::{Labels, Requirement, Selector};
 
 use crate::net::{IpNet, IpSet, Protocol};
@@ -21,12 +23,6 @@ pub struct Spanned<T> {
     pub value: T,
     pub loc: Location,
 }
-
-/// A string of the model (names, kinds, label keys and values, env values): interned in a
-/// process-wide table, so a copy is a pointer, equality compares pointers, and the namespace,
-/// kind and label text repeated across hundreds of thousands of objects is held once. Ordered
-/// by text. Interned text is never freed: a run reads one tree and ends.
-pub type Name = ustr::Ustr;
 
 /// Identity of an object: what messages and outputs name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
