@@ -110,7 +110,8 @@ enum Text {
         /// The path, when the name does not spell it (a path that is not UTF-8).
         path: Option<std::path::PathBuf>,
         fingerprint: u64,
-        reread: std::sync::OnceLock<Option<Arc<str>>>,
+        /// The text read again, until [`SourceFile::release_text`].
+        reread: std::sync::Mutex<Option<Arc<str>>>,
     },
 }
 
@@ -142,7 +143,7 @@ impl SourceFile {
         let stored = Text::OnDisk {
             path: (path.as_os_str() != name.as_str()).then_some(path),
             fingerprint: fingerprint(&text),
-            reread: std::sync::OnceLock::new(),
+            reread: std::sync::Mutex::new(None),
         };
         SourceFile::with_text(name, &text, stored)
     }
@@ -170,16 +171,18 @@ impl SourceFile {
     }
 
     /// The text as analysed, or `None` when a file read from disk can no longer be read or
-    /// has changed since.
-    pub fn text(&self) -> Option<&Arc<str>> {
+    /// has changed since. A file read from disk is read again once and kept until
+    /// [`SourceFile::release_text`].
+    pub fn text(&self) -> Option<Arc<str>> {
         match &self.text {
-            Text::Resident(text) => Some(text),
+            Text::Resident(text) => Some(text.clone()),
             Text::OnDisk {
                 path,
                 fingerprint: expected,
                 reread,
-            } => reread
-                .get_or_init(|| {
+            } => {
+                let mut kept = reread.lock().unwrap_or_else(|e| e.into_inner());
+                if kept.is_none() {
                     let path = path.as_deref().unwrap_or(std::path::Path::new(&self.name));
                     // Only a regular file of the same length is worth reading.
                     let meta = std::fs::metadata(path).ok()?;
@@ -187,15 +190,27 @@ impl SourceFile {
                         return None;
                     }
                     let text = std::fs::read_to_string(path).ok()?;
-                    (text.len() == self.len as usize && fingerprint(&text) == *expected)
-                        .then(|| text.into())
-                })
-                .as_ref(),
+                    if text.len() != self.len as usize || fingerprint(&text) != *expected {
+                        return None;
+                    }
+                    *kept = Some(text.into());
+                }
+                kept.clone()
+            }
+        }
+    }
+
+    /// Lets go of a text read again from disk (the next [`SourceFile::text`] reads it again):
+    /// the report lets go of each file once its findings are written, so that a large tree's
+    /// texts are not all held at once.
+    pub fn release_text(&self) {
+        if let Text::OnDisk { reread, .. } = &self.text {
+            *reread.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
 
     /// The text as analysed, or why a fix cannot use it.
-    pub fn text_for_fix(&self) -> Result<&Arc<str>, String> {
+    pub fn text_for_fix(&self) -> Result<Arc<str>, String> {
         self.text().ok_or_else(|| {
             format!(
                 "no fix: {} changed or became unreadable since it was analysed; run netpol-fix again",
@@ -383,7 +398,7 @@ mod tests {
         ));
         for file in [file, named_by_path] {
             assert_eq!(file.line_col(8), LineCol { line: 2, column: 4 });
-            assert_eq!(file.text().map(|t| &**t), Some("a: 1\nb: 2\n"));
+            assert_eq!(file.text().as_deref(), Some("a: 1\nb: 2\n"));
             assert_eq!(file.excerpt_withheld(), None);
         }
     }
@@ -399,6 +414,19 @@ mod tests {
         assert!(file.text_for_fix().unwrap_err().contains("changed"));
         // Positions still come from the text that was analysed.
         assert_eq!(file.line_col(8), LineCol { line: 2, column: 4 });
+    }
+
+    #[test]
+    fn a_text_read_again_is_kept_until_released_then_read_and_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, file) = on_disk(&dir, "a: 1\nb: 2\n");
+        assert_eq!(file.text().as_deref(), Some("a: 1\nb: 2\n"));
+        std::fs::write(&path, "a: 1\nb: 3\n").unwrap();
+        assert_eq!(file.text().as_deref(), Some("a: 1\nb: 2\n"));
+        file.release_text();
+        assert_eq!(file.text(), None);
+        std::fs::write(&path, "a: 1\nb: 2\n").unwrap();
+        assert_eq!(file.text().as_deref(), Some("a: 1\nb: 2\n"));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn fix_all(inputs: &[Input], options: &CheckOptions, include_unsafe: bool) -
                 .iter()
                 .map(|e| {
                     let file = run.analysis.sources.get(e.file);
-                    Ok((file.name.clone(), file.text_for_fix()?.clone()))
+                    Ok((file.name.clone(), file.text_for_fix()?))
                 })
                 .collect();
             let files = match files {

@@ -128,7 +128,7 @@ pub fn rule_edit(
             id.name
         ));
     }
-    let style = Style::of(text);
+    let style = Style::of(&text);
     let items = emit_items(
         rules(direction, selected, peer, ports),
         dash.len() - 1,

@@ -271,12 +271,12 @@ fn fix_taking_names(
                 if render == Render::Edits {
                     let file_text = sources.get(anchor.file).text_for_fix()?;
                     let style =
-                        *index.styles[anchor.file.0 as usize].get_or_init(|| Style::of(file_text));
+                        *index.styles[anchor.file.0 as usize].get_or_init(|| Style::of(&file_text));
                     let body = policy_document(finding, &name, *direction, selected, peer, ports);
                     let text = emit(&body, style);
                     fix.edits.push(insert_document_after(
                         anchor.file,
-                        file_text,
+                        &file_text,
                         anchor.span.end as usize,
                         &text,
                         style,

@@ -97,7 +97,7 @@ impl<'a> Excerpt<'a> {
     pub fn new(sources: &'a Sources, id: FileId, message: String, severity: Severity) -> Self {
         let file = sources.get(id);
         let shown = match (file.excerpt_withheld(), file.text()) {
-            (None, Some(text)) => Ok((file, text.clone())),
+            (None, Some(text)) => Ok((file, text)),
             (why, _) => Err(why.unwrap_or("the file cannot be read again")),
         };
         Excerpt {

@@ -105,6 +105,7 @@ fn write_human(
         )?;
     }
     in_parallel_chunks(
+        sources,
         run.findings.iter().zip(fixes),
         |(f, fix)| Ok(finding_excerpt(sources, f, fix).render(color)),
         |text| writeln!(out, "{text}"),
@@ -127,8 +128,11 @@ fn write_human(
 /// writes them in order. Fixes come in order (their names depend on earlier ones), so the
 /// next chunk's are taken while the pool renders this one; taken from this thread (as
 /// `fix::in_order` makes them, in parallel chunks of its own) rather than from a task of the
-/// pool, which measured ~8 MB more peak memory at 10x. A chunk bounds what is held at once.
+/// pool, which measured ~8 MB more peak memory at 10x. A chunk bounds what is held at once,
+/// and so does letting go of a file's text once the last finding in it is written (findings
+/// come in file order; a text needed again is read again).
 fn in_parallel_chunks<'a, R: Send>(
+    sources: &Sources,
     findings: impl Iterator<Item = (&'a Finding, Result<Summary, String>)>,
     render: impl Fn(&(&'a Finding, Result<Summary, String>)) -> io::Result<R> + Sync,
     mut write: impl FnMut(R) -> io::Result<()>,
@@ -136,6 +140,7 @@ fn in_parallel_chunks<'a, R: Send>(
     const CHUNK: usize = 256;
     let mut pending = findings;
     let mut chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
+    let mut last_file = None;
     while !chunk.is_empty() {
         let mut rendered = Ok(Vec::new());
         let mut next = Vec::new();
@@ -143,7 +148,13 @@ fn in_parallel_chunks<'a, R: Send>(
             s.spawn(|_| rendered = chunk.par_iter().map(&render).collect());
             next = pending.by_ref().take(CHUNK).collect();
         });
-        rendered?.into_iter().try_for_each(&mut write)?;
+        for (item, (finding, _)) in rendered?.into_iter().zip(&chunk) {
+            write(item)?;
+            if let Some(previous) = last_file.filter(|&file| file != finding.loc.file) {
+                sources.get(previous).release_text();
+            }
+            last_file = Some(finding.loc.file);
+        }
         chunk = next;
     }
     Ok(())
@@ -158,6 +169,7 @@ fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Res
     writeln!(out, "{{\n\"version\": {JSON_VERSION},\n\"findings\": [")?;
     let mut first = true;
     in_parallel_chunks(
+        sources,
         run.findings.iter().zip(fixes),
         |(f, fix)| Ok(serde_json::to_vec_pretty(&finding_json(sources, f, fix))?),
         |json| {
