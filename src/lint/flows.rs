@@ -835,7 +835,6 @@ fn same_client_and_service(a: &&Dependency, b: &&Dependency) -> bool {
     (a.client, a.service) == (b.client, b.service)
 }
 
-/// The verdict for `client` reaching a Service's pod on the port it serves on.
 /// Destinations of a dependency group that `side` blocks, with that side's verdict.
 fn blocked(
     cx: &Context,

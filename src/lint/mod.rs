@@ -292,12 +292,13 @@ pub fn run(
         )
     };
     // Rules are independent and checked in parallel: first those that read the dependencies
-    // (a large tree has hundreds of thousands), then the others once those are let go.
-    let mut per_rule: Vec<(usize, Vec<Finding>)> = rules
+    // (a large tree has hundreds of thousands), then the others once those are let go. The
+    // order they are gathered in does not matter: findings are sorted below, and one rule's
+    // come out in the order it made them.
+    let mut per_rule: Vec<Vec<Finding>> = rules
         .par_iter()
-        .enumerate()
-        .filter(|(_, rule)| reads_dependencies(rule))
-        .map(|(i, rule)| (i, check(rule, &dependencies)))
+        .filter(|rule| reads_dependencies(rule))
+        .map(|rule| check(rule, &dependencies))
         .collect();
     // What `report` and `probes` need of the dependencies, taken before they are let go.
     let recorded = if record_flows {
@@ -320,14 +321,11 @@ pub fn run(
     per_rule.par_extend(
         rules
             .par_iter()
-            .enumerate()
-            .filter(|(_, rule)| !reads_dependencies(rule))
-            .map(|(i, rule)| (i, check(rule, &[]))),
+            .filter(|rule| !reads_dependencies(rule))
+            .map(|rule| check(rule, &[])),
     );
-    // Concatenated in catalogue order.
-    per_rule.sort_unstable_by_key(|&(i, _)| i);
-    let mut findings = Vec::with_capacity(per_rule.iter().map(|(_, f)| f.len()).sum());
-    for (_, mut some) in per_rule {
+    let mut findings = Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
+    for mut some in per_rule {
         findings.append(&mut some);
     }
     let mut findings = suppress::apply(world, rules, known, findings);
