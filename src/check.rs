@@ -199,6 +199,7 @@ fn select(
                 loc: config::file_start(file),
                 message: format!("unknown rule `{id}` in --select/--ignore or the configuration"),
                 help: Some("list the rules with `netpol-fix rules`".into()),
+                skipped: false,
             });
         }
     }

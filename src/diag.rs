@@ -27,6 +27,9 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it.
     pub help: Option<String>,
+    /// Input that was not analysed (a file, a document, an object): a notice that every output
+    /// format lists and counts, so that a clean run never hides what it did not read.
+    pub skipped: bool,
 }
 
 impl Diagnostic {
@@ -36,6 +39,7 @@ impl Diagnostic {
             loc,
             message: message.into(),
             help: None,
+            skipped: false,
         }
     }
 
@@ -49,9 +53,15 @@ impl Diagnostic {
     pub fn info(loc: Location, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Info,
-            loc,
-            message: message.into(),
-            help: None,
+            ..Diagnostic::error(loc, message)
+        }
+    }
+
+    /// A notice that input at `loc` was not analysed, and why.
+    pub fn not_analysed(loc: Location, why: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            skipped: true,
+            ..Diagnostic::info(loc, why)
         }
     }
 
