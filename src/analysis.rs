@@ -27,6 +27,11 @@ impl Analysis {
     pub fn has_errors(&self) -> bool {
         self.errors().next().is_some()
     }
+
+    /// The notices of input that was not analysed (files, documents, objects).
+    pub fn skipped(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.skipped)
+    }
 }
 
 pub fn analyze(inputs: &[Input], options: LoadOptions) -> Analysis {
@@ -54,6 +59,16 @@ pub fn analyze_with(sources: Sources, inputs: &[Input], options: LoadOptions) ->
     timings.count("policies", world.policies.len() as u64);
     let mut diagnostics = loaded.diagnostics;
     diagnostics.extend(model_diags);
+    // Input of which nothing at all was read must not look like a clean tree.
+    if objects == 0
+        && let Some(first) = diagnostics.iter().find(|d| d.skipped)
+    {
+        let loc = first.loc;
+        diagnostics.push(
+            Diagnostic::error(loc, "nothing in the input was analysed: every document was skipped (see the notices)")
+                .with_help("render templates first, or pass the manifests themselves; a run that read nothing cannot be clean"),
+        );
+    }
     diagnostics
         .sort_by(|a, b| (a.loc, a.severity, &a.message).cmp(&(b.loc, b.severity, &b.message)));
     Analysis {

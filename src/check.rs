@@ -25,8 +25,8 @@ pub struct CheckOptions {
     pub overrides: std::collections::HashMap<String, Arc<str>>,
     /// Report only on these files or directories (canonical paths): findings located in them or
     /// pointing into them (such as the policy that isolates a workload elsewhere), and their
-    /// warnings and notices. Input errors anywhere are always kept: they make the whole analysis
-    /// incomplete (and `--write` refuses). `None` reports on everything.
+    /// warnings and notices; input errors in those files and in the files those findings point
+    /// into (the others are counted in `hidden_errors`). `None` reports on everything.
     pub scope: Option<Vec<PathBuf>>,
     /// Counts files as they are read (for a progress display on a terminal).
     pub progress: Option<Arc<crate::load::Progress>>,
@@ -44,6 +44,9 @@ pub struct CheckRun {
     pub isolated: Vec<[bool; 2]>,
     /// What `record_flows` asked for.
     pub recorded: lint::Recorded,
+    /// Input errors in files outside `scope` that no reported finding points into: counted,
+    /// not shown.
+    pub hidden_errors: usize,
 }
 
 impl CheckRun {
@@ -104,15 +107,33 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         options.record_flows,
         &mut timings,
     );
+    let mut hidden_errors = 0;
     if let Some(scope) = &options.scope {
         let in_scope = in_scope(&analysis.sources, scope);
         lint.findings.retain(|f| {
             in_scope[f.loc.file.0 as usize]
                 || f.related.iter().any(|r| in_scope[r.loc.file.0 as usize])
         });
-        analysis
-            .diagnostics
-            .retain(|d| d.severity == Severity::Error || in_scope[d.loc.file.0 as usize]);
+        // Input errors count where they can change what is reported: in the files given, and
+        // in the files the reported findings point into. The others are only counted: a hook
+        // on one file must not fail for a broken file it never touched.
+        let mut relevant = in_scope.clone();
+        for finding in &lint.findings {
+            relevant[finding.loc.file.0 as usize] = true;
+            for related in &finding.related {
+                relevant[related.loc.file.0 as usize] = true;
+            }
+        }
+        let before = analysis.errors().count();
+        analysis.diagnostics.retain(|d| {
+            let file = d.loc.file.0 as usize;
+            if d.severity == Severity::Error {
+                relevant[file]
+            } else {
+                in_scope[file]
+            }
+        });
+        hidden_errors = before - analysis.errors().count();
     }
     timings.count("findings", lint.findings.len() as u64);
     analysis.timings = timings;
@@ -127,6 +148,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         findings: lint.findings,
         isolated: lint.isolated,
         recorded: lint.recorded,
+        hidden_errors,
     }
 }
 

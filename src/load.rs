@@ -19,8 +19,11 @@ use crate::yaml::{self, Limits, Node};
 pub enum Input {
     /// A file or a directory (walked recursively).
     Path(PathBuf),
-    /// Text already in memory, such as stdin (named `-`).
+    /// Text already in memory (tests, fixes in progress).
     Text { name: String, text: String },
+    /// Standard input as read (named `-`): bytes, so that text that is not UTF-8 is an input
+    /// error at its position like any file's.
+    Stdin(Vec<u8>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -98,7 +101,8 @@ const CHUNK_BYTES: usize = 512 * 1024;
 
 enum Problem {
     Error(String, Option<String>),
-    Notice(String),
+    /// Input that is not analysed, and why.
+    Skipped(String),
 }
 
 /// Reads every input (`sources` may already hold files — config, rules — that diagnostics
@@ -121,6 +125,7 @@ pub fn load_with<T: Send>(
                 pending.push((path.display().to_string(), ToRead::Input(input.clone())))
             }
             Input::Text { name, .. } => pending.push((name.clone(), ToRead::Input(input.clone()))),
+            Input::Stdin(_) => pending.push(("-".into(), ToRead::Input(input.clone()))),
         }
     }
     let mut diagnostics = Vec::new();
@@ -134,6 +139,7 @@ pub fn load_with<T: Send>(
             message,
         ));
     }
+    let patches = kustomize_patches(&pending);
     // File ids are handed out in input order, before the parallel reads.
     let first_id = sources.iter().count() as u32;
     if let Some(progress) = &options.progress {
@@ -143,6 +149,19 @@ pub fn load_with<T: Send>(
         .into_par_iter()
         .enumerate()
         .map(|(i, (name, input))| {
+            if let Some(listed_in) = patch_listing(&patches, &input) {
+                let file = SourceFile::new(name, "".into());
+                return FileResult {
+                    file,
+                    objects: Vec::new(),
+                    problems: vec![(
+                        Span::default(),
+                        Problem::Skipped(format!(
+                            "a kustomize patch (listed in {listed_in}): kustomize merges it into a base, it is not applied alone; not analysed (render with `kustomize build DIR | netpol-fix check -` to analyse the result)"
+                        )),
+                    )],
+                };
+            }
             let result = read_one(
                 FileId(first_id + i as u32),
                 name,
@@ -170,7 +189,7 @@ pub fn load_with<T: Send>(
                         None => d,
                     }
                 }
-                Problem::Notice(message) => Diagnostic::info(loc, message),
+                Problem::Skipped(message) => Diagnostic::not_analysed(loc, message),
             });
         }
         objects.extend(result.objects);
@@ -309,6 +328,7 @@ fn read_one<T: Send>(
             (options.overrides[&name].as_bytes().to_vec(), None)
         }
         ToRead::Input(Input::Text { text, .. }) => (text.clone().into_bytes(), None),
+        ToRead::Input(Input::Stdin(bytes)) => (bytes.clone(), None),
         ToRead::Input(Input::Path(path)) | ToRead::WalkedFile(path) => {
             let walked = matches!(input, ToRead::WalkedFile(_));
             match read_bounded(path, options.limits.max_file_bytes, walked) {
@@ -317,6 +337,32 @@ fn read_one<T: Send>(
             }
         }
     };
+    let utf16 = decode_utf16(&bytes);
+    if let Some(Err(at)) = utf16 {
+        return unread(
+            name,
+            0,
+            Problem::Error(
+                format!(
+                    "not valid UTF-16 at byte {at} (the file starts with a UTF-16 byte order mark); the file was not read"
+                ),
+                Some("re-encode the file as UTF-8".into()),
+            ),
+        );
+    }
+    if let Some(Ok(text)) = utf16 {
+        let text: Arc<str> = text.into();
+        let parsed = parse(file, &text, options, per_object);
+        return FileResult {
+            file: SourceFile::decoded(
+                name,
+                text,
+                "the file is UTF-16; netpol-fix writes fixes only to UTF-8 files (convert it to UTF-8 to have it fixed)",
+            ),
+            objects: parsed.objects,
+            problems: parsed.problems,
+        };
+    }
     if bytes.contains(&0) {
         return unread(
             name,
@@ -341,17 +387,18 @@ fn read_one<T: Send>(
             );
         }
     };
-    let parsed = match helm_template(Path::new(&name), &text) {
-        Some(why) => Parsed {
+    let parsed = if in_helm_chart(Path::new(&name)) && text.contains("{{") {
+        Parsed {
             objects: Vec::new(),
             problems: vec![(
                 Span::default(),
-                Problem::Notice(format!(
-                    "skipped: {why}; render it first (`helm template … | netpol-fix check -`)"
+                Problem::Skipped(format!(
+                    "a Helm chart template (unrendered `{{{{ }}}}`): not analysed; {RENDER}"
                 )),
             )],
-        },
-        None => parse(file, &text, options, per_object),
+        }
+    } else {
+        parse(file, &text, options, per_object)
     };
     FileResult {
         file: match path {
@@ -387,6 +434,12 @@ fn parse<T: Send>(
                     Ok(node) => {
                         let document = node.span;
                         collect_objects(node, document, &mut |node, document| {
+                            // `$patch: delete` and the like: a strategic-merge patch, not an object.
+                            if node.get("$patch").is_some() {
+                                let at = Span::new(node.span.start as usize, node.span.start as usize);
+                                problems.push((at, Problem::Skipped("a strategic-merge patch (`$patch`): kustomize applies it to a base; not analysed".into())));
+                                return;
+                            }
                             objects.push(per_object(Object {
                                 file,
                                 node,
@@ -394,6 +447,18 @@ fn parse<T: Send>(
                             }))
                         });
                     }
+                    Err(err) if err.notice => {
+                        problems.push((err.span, Problem::Skipped(err.message)))
+                    }
+                    // A document that does not parse because of template actions is a template
+                    // not rendered yet, not broken YAML.
+                    Err(err) if template_in_document(text, err.span.start as usize) => problems.push((
+                        err.span,
+                        Problem::Skipped(format!(
+                            "an unrendered Helm/Go template: this document holds `{{{{ }}}}` actions and does not parse as YAML ({}); it is not analysed; {RENDER}",
+                            err.message
+                        )),
+                    )),
                     Err(err) => problems.push((err.span, Problem::Error(err.message, None))),
                 }
             }
@@ -444,67 +509,187 @@ fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> 
 }
 
 /// Keeps Kubernetes objects, expanding `List` kinds; other documents are not ours to judge.
+/// The items of a typed list (`PodList`, `NetworkPolicyList`, … as client libraries and
+/// `kubectl get --raw` write them) carry no `kind` or `apiVersion`: an item of `<Kind>List` is
+/// a `<Kind>` of the list's `apiVersion` unless it says otherwise (items of `List` say it).
 fn collect_objects(node: Node, document: Span, out: &mut dyn FnMut(Node, Span)) {
     let kind = node.get("kind").and_then(Node::as_str);
-    let is_object = kind.is_some() && node.get("apiVersion").and_then(Node::as_str).is_some();
-    if !is_object {
+    let api = node.get("apiVersion").and_then(Node::as_str);
+    let (Some(kind), Some(api)) = (kind, api) else {
         return;
+    };
+    let is_list = kind.ends_with("List") && node.get("items").and_then(Node::as_seq).is_some();
+    if !is_list {
+        return out(node, document);
     }
-    let items = node.get("items").and_then(Node::as_seq);
-    match (kind, items) {
-        (Some(k), Some(_)) if k.ends_with("List") => {
-            let Some(yaml::Value::Map(entries)) = Some(node.value) else {
-                return;
-            };
-            for (key, value) in entries {
-                if key.as_str() == Some("items")
-                    && let yaml::Value::Seq(items) = value.value
-                {
-                    for item in items {
-                        collect_objects(item, document, out);
+    let item_kind = kind
+        .strip_suffix("List")
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
+    let api = api.to_string();
+    let yaml::Value::Map(entries) = node.value else {
+        return;
+    };
+    for (key, value) in entries {
+        if key.as_str() == Some("items")
+            && let yaml::Value::Seq(items) = value.value
+        {
+            for mut item in items {
+                if let (Some(kind), yaml::Value::Map(fields)) = (&item_kind, &mut item.value) {
+                    let at = Span::new(item.span.start as usize, item.span.start as usize);
+                    for (field, default) in [("kind", kind), ("apiVersion", &api)] {
+                        if !fields.iter().any(|(k, _)| k.as_str() == Some(field)) {
+                            fields.push((implied(at, field), implied(at, default)));
+                        }
                     }
                 }
+                collect_objects(item, document, out);
             }
         }
-        _ => out(node, document),
     }
 }
 
-/// Why a file is an unrendered Helm template, if it is one: a file under a chart's `templates/`
-/// directory, or Go template actions only Helm uses (Argo's `{{inputs.parameters.x}}` is data).
-fn helm_template(path: &Path, text: &str) -> Option<&'static str> {
-    let in_chart = path
-        .ancestors()
+/// A scalar the input implies without writing it, placed at `at`.
+fn implied<'t>(at: Span, text: &str) -> Node<'t> {
+    Node {
+        span: at,
+        value: yaml::Value::Scalar(yaml::Scalar {
+            text: std::borrow::Cow::Owned(text.to_string()),
+            plain: false,
+        }),
+    }
+}
+
+/// Files that a `kustomization.yaml` lists as patches (`patches`, `patchesStrategicMerge`,
+/// `patchesJson6902`), by canonical path, with the kustomization that lists them. The
+/// kustomizations looked at are those among the files to read and those in the directories
+/// above a file given on its own (a pre-commit hook passes a changed patch without its
+/// kustomization).
+fn kustomize_patches(pending: &[(String, ToRead)]) -> std::collections::HashMap<PathBuf, String> {
+    const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+    let mut kustomizations: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
+    for (_, input) in pending {
+        match input {
+            ToRead::WalkedFile(path) => {
+                if path
+                    .file_name()
+                    .is_some_and(|n| NAMES.iter().any(|k| n == *k))
+                {
+                    kustomizations.insert(path.clone());
+                }
+            }
+            ToRead::Input(Input::Path(path)) => {
+                for dir in path.ancestors().skip(1).take(8) {
+                    let dir = if dir.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        dir
+                    };
+                    kustomizations
+                        .extend(NAMES.iter().map(|n| dir.join(n)).filter(|p| p.is_file()));
+                    if dir.join(".git").exists() {
+                        break;
+                    }
+                }
+            }
+            ToRead::Input(_) => {}
+        }
+    }
+    let mut patches = std::collections::HashMap::new();
+    for kustomization in kustomizations {
+        let Ok(text) = std::fs::read_to_string(&kustomization) else {
+            continue;
+        };
+        let dir = kustomization.parent().unwrap_or(Path::new("."));
+        for doc in yaml::parse_stream(&text, Limits::default())
+            .into_iter()
+            .flatten()
+        {
+            let listed = ["patches", "patchesJson6902", "patchesStrategicMerge"]
+                .iter()
+                .filter_map(|key| doc.get(key).and_then(Node::as_seq))
+                .flatten()
+                .filter_map(|entry| {
+                    entry
+                        .as_str()
+                        .or_else(|| entry.get("path").and_then(Node::as_str))
+                });
+            for patch in listed {
+                if let Ok(path) = std::fs::canonicalize(dir.join(patch)) {
+                    patches.insert(path, kustomization.display().to_string());
+                }
+            }
+        }
+    }
+    patches
+}
+
+/// The kustomization that lists this input as a patch, if one does.
+fn patch_listing<'p>(
+    patches: &'p std::collections::HashMap<PathBuf, String>,
+    input: &ToRead,
+) -> Option<&'p str> {
+    if patches.is_empty() {
+        return None;
+    }
+    let (ToRead::WalkedFile(path) | ToRead::Input(Input::Path(path))) = input else {
+        return None;
+    };
+    let name = path.file_name()?;
+    if !patches.keys().any(|p| p.file_name() == Some(name)) {
+        return None;
+    }
+    patches
+        .get(&std::fs::canonicalize(path).ok()?)
+        .map(String::as_str)
+}
+
+const RENDER: &str = "render it first (`helm template … | netpol-fix check -`)";
+
+/// Whether a file is in a Helm chart's `templates/` directory (a `Chart.yaml` beside it).
+fn in_helm_chart(path: &Path) -> bool {
+    path.ancestors()
         .skip(1)
         .find(|p| p.file_name().is_some_and(|n| n == "templates"))
         .and_then(Path::parent)
-        .is_some_and(|chart| chart.join("Chart.yaml").is_file());
-    if in_chart && text.contains("{{") {
-        return Some("Helm chart template (unrendered `{{ }}`)");
+        .is_some_and(|chart| chart.join("Chart.yaml").is_file())
+}
+
+/// Whether the document (between `---` lines) holding byte `at` has Go template actions.
+fn template_in_document(text: &str, at: usize) -> bool {
+    let at = at.min(text.len());
+    let start = text[..at].rfind("\n---").map_or(0, |i| i + 1);
+    let end = text[at..].find("\n---").map_or(text.len(), |i| at + i);
+    text[start..end].contains("{{")
+}
+
+/// A text that starts with a UTF-16 byte order mark, decoded (kubectl reads such files), or
+/// the byte where it stops being UTF-16; `None` for any other text.
+fn decode_utf16(bytes: &[u8]) -> Option<Result<String, usize>> {
+    let little = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let body = &bytes[2..];
+    if body.len() % 2 == 1 {
+        return Some(Err(bytes.len() - 1));
     }
-    let helm_action = memchr::memmem::find_iter(text.as_bytes(), "{{").any(|i| {
-        let rest = text[i + 2..].trim_start_matches('-').trim_start();
-        rest.starts_with('.')
-            || rest.starts_with("/*")
-            || rest.starts_with('$')
-            || [
-                "include ",
-                "template ",
-                "if ",
-                "else",
-                "end",
-                "range ",
-                "with ",
-                "define ",
-                "toYaml ",
-                "tpl ",
-                "required ",
-                "default ",
-            ]
-            .iter()
-            .any(|kw| rest.starts_with(kw))
+    let units = body.chunks_exact(2).map(|p| {
+        if little {
+            u16::from_le_bytes([p[0], p[1]])
+        } else {
+            u16::from_be_bytes([p[0], p[1]])
+        }
     });
-    helm_action.then_some("unrendered Helm/Go template (`{{ }}` actions)")
+    let mut text = String::with_capacity(body.len() / 2);
+    for (i, c) in char::decode_utf16(units).enumerate() {
+        match c {
+            Ok(c) => text.push(c),
+            Err(_) => return Some(Err(2 + 2 * i)),
+        }
+    }
+    Some(Ok(text))
 }
 
 #[cfg(test)]

@@ -212,12 +212,9 @@ fn inputs(paths: &[String]) -> io::Result<Vec<Input>> {
         .iter()
         .map(|p| {
             if p == "-" {
-                let mut text = String::new();
-                io::stdin().read_to_string(&mut text)?;
-                Ok(Input::Text {
-                    name: "-".into(),
-                    text,
-                })
+                let mut bytes = Vec::new();
+                io::stdin().read_to_end(&mut bytes)?;
+                Ok(Input::Stdin(bytes))
             } else {
                 Ok(Input::Path(PathBuf::from(p)))
             }

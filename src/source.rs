@@ -50,6 +50,8 @@ pub struct SourceFile {
     withheld: Option<&'static str>,
     json: bool,
     text: Text,
+    /// Why fixes must not be written to this file, if they must not.
+    no_fix: Option<&'static str>,
 }
 
 /// Byte offsets where lines start: two bytes each in a file of at most 64 KiB (nearly every
@@ -134,6 +136,14 @@ impl SourceFile {
         SourceFile::with_text(name, &text, Text::Resident(text.clone()))
     }
 
+    /// A file whose text was decoded from another encoding: analysed and shown, never fixed.
+    pub fn decoded(name: String, text: Arc<str>, why_no_fix: &'static str) -> SourceFile {
+        SourceFile {
+            no_fix: Some(why_no_fix),
+            ..SourceFile::new(name, text)
+        }
+    }
+
     /// A file read from `path` as `text`. Its text is let go and read again when needed,
     /// unless it is not ASCII: columns count characters, so those files keep their text.
     pub fn on_disk(name: String, path: std::path::PathBuf, text: Arc<str>) -> SourceFile {
@@ -167,6 +177,7 @@ impl SourceFile {
                 .trim_start()
                 .starts_with(['{', '[']),
             text: stored,
+            no_fix: None,
         }
     }
 
@@ -211,6 +222,9 @@ impl SourceFile {
 
     /// The text as analysed, or why a fix cannot use it.
     pub fn text_for_fix(&self) -> Result<Arc<str>, String> {
+        if let Some(why) = self.no_fix {
+            return Err(format!("no fix: {why}"));
+        }
         self.text().ok_or_else(|| {
             format!(
                 "no fix: {} changed or became unreadable since it was analysed; run netpol-fix again",

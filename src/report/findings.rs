@@ -112,7 +112,7 @@ fn write_human(
     )?;
     let count = |s: Severity| run.findings.iter().filter(|f| f.severity == s).count();
     let errors = run.analysis.errors().count();
-    writeln!(
+    write!(
         out,
         "{} findings ({} errors, {} warnings, {} info) in {} workloads; {} input errors",
         run.findings.len(),
@@ -121,7 +121,21 @@ fn write_human(
         count(Severity::Info),
         run.analysis.world.workloads.len(),
         errors
-    )
+    )?;
+    if run.hidden_errors > 0 {
+        write!(
+            out,
+            " ({} more in other files of the tree, not shown: run without --tree to see them)",
+            run.hidden_errors
+        )?;
+    }
+    match run.analysis.skipped().count() {
+        0 => writeln!(out),
+        n => writeln!(
+            out,
+            "; {n} not analysed (files, documents or objects: see the notices)"
+        ),
+    }
 }
 
 /// Renders findings with their fixes a chunk at a time, in parallel within a chunk, and
@@ -190,6 +204,17 @@ fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Res
         serde_json::to_writer_pretty(
             &mut *out,
             &json!({"file": file, "line": line, "column": column, "message": d.message}),
+        )?;
+    }
+    writeln!(out, "\n],\n\"skipped\": [")?;
+    for (i, d) in run.analysis.skipped().enumerate() {
+        if i > 0 {
+            writeln!(out, ",")?;
+        }
+        let (file, line, column) = position(sources, d.loc);
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &json!({"file": file, "line": line, "column": column, "reason": d.message}),
         )?;
     }
     writeln!(out, "\n]\n}}")
@@ -340,10 +365,26 @@ pub fn to_sarif(run: &CheckRun) -> Value {
             "locations": [sarif_location(sources, d.loc, None)],
         })
     }));
+    // What was not analysed: notifications of the run, so a clean result never hides it.
+    let notifications: Vec<Value> = run
+        .analysis
+        .skipped()
+        .map(|d| {
+            json!({
+                "level": "note",
+                "message": {"text": d.message},
+                "locations": [sarif_location(sources, d.loc, None)],
+            })
+        })
+        .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notifications,
+            }],
             "tool": {"driver": {
                 "name": "netpol-fix",
                 "version": env!("CARGO_PKG_VERSION"),
@@ -425,6 +466,8 @@ fn to_codequality(run: &CheckRun) -> Value {
     for d in &run.analysis.diagnostics {
         if d.severity == Severity::Error {
             entries.push(entry("input-error", "blocker", &d.message, d.loc, ""));
+        } else if d.skipped {
+            entries.push(entry("not-analysed", "info", &d.message, d.loc, ""));
         }
     }
     for f in &run.findings {

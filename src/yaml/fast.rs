@@ -3,7 +3,7 @@
 //! `|+`), one-line flow lists and mappings of scalars, comments and `---` separators.
 //!
 //! It builds the same nodes, with the same spans, as the event-based reader in [`super`] (the
-//! reference: saphyr-parser), five to ten times faster, tree included. At the first document
+//! reference: libyaml's parser), five to ten times faster, tree included. At the first document
 //! holding anything else (anchors, aliases, tags, folded or multi-line scalars, escapes, nested
 //! flow collections, tabs, errors of any kind) it stops and says where that document starts; the
 //! reference reads the rest. It never guesses: what it reads it reads exactly as the reference
@@ -59,7 +59,7 @@ pub(super) fn read<'t>(
     loop {
         let doc = match reader.next {
             None if !explicit => return range.end,
-            None => reader.empty(range.end, range.end),
+            None => reader.empty(doc_start, doc_start + 3),
             Some(line) if line.kind == Kind::DocumentStart && !explicit => {
                 explicit = true;
                 doc_start = line.start;
@@ -126,8 +126,8 @@ enum Kind {
     Content,
     /// `---` at column 0, alone on its line.
     DocumentStart,
-    /// Any other line starting with `---` or `...` and then a space or nothing: left to the
-    /// reference.
+    /// Any other line starting with `---` (kubectl's separator, even when more follows it),
+    /// or `...` and then a space or nothing: left to the reference.
     Marker,
 }
 
@@ -177,10 +177,15 @@ impl<'t> Reader<'t> {
             .count();
         let line = &self.bytes[start..end];
         let marker = |m: &[u8]| line.starts_with(m);
-        let kind = if marker(b"---") || marker(b"...") {
+        let kind = if marker(b"---") {
+            // kubectl ends a document at any line starting with `---`.
             if line == b"---" || (marker(b"--- ") && is_blank(&line[4..])) {
                 Kind::DocumentStart
-            } else if line.len() > 3 && line[3] != b' ' {
+            } else {
+                Kind::Marker
+            }
+        } else if marker(b"...") {
+            if line.len() > 3 && line[3] != b' ' {
                 Kind::Content
             } else {
                 Kind::Marker
@@ -440,9 +445,7 @@ impl<'t> Reader<'t> {
                 let close = self.closing_quote(at, line.end)?;
                 let text = self.quoted_text(at, close)?;
                 self.rest_is_comment(close + 1, line.end)?;
-                // The reference ends a quoted scalar or flow collection where the next token
-                // starts: past spaces and a comment on its line.
-                self.scalar(at..line.end, text, false)
+                self.scalar(at..close + 1, text, false)
             }
             b'|' => return self.literal(line, at, indent),
             b'{' => self.flow_mapping(line, at)?,
@@ -502,18 +505,18 @@ impl<'t> Reader<'t> {
 
     /// `[a, "b", c]` on one line, of scalars without `:`.
     fn flow_list(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let first = self.flow_collection(line, open, b']', |reader, at| {
+        let (first, close) = self.flow_collection(line, open, b']', |reader, at| {
             let (item, end) = reader.flow_scalar(line, at, b']')?;
             reader.children.push(item);
             Ok(end)
         })?;
         let items: Vec<Node<'t>> = self.children.drain(first..).collect();
-        Ok(self.node(open..line.end, Value::Seq(items)))
+        Ok(self.node(open..close + 1, Value::Seq(items)))
     }
 
     /// `{a: b, "c": d}` on one line, of simple keys and of values as in [`Reader::flow_list`].
     fn flow_mapping(&mut self, line: Line, open: usize) -> Read<Node<'t>> {
-        let first = self.flow_collection(line, open, b'}', |reader, at| {
+        let (first, close) = self.flow_collection(line, open, b'}', |reader, at| {
             let colon = reader.key_end(at, line.end).ok_or(GiveUp)?;
             let key = reader.key(at, colon)?;
             reader.children.push(key);
@@ -523,12 +526,12 @@ impl<'t> Reader<'t> {
             Ok(end)
         })?;
         let entries = self.entries(first)?;
-        Ok(self.node(open..line.end, Value::Map(entries)))
+        Ok(self.node(open..close + 1, Value::Map(entries)))
     }
 
     /// Reads the items of the flow collection opened at `open` and closed by `close`, on one
     /// line, with `item` (which pushes an item's nodes and says where it ends). Returns where
-    /// its children start. After `[ ` or `{ ` the reference's spans are not those of a flow
+    /// its children start and where its closing bracket is. After `[ ` or `{ ` the reference's spans are not those of a flow
     /// collection: left to it.
     fn flow_collection(
         &mut self,
@@ -536,7 +539,7 @@ impl<'t> Reader<'t> {
         open: usize,
         close: u8,
         mut item: impl FnMut(&mut Self, usize) -> Read<usize>,
-    ) -> Read<usize> {
+    ) -> Read<(usize, usize)> {
         if self.byte(line, open + 1) == Some(b' ') {
             return Err(GiveUp);
         }
@@ -555,7 +558,7 @@ impl<'t> Reader<'t> {
         };
         self.rest_is_comment(closed_at + 1, line.end)?;
         self.depth -= 1;
-        Ok(first)
+        Ok((first, closed_at))
     }
 
     /// A scalar of a flow collection at `at`, ending right before `,` or `close`: quoted
@@ -857,8 +860,11 @@ mod tests {
             let at = rng.boundary(&out);
             match rng.below(4) {
                 0 => {
-                    let end = rng.boundary(&out).max(at);
-                    out.replace_range(at..end.min(at + 8), "");
+                    let mut end = rng.boundary(&out).max(at).min(at + 8);
+                    while !out.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    out.replace_range(at..end, "");
                 }
                 1 => {
                     // Move a line's start to another indentation.
@@ -899,7 +905,7 @@ mod tests {
         // Quoted scalars and keys, empty and non-ASCII.
         "\"a\": \"\"\n'b': ''\nc: \"é ü\"\nd: 'x''y''z'\nlist:\n- \"q\"\n- 'r'  # c\n",
         // Keys of every kind the fast reader takes.
-        "on: 1\n0644: x\n~: y\n$v: z\nk-8.s_/x: w\n+1: v\nü: u\n",
+        "on: 1\n0644: x\n$v: z\nk-8.s_/x: w\n+1: v\nü: u\n",
         // Literal block scalars: chomping, empty lines inside, before and after, comments after.
         "a: |\n  one\n\n  two\n\nb: |-\n    x\n     y\n\n  # less indented comment\nc: |+\n  keep\n\n\nd: 1\n",
         "a: |\n\n  after an empty line\nlist:\n- |\n  item\n- k: |-\n    in a mapping\n  l: 2\n",

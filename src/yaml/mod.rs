@@ -1,18 +1,16 @@
 //! YAML text → a small tree of nodes with byte spans (anchors, aliases and `<<` merges resolved).
 //!
 //! Two readers build the same tree: `fast`, for the block-style YAML of nearly every manifest,
-//! and saphyr-parser's event stream (the reference) for the rest of a file from the first
-//! document the fast one does not read. saphyr-parser reports character offsets; they are
-//! converted to byte offsets here so that every span slices the source text exactly.
+//! and `reference` (libyaml's parser, as go-yaml v2 and so kubectl read YAML) for each document
+//! the fast one does not read. Documents are split as kubectl splits a stream, so a broken one
+//! never hides the others. Spans are byte offsets: every span slices the source text exactly.
 
-use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
-
-use saphyr_parser::{Event, Parser, ScalarStyle};
 
 use crate::source::Span;
 
 mod fast;
+mod reference;
 
 /// A YAML node and the bytes it was read from.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,11 +34,30 @@ pub struct Scalar<'t> {
     pub plain: bool,
 }
 
-/// A problem in the YAML text itself, at a byte span of the file.
+/// A problem in the YAML text itself, at a byte span of the file; or, for a `notice`, text
+/// that kubectl ignores and that is therefore not analysed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct YamlError {
     pub span: Span,
     pub message: String,
+    pub notice: bool,
+}
+
+impl YamlError {
+    pub fn error(at: usize, message: String) -> YamlError {
+        YamlError {
+            span: Span::new(at, at),
+            message,
+            notice: false,
+        }
+    }
+
+    fn notice(at: usize, message: String) -> YamlError {
+        YamlError {
+            notice: true,
+            ..YamlError::error(at, message)
+        }
+    }
 }
 
 /// Resource limits for one file (configurable under `limits:` in `netpol-fix.yaml`).
@@ -266,23 +283,21 @@ fn without_underscores(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Parses every document of a YAML stream. A document that is broken yields an error; a
-/// syntax error ends the stream (the parser cannot resynchronise), keeping earlier documents.
+/// Parses every document of a YAML stream, split as kubectl splits it: a broken document is an
+/// error and the documents after its next `---` are still read.
 pub fn parse_stream(text: &str, limits: Limits) -> Vec<Result<Node<'_>, YamlError>> {
     parse_range(text, 0..text.len(), limits)
 }
 
-/// Every document of `text` as saphyr-parser's events give it, without the fast reader: the
-/// reference that reader is held to by the tests and the `yaml` fuzz target.
+/// Every document of `text` as the reference reads it, without the fast reader: what that
+/// reader is held to by the tests and the `yaml` fuzz target.
 pub fn parse_stream_reference(text: &str, limits: Limits) -> Vec<Result<Node<'_>, YamlError>> {
+    let mut budget = node_budget(limits, text.len());
     let mut docs = Vec::new();
-    parse_events(
-        text,
-        0..text.len(),
-        limits,
-        node_budget(limits, text.len()),
-        &mut docs,
-    );
+    let mut at = 0;
+    while at < text.len() {
+        at = reference::read_document(text, at..text.len(), limits, &mut budget, &mut docs);
+    }
     docs
 }
 
@@ -295,7 +310,8 @@ fn node_budget(limits: Limits, len: usize) -> usize {
 }
 
 /// Parses `text[range]` (whole documents) with spans that index `text` itself: with the fast
-/// reader for as long as it can, then with saphyr-parser's events.
+/// reader for as long as it can, the reference for each document it cannot read, then the
+/// fast reader again.
 pub fn parse_range(
     text: &str,
     range: std::ops::Range<usize>,
@@ -303,297 +319,60 @@ pub fn parse_range(
 ) -> Vec<Result<Node<'_>, YamlError>> {
     let mut budget = node_budget(limits, range.len());
     let mut docs = Vec::new();
-    let rest = fast::read(text, range.clone(), limits, &mut budget, &mut docs);
-    if rest < range.end {
-        parse_events(text, rest..range.end, limits, budget, &mut docs);
+    let mut at = range.start;
+    while at < range.end {
+        at = fast::read(text, at..range.end, limits, &mut budget, &mut docs);
+        if at >= range.end {
+            break;
+        }
+        at = reference::read_document(text, at..range.end, limits, &mut budget, &mut docs);
     }
     docs
 }
 
-/// The reference reader: documents of `text[range]` from saphyr-parser's event stream, appended
-/// to `docs`, with `budget` nodes left to the file.
-fn parse_events<'t>(
-    text: &'t str,
-    range: std::ops::Range<usize>,
-    limits: Limits,
-    budget: usize,
-    docs: &mut Vec<Result<Node<'t>, YamlError>>,
-) {
-    let part = &text[range.clone()];
-    let mut builder = Builder {
-        offsets: Offsets::new(text, range.start, part.is_ascii()),
-        stack: Vec::new(),
-        children: Vec::new(),
-        anchors: HashMap::new(),
-        budget,
-        limits,
-        doc_error: None,
-        root: None,
-    };
-    for event in Parser::new_from_str(part) {
-        let (event, span) = match event {
-            Ok(ev) => ev,
-            Err(e) => {
-                let at = builder.offsets.byte(e.marker().index());
-                docs.push(Err(YamlError {
-                    span: Span::new(at, at),
-                    message: match e.info() {
-                        // The scanner's own cap on nested flow collections (`[[[[…`).
-                        "recursion limit exceeded" => {
-                            "nesting too deep for the YAML parser; the document is not read"
-                                .to_string()
-                        }
-                        info => format!("invalid YAML: {info}"),
-                    },
-                }));
-                return;
-            }
-        };
-        let start = builder.offsets.byte(span.start.index());
-        let end = builder.offsets.byte(span.end.index());
-        match event {
-            Event::DocumentEnd => {
-                if docs.len() >= limits.max_documents {
-                    docs.push(Err(YamlError {
-                        span: Span::new(start, start),
-                        message: format!(
-                            "more than {} documents in one file; the rest of the file is not read (limit `limits.max_documents`)",
-                            limits.max_documents
-                        ),
-                    }));
-                    return;
-                }
-                docs.push(builder.finish_document(start));
-            }
-            other => builder.event(other, start, end),
-        }
-    }
-}
-
-const ALIAS_BOMB: &str = "aliases expand to more nodes than the limit (a YAML alias bomb?); the document is not read (raise `limits.alias_expansion` in netpol-fix.yaml if it is legitimate)";
-
-/// A collection being read. Its children so far are the builder's `children` from `first` on
-/// (keys and values alternating for a mapping): one list shared by every open collection, so
-/// each collection is allocated once, at its exact size, when it closes.
-struct Frame {
-    map: bool,
-    start: usize,
-    anchor: usize,
-    first: usize,
-    /// Nodes in the collection, itself included (what an alias to it costs).
-    size: usize,
-    flow: bool,
-}
-
-struct Builder<'t> {
-    offsets: Offsets<'t>,
-    stack: Vec<Frame>,
-    children: Vec<Node<'t>>,
-    /// Anchor id → the node and its size in nodes (what an alias to it costs).
-    anchors: HashMap<usize, (Node<'t>, usize)>,
-    /// Nodes (including alias expansions) this file may still produce: bounds alias bombs.
-    budget: usize,
-    limits: Limits,
-    doc_error: Option<YamlError>,
-    root: Option<Node<'t>>,
-}
-
-impl<'t> Builder<'t> {
-    fn fail(&mut self, start: usize, message: String) {
-        if self.doc_error.is_none() {
-            self.doc_error = Some(YamlError {
-                span: Span::new(start, start),
-                message,
-            });
-        }
-    }
-
-    fn event(&mut self, event: Event<'_>, start: usize, end: usize) {
-        if self.doc_error.is_some() {
-            return;
-        }
-        match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                let tagged_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
-                // A block scalar's end marker is the next token, past trailing blank lines.
-                let end = match style {
-                    ScalarStyle::Literal | ScalarStyle::Folded => {
-                        let source = &self.offsets.text[start..end.max(start)];
-                        start + source.trim_end().len()
-                    }
-                    _ => end,
-                };
-                // The parser always allocates; keep the source slice instead when it reads the
-                // same (plain and simple quoted scalars), so the file holds few small strings.
-                let source = self.offsets.text;
-                let quoted = matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted);
-                let inner = if quoted && end >= start + 2 {
-                    start + 1..end - 1
-                } else {
-                    start..end
-                };
-                let text = match source.get(inner) {
-                    Some(written) if written == text => Cow::Borrowed(written),
-                    _ => Cow::Owned(text.into_owned()),
-                };
-                let node = Node {
-                    span: Span::new(start, end),
-                    value: Value::Scalar(Scalar {
-                        text,
-                        plain: style == ScalarStyle::Plain && !tagged_str,
-                    }),
-                };
-                self.complete(node, anchor, 1, 1, start);
-            }
-            Event::SequenceStart(anchor, _) => self.open(false, anchor, start, end),
-            Event::MappingStart(anchor, _) => self.open(true, anchor, start, end),
-            Event::SequenceEnd | Event::MappingEnd => self.close(end),
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some((_, size)) if *size > self.budget => self.fail(start, ALIAS_BOMB.into()),
-                Some((node, size)) => {
-                    let (node, size) = (node.clone(), *size);
-                    self.complete(node, 0, size, size, start);
-                }
-                None => self.fail(start, "alias to an unknown anchor".into()),
-            },
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart(_)
-            | Event::DocumentEnd
-            | Event::Nothing => {}
-        }
-    }
-
-    /// A collection is in flow style when its start token (after any anchor or tag) is a bracket.
-    fn is_flow_start(&self, start_event_end: usize) -> bool {
-        let text = self.offsets.text.as_bytes();
-        start_event_end > 0 && matches!(text.get(start_event_end - 1), Some(b'{' | b'['))
-    }
-
-    fn open(&mut self, map: bool, anchor: usize, start: usize, start_event_end: usize) {
-        if self.stack.len() >= self.limits.max_depth {
-            self.fail(
-                start,
-                format!(
-                    "nesting deeper than {} levels; the document is not read (limit `limits.max_depth`)",
-                    self.limits.max_depth
-                ),
-            );
-            return;
-        }
-        self.stack.push(Frame {
-            map,
-            start,
-            anchor,
-            first: self.children.len(),
-            size: 1,
-            flow: self.is_flow_start(start_event_end),
-        });
-    }
-
-    fn close(&mut self, end_event: usize) {
-        let Some(frame) = self.stack.pop() else {
-            return;
-        };
-        let last_child_end = self.children[frame.first..].last().map(|n| n.span.end);
-        let end = collection_end(frame.flow, end_event, frame.start, last_child_end);
-        let mut children = self.children.drain(frame.first..);
-        let value = if frame.map {
-            let mut entries = Vec::with_capacity(children.len() / 2);
-            while let (Some(key), Some(value)) = (children.next(), children.next()) {
-                entries.push((key, value));
-            }
-            drop(children);
-            match merge_and_check_keys(entries) {
-                Ok(entries) => Value::Map(entries),
-                Err(err) => {
-                    self.fail(err.span.start as usize, err.message);
-                    return;
-                }
-            }
-        } else {
-            Value::Seq(children.collect())
-        };
-        let node = Node {
-            span: Span::new(frame.start, end),
-            value,
-        };
-        self.complete(node, frame.anchor, frame.size, 1, frame.start);
-    }
-
-    /// Attaches a finished node of `size` nodes to its parent (or makes it the document root),
-    /// charging `charge` newly created nodes to the file's budget.
-    fn complete(
-        &mut self,
-        node: Node<'t>,
-        anchor: usize,
-        size: usize,
-        charge: usize,
-        start: usize,
-    ) {
-        if charge > self.budget {
-            self.fail(start, ALIAS_BOMB.into());
-            return;
-        }
-        self.budget -= charge;
-        if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), size));
-        }
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(parent) => {
-                parent.size += size;
-                self.children.push(node);
-            }
-        }
-    }
-
-    fn finish_document(&mut self, at: usize) -> Result<Node<'t>, YamlError> {
-        self.stack.clear();
-        self.children.clear();
-        let root = self.root.take();
-        if let Some(err) = self.doc_error.take() {
-            return Err(err);
-        }
-        Ok(root.unwrap_or(Node {
-            span: Span::new(at, at),
-            value: Value::Scalar(Scalar {
-                text: Cow::Borrowed(""),
-                plain: true,
-            }),
-        }))
-    }
-}
-
-/// Flow collections end after their closing bracket; block collections end where their last
-/// child ends (the parser's end marker points at the next token).
-fn collection_end(
-    flow: bool,
-    end_event: usize,
-    start: usize,
-    last_child_end: Option<u32>,
-) -> usize {
-    match (flow, last_child_end) {
-        (true, _) => end_event.max(start),
-        (false, Some(child_end)) => child_end as usize,
-        (false, None) => start,
-    }
-}
-
-/// Applies `<<` merge keys (explicit keys win) and rejects duplicate keys, as Kubernetes does;
-/// of several problems, the first in the mapping is reported. A mapping without merge keys
-/// (nearly all of them) is returned as it is.
+/// Applies `<<` merge keys (explicit keys win) and refuses what kubectl or the API server
+/// refuses: a key that is not a string, a number or a boolean (sigs.k8s.io/yaml cannot make a
+/// JSON key of it), and a repeated key as Kubernetes reads keys (`on` and `yes` are both
+/// "true"). Of several problems, the first in the mapping is reported. A mapping without merge
+/// keys (nearly all of them) is returned as it is.
 fn merge_and_check_keys<'t>(
     entries: Vec<(Node<'t>, Node<'t>)>,
 ) -> Result<Vec<(Node<'t>, Node<'t>)>, YamlError> {
+    let unreadable = entries
+        .iter()
+        .position(|(k, _)| k.as_scalar().is_none_or(|s| s.is_null()))
+        .map(|i| {
+            let key = &entries[i].0;
+            let error = YamlError {
+                span: key.span,
+                message: format!(
+                    "a mapping key that is {}: kubectl cannot turn it into a JSON field and refuses the document",
+                    key.kind_name()
+                ),
+                notice: false,
+            };
+            (i, error)
+        });
     let duplicate = first_repeated(&entries, explicit_key).map(|i| {
         let key = &entries[i].0;
+        let written = key.as_scalar().map_or(Cow::Borrowed(""), |s| s.text.clone());
+        let read = explicit_key(&entries[i]).unwrap_or_default();
+        let first = entries[..i]
+            .iter()
+            .find(|e| explicit_key(e).as_deref() == Some(read.as_ref()))
+            .and_then(|(k, _)| k.as_scalar())
+            .map_or(Cow::Borrowed(""), |s| s.text.clone());
+        let what = if first == written {
+            format!("duplicate key `{written}`")
+        } else {
+            format!("duplicate key: `{first}` and `{written}` are both \"{read}\" to Kubernetes (YAML 1.1)")
+        };
         let error = YamlError {
             span: key.span,
             message: format!(
-                "duplicate key `{}`: Kubernetes rejects a mapping with the same key twice",
-                explicit_key(&entries[i]).unwrap_or_default()
+                "{what}: kubectl keeps the last value, but the API server's strict field validation refuses a repeated field, and so does netpol-fix"
             ),
+            notice: false,
         };
         (i, error)
     });
@@ -608,11 +387,12 @@ fn merge_and_check_keys<'t>(
                     let error = YamlError {
                         span: source.span,
                         message: "a `<<` merge key needs a mapping or a list of mappings".into(),
+                        notice: false,
                     };
                     (i, error)
                 })
         });
-    if let Some((_, error)) = [duplicate, bad_merge]
+    if let Some((_, error)) = [unreadable, duplicate, bad_merge]
         .into_iter()
         .flatten()
         .min_by_key(|(i, _)| *i)
@@ -625,7 +405,7 @@ fn merge_and_check_keys<'t>(
     let mut seen: std::collections::HashSet<String> = entries
         .iter()
         .filter_map(explicit_key)
-        .map(str::to_string)
+        .map(Cow::into_owned)
         .collect();
     let mut out: Vec<(Node<'t>, Node<'t>)> = Vec::with_capacity(entries.len());
     let mut merged: Vec<(Node<'t>, Node<'t>)> = Vec::new();
@@ -639,7 +419,7 @@ fn merge_and_check_keys<'t>(
         }
     }
     for (k, v) in merged {
-        let new_key = k.as_scalar().map(|s| s.text.to_string());
+        let new_key = k.as_scalar().map(|s| s.key_text().into_owned());
         if new_key.is_some_and(|key| seen.insert(key)) {
             out.push((k, v));
         }
@@ -659,11 +439,11 @@ fn is_merge(key: &Node) -> bool {
     key.as_scalar().is_some_and(|s| s.plain && s.text == "<<")
 }
 
-/// The key of an entry that is not a `<<` merge.
-fn explicit_key<'a>((key, _): &'a (Node<'_>, Node<'_>)) -> Option<&'a str> {
+/// The key of an entry that is not a `<<` merge, as Kubernetes reads it (`on` is "true").
+fn explicit_key<'a>((key, _): &'a (Node<'_>, Node<'_>)) -> Option<Cow<'a, str>> {
     key.as_scalar()
         .filter(|_| !is_merge(key))
-        .map(|s| s.text.as_ref())
+        .map(Scalar::key_text)
 }
 
 /// Index of the first entry whose key (per `key`, `None` for keys that do not count) equals an
@@ -671,60 +451,18 @@ fn explicit_key<'a>((key, _): &'a (Node<'_>, Node<'_>)) -> Option<&'a str> {
 /// them, up to a few dozen.
 fn first_repeated<'a, E>(
     entries: &'a [E],
-    key: impl Fn(&'a E) -> Option<&'a str>,
+    key: impl Fn(&'a E) -> Option<Cow<'a, str>>,
 ) -> Option<usize> {
     if entries.len() <= 32 {
         (1..entries.len()).find(|&i| {
-            key(&entries[i]).is_some_and(|k| entries[..i].iter().any(|e| key(e) == Some(k)))
+            key(&entries[i])
+                .is_some_and(|k| entries[..i].iter().any(|e| key(e).as_ref() == Some(&k)))
         })
     } else {
         let mut seen = std::collections::HashSet::new();
         entries
             .iter()
             .position(|e| key(e).is_some_and(|k| !seen.insert(k)))
-    }
-}
-
-/// Converts the parser's character offsets (counted from the start of the parsed range) to
-/// byte offsets in the whole text, with a cursor (events arrive in nearly increasing order, so
-/// each conversion walks only a few characters).
-struct Offsets<'t> {
-    text: &'t str,
-    start: usize,
-    ascii: bool,
-    char_pos: usize,
-    byte_pos: usize,
-}
-
-impl<'t> Offsets<'t> {
-    fn new(text: &'t str, start: usize, ascii: bool) -> Offsets<'t> {
-        Offsets {
-            text,
-            start,
-            ascii,
-            char_pos: 0,
-            byte_pos: start,
-        }
-    }
-
-    fn byte(&mut self, char_index: usize) -> usize {
-        if self.ascii {
-            return (self.start + char_index).min(self.text.len());
-        }
-        while self.char_pos < char_index && self.byte_pos < self.text.len() {
-            let c = self.text[self.byte_pos..].chars().next().unwrap_or('\0');
-            self.byte_pos += c.len_utf8();
-            self.char_pos += 1;
-        }
-        while self.char_pos > char_index && self.byte_pos > self.start {
-            let c = self.text[..self.byte_pos]
-                .chars()
-                .next_back()
-                .unwrap_or('\0');
-            self.byte_pos -= c.len_utf8();
-            self.char_pos -= 1;
-        }
-        self.byte_pos
     }
 }
 
