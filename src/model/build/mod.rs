@@ -65,7 +65,9 @@ impl From<Vec<workloads::Owned>> for Item {
 }
 
 /// Models one object. Objects that Kubernetes would reject become error diagnostics and
-/// contribute nothing; other kinds are not ours and contribute nothing either.
+/// contribute nothing; other kinds are not ours and contribute nothing either, but a network
+/// policy of an API group not analysed here gets a notice. API versions are not told apart:
+/// the old ones still found in repositories and exports have the shapes of the current ones.
 pub fn object(object: &Object) -> Piece {
     let f = Fields { object };
     let api = object
@@ -84,7 +86,8 @@ pub fn object(object: &Object) -> Piece {
         _ => None,
     };
     let result = match (group, kind) {
-        ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
+        // `extensions/v1beta1` served NetworkPolicy until Kubernetes 1.16, with the same spec.
+        ("networking.k8s.io" | "extensions", "NetworkPolicy") => match policy::policy(f) {
             Ok(p) => Ok(Item::Policy(p)),
             Err(mut errors) => {
                 let last = errors.pop();
@@ -113,9 +116,13 @@ pub fn object(object: &Object) -> Piece {
             diagnostics.extend(notes);
             Ok(item.map_or(Item::None, |c| Item::Calico(Box::new(c))))
         }
-        ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
+        (g, k) if workloads::is_workload(g, k) => {
             cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
             workloads::workloads(f, k).map(Item::from)
+        }
+        (g, k) if is_policy_kind(k) && !is_policy_group(g) => {
+            diagnostics.push(unanalysed_policy(object, g, k));
+            Ok(Item::None)
         }
         _ => Ok(Item::None),
     };
@@ -133,6 +140,53 @@ pub fn object(object: &Object) -> Piece {
         cluster_template_user,
         finalized,
     }
+}
+
+/// Kinds of network policy, by whichever project defines them: each is enforced by some
+/// network plugin and filters traffic.
+fn is_policy_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "NetworkPolicy"
+            | "GlobalNetworkPolicy"
+            | "AdminNetworkPolicy"
+            | "BaselineAdminNetworkPolicy"
+            | "ClusterNetworkPolicy"
+            | "CiliumNetworkPolicy"
+            | "CiliumClusterwideNetworkPolicy"
+    )
+}
+
+/// API groups whose network policies are analysed (by the arms above, when valid).
+fn is_policy_group(group: &str) -> bool {
+    matches!(
+        group,
+        "networking.k8s.io" | "extensions" | "projectcalico.org" | "crd.projectcalico.org"
+    )
+}
+
+/// The notice for a network policy of an API group not analysed here (Cilium, Antrea, the
+/// AdminNetworkPolicy API, …): whatever enforces it, its rules are not in the model.
+fn unanalysed_policy(object: &Object, group: &str, kind: &str) -> Diagnostic {
+    let name = object
+        .node
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .map_or(String::new(), |n| format!(" {n}"));
+    let group = if group.is_empty() { "core" } else { group };
+    Diagnostic::not_analysed(
+        object.loc(),
+        format!(
+            "{kind}{name} of API group `{group}` is not analysed: the network plugin that \
+             enforces it allows or blocks traffic this model does not know of, so verdicts on \
+             the pods it selects may be wrong"
+        ),
+    )
+    .with_help(
+        "netpol-fix analyses networking.k8s.io NetworkPolicies and Calico's policies; check the \
+         flows this policy governs by other means",
+    )
 }
 
 /// The finalizers of a controller's resource, if it has any.
