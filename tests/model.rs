@@ -581,7 +581,12 @@ spec: {hostNetwork: true, containers: [{name: c}]}
 #[test]
 fn seldon_storage_secrets_are_read_without_keeping_values() {
     let a = world(
-        r#"apiVersion: v1
+        r#"apiVersion: mlops.seldon.io/v1alpha1
+kind: Server
+metadata: {name: mlserver, namespace: seldon}
+spec: {serverConfig: mlserver}
+---
+apiVersion: v1
 kind: Secret
 metadata: {name: good, namespace: seldon}
 stringData:
@@ -618,7 +623,7 @@ stringData: {password: hunter2}
         .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
         .collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
-    let at = "test.yaml:11:3 Seldon storage Secret seldon/broken (key `remote`): ";
+    let at = "test.yaml:16:3 Seldon storage Secret seldon/broken (key `remote`): ";
     for problem in [
         "no `name`",
         "an s3 remote with provider minio and no `parameters.endpoint`",
@@ -639,6 +644,48 @@ stringData: {password: hunter2}
         !all.contains("hunter2") && !all.contains("AKIDSECRET"),
         "{all}"
     );
+}
+
+/// Only Secrets a Seldon Server can use (those of its namespace) are read as storage
+/// settings: Argo's webhook clients Secret has keys that look like rclone remotes (`type: …`),
+/// and is none of Seldon's business in a tree without a Server in its namespace.
+#[test]
+fn only_secrets_in_a_seldon_server_namespace_are_storage_secrets() {
+    let secret = r#"apiVersion: v1
+kind: Secret
+metadata: {name: argo-workflows-webhook-clients, namespace: argo}
+stringData:
+  github.com: |
+    type: github
+    secret: shh
+---
+"#;
+    let server = |ns: &str| {
+        format!(
+            "apiVersion: mlops.seldon.io/v1alpha1\nkind: Server\nmetadata: {{name: mlserver, namespace: {ns}}}\n"
+        )
+    };
+    let warnings = |a: &Analysis| -> Vec<String> {
+        a.diagnostics
+            .iter()
+            .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
+            .collect()
+    };
+    for tree in [secret.to_string(), format!("{secret}{}", server("seldon"))] {
+        let a = world(&tree);
+        assert!(warnings(&a).is_empty(), "{:?}", warnings(&a));
+        assert!(a.world.storage_secrets.is_empty());
+    }
+    let a = world(&format!("{secret}{}", server("argo")));
+    let w = warnings(&a);
+    let at = "test.yaml:5:3 Seldon storage Secret argo/argo-workflows-webhook-clients (key `github.com`): ";
+    assert!(
+        w.len() == 2
+            && w[0].starts_with(&format!("{at}no `name`"))
+            && w[1].starts_with(&format!("{at}no `parameters` map")),
+        "{w:?}"
+    );
+    assert_eq!(a.world.storage_secrets.len(), 1);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::diag::Diagnostic;
 use crate::load::Object;
 use crate::model::{
     AddressPool, Binding, ConfigMap, Finalized, Labels, Name, Namespace, ObjectId, Policy, Service,
-    ServiceAccount, StorageSecret, World,
+    ServiceAccount, World,
 };
 use crate::source::Location;
 use crate::yaml::{Node, Value};
@@ -52,7 +52,8 @@ enum Item {
     Workloads(Vec<workloads::Owned>),
     Calico(Box<calico::CalicoItem>),
     SeldonServer(ObjectId),
-    StorageSecret(StorageSecret),
+    /// Kept only if a Seldon Server can use it, which assembly decides.
+    StorageSecret(Box<seldon::Remote>),
 }
 
 impl From<Vec<workloads::Owned>> for Item {
@@ -85,7 +86,7 @@ pub fn object(object: &Object) -> Piece {
         }
         _ => None,
     };
-    let result = match (group, kind) {
+    let mut result = match (group, kind) {
         // `extensions/v1beta1` served NetworkPolicy until Kubernetes 1.16, with the same spec.
         ("networking.k8s.io" | "extensions", "NetworkPolicy") => match policy::policy(f) {
             Ok(p) => Ok(Item::Policy(p)),
@@ -97,10 +98,9 @@ pub fn object(object: &Object) -> Piece {
         },
         ("", "Service") => objects::service(f).map(Item::Service),
         ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
+        // Whether a Seldon Server can use it is known at assembly, with the whole input.
         ("", "Secret") => {
-            let (secret, notes) = seldon::storage_secret(f);
-            diagnostics.extend(notes);
-            Ok(secret.map_or(Item::None, Item::StorageSecret))
+            Ok(seldon::storage_secret(f).map_or(Item::None, |s| Item::StorageSecret(Box::new(s))))
         }
         ("mlops.seldon.io", "Server") => f.meta(kind, true).map(|m| Item::SeldonServer(m.id)),
         ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
@@ -126,9 +126,12 @@ pub fn object(object: &Object) -> Piece {
         }
         _ => Ok(Item::None),
     };
-    // Objects Kubernetes would reject already have their error; others get the warnings.
-    if matches!(&result, Ok(item) if !matches!(item, Item::None)) {
-        yaml11_surprises(f, &object.node, &mut diagnostics);
+    // Objects Kubernetes would reject already have their error; others get the warnings (a
+    // storage Secret's go with it, shown only if a Seldon Server can use it).
+    match &mut result {
+        Ok(Item::None) | Err(_) => {}
+        Ok(Item::StorageSecret(s)) => yaml11_surprises(f, &object.node, &mut s.warnings),
+        Ok(_) => yaml11_surprises(f, &object.node, &mut diagnostics),
     }
     let item = result.unwrap_or_else(|d| {
         diagnostics.push(d);
@@ -272,6 +275,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
             .sum(),
     );
     let mut cluster_template_users: HashMap<Name, Vec<Name>> = HashMap::new();
+    let mut remotes = Vec::new();
     for piece in pieces {
         diags.extend(piece.diagnostics);
         if let Some(user) = piece.cluster_template_user {
@@ -299,7 +303,16 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
                 calico::CalicoItem::Tier(t) => world.calico.tiers.push(t),
             },
             Item::SeldonServer(id) => world.seldon_servers.push(id),
-            Item::StorageSecret(s) => world.storage_secrets.push(s),
+            Item::StorageSecret(remote) => remotes.push(*remote),
+        }
+    }
+    // Only Secrets in the namespace of a Seldon Server are its storage settings; others (Argo's
+    // webhook clients, anything shaped like an rclone remote) are none of Seldon's business.
+    let seldon: HashSet<Name> = world.seldon_servers.iter().map(|s| s.namespace).collect();
+    for remote in remotes {
+        if seldon.contains(&remote.secret.meta.id.namespace) {
+            diags.extend(remote.warnings);
+            world.storage_secrets.push(remote.secret);
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);
