@@ -142,6 +142,159 @@ spec: {template: {metadata: {labels: {app: agent}}, spec: {hostNetwork: true, co
     assert_eq!(agent.ports[1].name.as_deref(), Some("dns"));
 }
 
+/// API versions Kubernetes served before `apps/v1`, `batch/v1` and `networking.k8s.io/v1` have
+/// the same pod templates and policy spec, and are analysed alike: old repositories and
+/// exports still hold them.
+#[test]
+fn old_api_versions_are_analysed_as_the_current_ones() {
+    let template = "{template: {metadata: {labels: {app: NAME}}, spec: {containers: [{name: c}]}}}";
+    let mut yaml = String::new();
+    for (api, kind, name) in [
+        ("extensions/v1beta1", "Deployment", "ext-deploy"),
+        ("extensions/v1beta1", "DaemonSet", "ext-ds"),
+        ("extensions/v1beta1", "ReplicaSet", "ext-rs"),
+        ("apps/v1beta1", "Deployment", "b1-deploy"),
+        ("apps/v1beta1", "StatefulSet", "b1-sts"),
+        ("apps/v1beta2", "DaemonSet", "b2-ds"),
+        ("apps/v1beta2", "ReplicaSet", "b2-rs"),
+    ] {
+        // No `spec.selector`: `extensions/v1beta1` and `apps/v1beta1` defaulted it from the
+        // template's labels, and the model reads pod labels from the template anyway.
+        let spec = template.replace("NAME", name);
+        yaml += &format!(
+            "apiVersion: {api}\nkind: {kind}\nmetadata: {{name: {name}, namespace: old}}\nspec: {spec}\n---\n"
+        );
+    }
+    for (api, name) in [("batch/v1beta1", "b1-cron"), ("batch/v2alpha1", "a1-cron")] {
+        let spec = template.replace("NAME", name);
+        yaml += &format!(
+            "apiVersion: {api}\nkind: CronJob\nmetadata: {{name: {name}, namespace: old}}\nspec: {{schedule: '@daily', jobTemplate: {{spec: {spec}}}}}\n---\n"
+        );
+    }
+    yaml += r#"apiVersion: extensions/v1beta1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: old}
+spec:
+  podSelector: {matchLabels: {app: ext-deploy}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: b1-sts}}}], ports: [{port: 80}]}]
+"#;
+    let a = world(&yaml);
+    assert!(errors(&a).is_empty(), "{:?}", errors(&a));
+    assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+    assert_eq!(
+        ids(&a),
+        [
+            "old/CronJob/a1-cron",
+            "old/CronJob/b1-cron",
+            "old/DaemonSet/b2-ds",
+            "old/DaemonSet/ext-ds",
+            "old/Deployment/b1-deploy",
+            "old/Deployment/ext-deploy",
+            "old/ReplicaSet/b2-rs",
+            "old/ReplicaSet/ext-rs",
+            "old/StatefulSet/b1-sts",
+        ]
+    );
+    for w in &a.world.workloads {
+        assert_eq!(w.labels.get("app").unwrap(), w.meta.id.name.as_str());
+    }
+    let policies: Vec<String> = a
+        .world
+        .policies
+        .iter()
+        .map(|p| p.meta.id.to_string())
+        .collect();
+    assert_eq!(policies, ["old/NetworkPolicy/deny"]);
+}
+
+/// A network policy of an API group the tool does not model (Cilium, Antrea, the
+/// AdminNetworkPolicy API) filters traffic all the same: it is a notice that the object was
+/// not analysed, never silence. Other kinds of those groups, and unknown workload-shaped
+/// resources, stay quiet.
+#[test]
+fn network_policies_of_other_api_groups_are_noticed_as_not_analysed() {
+    let a = world(
+        r#"apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: l7, namespace: shop}
+spec: {endpointSelector: {matchLabels: {app: web}}, ingress: [{fromEndpoints: [{matchLabels: {app: api}}]}]}
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: host}
+spec: {nodeSelector: {}, ingress: [{fromEntities: [cluster]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: tenants}
+spec: {priority: 10, subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec: {subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: isolate}
+spec: {priority: 5, appliedTo: [{podSelector: {}}], ingress: [{action: Drop, from: [{namespaceSelector: {}}]}]}
+---
+apiVersion: crd.antrea.io/v1beta1
+kind: NetworkPolicy
+metadata: {name: antrea-np, namespace: shop}
+spec: {priority: 5, appliedTo: [{podSelector: {}}], ingress: [{action: Allow}]}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: mesh, namespace: shop}
+spec: {action: ALLOW}
+---
+apiVersion: cilium.io/v2
+kind: CiliumEndpoint
+metadata: {name: web, namespace: shop}
+---
+apiVersion: apps.kruise.io/v1alpha1
+kind: CloneSet
+metadata: {name: web, namespace: shop}
+spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}}
+"#,
+    );
+    let notices: Vec<String> = a
+        .diagnostics
+        .iter()
+        .map(|d| {
+            assert!(d.skipped && d.severity == Severity::Info, "{d:?}");
+            format!("{} {}", a.sources.position(d.loc), d.message)
+        })
+        .collect();
+    let expected = [
+        ("1:1", "CiliumNetworkPolicy l7", "cilium.io"),
+        ("6:1", "CiliumClusterwideNetworkPolicy host", "cilium.io"),
+        (
+            "11:1",
+            "AdminNetworkPolicy tenants",
+            "policy.networking.k8s.io",
+        ),
+        (
+            "16:1",
+            "BaselineAdminNetworkPolicy default",
+            "policy.networking.k8s.io",
+        ),
+        ("21:1", "ClusterNetworkPolicy isolate", "crd.antrea.io"),
+        ("26:1", "NetworkPolicy antrea-np", "crd.antrea.io"),
+    ];
+    assert_eq!(notices.len(), expected.len(), "{notices:?}");
+    for (notice, (at, what, group)) in notices.iter().zip(expected) {
+        assert!(
+            notice.starts_with(&format!(
+                "test.yaml:{at} {what} of API group `{group}` is not analysed"
+            )) && notice.contains("verdicts"),
+            "{notice}"
+        );
+    }
+    assert!(a.world.policies.is_empty() && a.world.workloads.is_empty());
+}
+
 #[test]
 fn argo_templates_that_run_pods_become_workloads() {
     let a = world(
@@ -428,7 +581,12 @@ spec: {hostNetwork: true, containers: [{name: c}]}
 #[test]
 fn seldon_storage_secrets_are_read_without_keeping_values() {
     let a = world(
-        r#"apiVersion: v1
+        r#"apiVersion: mlops.seldon.io/v1alpha1
+kind: Server
+metadata: {name: mlserver, namespace: seldon}
+spec: {serverConfig: mlserver}
+---
+apiVersion: v1
 kind: Secret
 metadata: {name: good, namespace: seldon}
 stringData:
@@ -465,7 +623,7 @@ stringData: {password: hunter2}
         .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
         .collect();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
-    let at = "test.yaml:11:3 Seldon storage Secret seldon/broken (key `remote`): ";
+    let at = "test.yaml:16:3 Seldon storage Secret seldon/broken (key `remote`): ";
     for problem in [
         "no `name`",
         "an s3 remote with provider minio and no `parameters.endpoint`",
@@ -486,6 +644,48 @@ stringData: {password: hunter2}
         !all.contains("hunter2") && !all.contains("AKIDSECRET"),
         "{all}"
     );
+}
+
+/// Only Secrets a Seldon Server can use (those of its namespace) are read as storage
+/// settings: Argo's webhook clients Secret has keys that look like rclone remotes (`type: …`),
+/// and is none of Seldon's business in a tree without a Server in its namespace.
+#[test]
+fn only_secrets_in_a_seldon_server_namespace_are_storage_secrets() {
+    let secret = r#"apiVersion: v1
+kind: Secret
+metadata: {name: argo-workflows-webhook-clients, namespace: argo}
+stringData:
+  github.com: |
+    type: github
+    secret: shh
+---
+"#;
+    let server = |ns: &str| {
+        format!(
+            "apiVersion: mlops.seldon.io/v1alpha1\nkind: Server\nmetadata: {{name: mlserver, namespace: {ns}}}\n"
+        )
+    };
+    let warnings = |a: &Analysis| -> Vec<String> {
+        a.diagnostics
+            .iter()
+            .map(|d| format!("{} {}", a.sources.position(d.loc), d.message))
+            .collect()
+    };
+    for tree in [secret.to_string(), format!("{secret}{}", server("seldon"))] {
+        let a = world(&tree);
+        assert!(warnings(&a).is_empty(), "{:?}", warnings(&a));
+        assert!(a.world.storage_secrets.is_empty());
+    }
+    let a = world(&format!("{secret}{}", server("argo")));
+    let w = warnings(&a);
+    let at = "test.yaml:5:3 Seldon storage Secret argo/argo-workflows-webhook-clients (key `github.com`): ";
+    assert!(
+        w.len() == 2
+            && w[0].starts_with(&format!("{at}no `name`"))
+            && w[1].starts_with(&format!("{at}no `parameters` map")),
+        "{w:?}"
+    );
+    assert_eq!(a.world.storage_secrets.len(), 1);
 }
 
 #[test]

@@ -313,7 +313,8 @@ pub struct World {
     pub finalized: Vec<Finalized>,
     /// Seldon Core v2 Servers: each runs as the StatefulSet of its name.
     pub seldon_servers: Vec<ObjectId>,
-    /// rclone remotes in Secrets, where Seldon's model servers fetch models from.
+    /// rclone remotes in Secrets of namespaces that run a Seldon Server, where its model
+    /// servers fetch models from.
     pub storage_secrets: Vec<StorageSecret>,
 }
 

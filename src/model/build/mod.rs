@@ -16,7 +16,7 @@ use crate::diag::Diagnostic;
 use crate::load::Object;
 use crate::model::{
     AddressPool, Binding, ConfigMap, Finalized, Labels, Name, Namespace, ObjectId, Policy, Service,
-    ServiceAccount, StorageSecret, World,
+    ServiceAccount, World,
 };
 use crate::source::Location;
 use crate::yaml::{Node, Value};
@@ -52,7 +52,8 @@ enum Item {
     Workloads(Vec<workloads::Owned>),
     Calico(Box<calico::CalicoItem>),
     SeldonServer(ObjectId),
-    StorageSecret(StorageSecret),
+    /// Kept only if a Seldon Server can use it, which assembly decides.
+    StorageSecret(Box<seldon::Remote>),
 }
 
 impl From<Vec<workloads::Owned>> for Item {
@@ -65,7 +66,9 @@ impl From<Vec<workloads::Owned>> for Item {
 }
 
 /// Models one object. Objects that Kubernetes would reject become error diagnostics and
-/// contribute nothing; other kinds are not ours and contribute nothing either.
+/// contribute nothing; other kinds are not ours and contribute nothing either, but a network
+/// policy of an API group not analysed here gets a notice. API versions are not told apart:
+/// the old ones still found in repositories and exports have the shapes of the current ones.
 pub fn object(object: &Object) -> Piece {
     let f = Fields { object };
     let api = object
@@ -83,8 +86,9 @@ pub fn object(object: &Object) -> Piece {
         }
         _ => None,
     };
-    let result = match (group, kind) {
-        ("networking.k8s.io", "NetworkPolicy") => match policy::policy(f) {
+    let mut result = match (group, kind) {
+        // `extensions/v1beta1` served NetworkPolicy until Kubernetes 1.16, with the same spec.
+        ("networking.k8s.io" | "extensions", "NetworkPolicy") => match policy::policy(f) {
             Ok(p) => Ok(Item::Policy(p)),
             Err(mut errors) => {
                 let last = errors.pop();
@@ -94,10 +98,9 @@ pub fn object(object: &Object) -> Piece {
         },
         ("", "Service") => objects::service(f).map(Item::Service),
         ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
+        // Whether a Seldon Server can use it is known at assembly, with the whole input.
         ("", "Secret") => {
-            let (secret, notes) = seldon::storage_secret(f);
-            diagnostics.extend(notes);
-            Ok(secret.map_or(Item::None, Item::StorageSecret))
+            Ok(seldon::storage_secret(f).map_or(Item::None, |s| Item::StorageSecret(Box::new(s))))
         }
         ("mlops.seldon.io", "Server") => f.meta(kind, true).map(|m| Item::SeldonServer(m.id)),
         ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
@@ -113,15 +116,22 @@ pub fn object(object: &Object) -> Piece {
             diagnostics.extend(notes);
             Ok(item.map_or(Item::None, |c| Item::Calico(Box::new(c))))
         }
-        ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
+        (g, k) if workloads::is_workload(g, k) => {
             cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
             workloads::workloads(f, k).map(Item::from)
         }
+        (g, k) if is_policy_kind(k) && !is_policy_group(g) => {
+            diagnostics.push(unanalysed_policy(object, g, k));
+            Ok(Item::None)
+        }
         _ => Ok(Item::None),
     };
-    // Objects Kubernetes would reject already have their error; others get the warnings.
-    if matches!(&result, Ok(item) if !matches!(item, Item::None)) {
-        yaml11_surprises(f, &object.node, &mut diagnostics);
+    // Objects Kubernetes would reject already have their error; others get the warnings (a
+    // storage Secret's go with it, shown only if a Seldon Server can use it).
+    match &mut result {
+        Ok(Item::None) | Err(_) => {}
+        Ok(Item::StorageSecret(s)) => yaml11_surprises(f, &object.node, &mut s.warnings),
+        Ok(_) => yaml11_surprises(f, &object.node, &mut diagnostics),
     }
     let item = result.unwrap_or_else(|d| {
         diagnostics.push(d);
@@ -133,6 +143,53 @@ pub fn object(object: &Object) -> Piece {
         cluster_template_user,
         finalized,
     }
+}
+
+/// Kinds of network policy, by whichever project defines them: each is enforced by some
+/// network plugin and filters traffic.
+fn is_policy_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "NetworkPolicy"
+            | "GlobalNetworkPolicy"
+            | "AdminNetworkPolicy"
+            | "BaselineAdminNetworkPolicy"
+            | "ClusterNetworkPolicy"
+            | "CiliumNetworkPolicy"
+            | "CiliumClusterwideNetworkPolicy"
+    )
+}
+
+/// API groups whose network policies are analysed (by the arms above, when valid).
+fn is_policy_group(group: &str) -> bool {
+    matches!(
+        group,
+        "networking.k8s.io" | "extensions" | "projectcalico.org" | "crd.projectcalico.org"
+    )
+}
+
+/// The notice for a network policy of an API group not analysed here (Cilium, Antrea, the
+/// AdminNetworkPolicy API, …): whatever enforces it, its rules are not in the model.
+fn unanalysed_policy(object: &Object, group: &str, kind: &str) -> Diagnostic {
+    let name = object
+        .node
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .map_or(String::new(), |n| format!(" {n}"));
+    let group = if group.is_empty() { "core" } else { group };
+    Diagnostic::not_analysed(
+        object.loc(),
+        format!(
+            "{kind}{name} of API group `{group}` is not analysed: the network plugin that \
+             enforces it allows or blocks traffic this model does not know of, so verdicts on \
+             the pods it selects may be wrong"
+        ),
+    )
+    .with_help(
+        "netpol-fix analyses networking.k8s.io NetworkPolicies and Calico's policies; check the \
+         flows this policy governs by other means",
+    )
 }
 
 /// The finalizers of a controller's resource, if it has any.
@@ -218,6 +275,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
             .sum(),
     );
     let mut cluster_template_users: HashMap<Name, Vec<Name>> = HashMap::new();
+    let mut remotes = Vec::new();
     for piece in pieces {
         diags.extend(piece.diagnostics);
         if let Some(user) = piece.cluster_template_user {
@@ -245,7 +303,16 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
                 calico::CalicoItem::Tier(t) => world.calico.tiers.push(t),
             },
             Item::SeldonServer(id) => world.seldon_servers.push(id),
-            Item::StorageSecret(s) => world.storage_secrets.push(s),
+            Item::StorageSecret(remote) => remotes.push(*remote),
+        }
+    }
+    // Only Secrets in the namespace of a Seldon Server are its storage settings; others (Argo's
+    // webhook clients, anything shaped like an rclone remote) are none of Seldon's business.
+    let seldon: HashSet<Name> = world.seldon_servers.iter().map(|s| s.namespace).collect();
+    for remote in remotes {
+        if seldon.contains(&remote.secret.meta.id.namespace) {
+            diags.extend(remote.warnings);
+            world.storage_secrets.push(remote.secret);
         }
     }
     world.workloads = resolve_owners(owned, &cluster_template_users);

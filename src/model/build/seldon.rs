@@ -1,6 +1,9 @@
 //! Seldon Core v2: which Servers run (each as the StatefulSet of its name), and the rclone
 //! remotes in Secrets its agent reads model storage settings from — checked for the fields
 //! Seldon needs, without keeping or showing any value but the endpoint (credentials removed).
+//! A Secret is read here one object at a time; whether a Server can use it (it is in the
+//! namespace of one) is decided when the model is assembled, which keeps or drops it with its
+//! warnings.
 
 use base64::Engine as _;
 
@@ -9,12 +12,17 @@ use crate::diag::Diagnostic;
 use crate::model::{Name, StorageSecret};
 use crate::yaml::{self, Node, Value};
 
+/// The rclone remote of a Secret, and the warnings to show if a Seldon Server can use it.
+#[derive(Debug)]
+pub struct Remote {
+    pub secret: StorageSecret,
+    pub warnings: Vec<Diagnostic>,
+}
+
 /// The rclone remote a Secret holds, if it holds one, and what Seldon would find wrong with it.
-pub fn storage_secret(f: Fields) -> (Option<StorageSecret>, Vec<Diagnostic>) {
+pub fn storage_secret(f: Fields) -> Option<Remote> {
     let root = &f.object.node;
-    let Ok(meta) = f.meta("Secret", true) else {
-        return (None, Vec::new());
-    };
+    let meta = f.meta("Secret", true).ok()?;
     for section in ["stringData", "data"] {
         let Some(Value::Map(entries)) = f.get(root, section).map(|n| &n.value) else {
             continue;
@@ -49,7 +57,7 @@ pub fn storage_secret(f: Fields) -> (Option<StorageSecret>, Vec<Diagnostic>) {
                 "Seldon storage Secret {}/{} (key `{key_text}`)",
                 meta.id.namespace, meta.id.name
             );
-            let diagnostics = problems
+            let warnings = problems
                 .into_iter()
                 .map(|p| {
                     Diagnostic::warning(
@@ -64,18 +72,18 @@ pub fn storage_secret(f: Fields) -> (Option<StorageSecret>, Vec<Diagnostic>) {
                 .and_then(|p| p.get("endpoint"))
                 .and_then(Node::as_str)
                 .map(without_user_info);
-            return (
-                Some(StorageSecret {
+            return Some(Remote {
+                secret: StorageSecret {
                     key: Name::from(key_text),
                     key_loc: f.at(key),
                     endpoint,
                     meta,
-                }),
-                diagnostics,
-            );
+                },
+                warnings,
+            });
         }
     }
-    (None, Vec::new())
+    None
 }
 
 /// What Seldon's agent needs of an rclone remote that is missing, in words without values.

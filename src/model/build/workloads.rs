@@ -25,11 +25,25 @@ const ARGO_KINDS: [&str; 4] = [
     "ClusterWorkflowTemplate",
 ];
 
-pub fn is_workload_kind(kind: &str) -> bool {
+fn is_workload_kind(kind: &str) -> bool {
     kind == "Pod"
         || kind == "CronJob"
         || TEMPLATE_KINDS.contains(&kind)
         || ARGO_KINDS.contains(&kind)
+}
+
+/// Whether objects of `kind` in API `group` run pods we read. Versions are not told apart: the
+/// old ones found in old repositories and exports (`extensions/v1beta1` Deployment, DaemonSet
+/// and ReplicaSet; `apps/v1beta1` and `apps/v1beta2`; `batch/v1beta1` and `batch/v2alpha1`
+/// CronJob) keep the pod template where `v1` keeps it. A Deployment of `extensions/v1beta1` or
+/// `apps/v1beta1` without `spec.selector` got one from the template's labels; that changes no
+/// pod label, and selectors are not read here.
+pub fn is_workload(group: &str, kind: &str) -> bool {
+    match group {
+        "" | "apps" | "batch" | "argoproj.io" => is_workload_kind(kind),
+        "extensions" => matches!(kind, "Deployment" | "DaemonSet" | "ReplicaSet"),
+        _ => false,
+    }
 }
 
 /// A workload and the controller that owns it, when the object says so.
