@@ -48,6 +48,8 @@ pub struct Object<'t> {
     pub node: Node<'t>,
     /// The YAML document the object is in (a `List` document for its items).
     pub document: Span,
+    /// The file, for names made from positions (`generateName`); `None` outside a load.
+    pub source: Option<&'t SourceFile>,
 }
 
 impl Object<'_> {
@@ -341,7 +343,11 @@ fn read_one<T: Send>(
             );
         }
     };
-    let parsed = match helm_template(Path::new(&name), &text) {
+    let source = match path {
+        Some(path) => SourceFile::on_disk(name, path.clone(), text.clone()),
+        None => SourceFile::new(name, text.clone()),
+    };
+    let parsed = match helm_template(Path::new(&source.name), &text) {
         Some(why) => Parsed {
             objects: Vec::new(),
             problems: vec![(
@@ -351,13 +357,10 @@ fn read_one<T: Send>(
                 )),
             )],
         },
-        None => parse(file, &text, options, per_object),
+        None => parse(file, &source, &text, options, per_object),
     };
     FileResult {
-        file: match path {
-            Some(path) => SourceFile::on_disk(name, path.clone(), text),
-            None => SourceFile::new(name, text),
-        },
+        file: source,
         objects: parsed.objects,
         problems: parsed.problems,
     }
@@ -366,6 +369,7 @@ fn read_one<T: Send>(
 /// Every object of a file's text, parsed in parallel chunks of whole documents when it is big.
 fn parse<T: Send>(
     file: FileId,
+    source: &SourceFile,
     text: &str,
     options: &LoadOptions,
     per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
@@ -391,6 +395,7 @@ fn parse<T: Send>(
                                 file,
                                 node,
                                 document,
+                                source: Some(source),
                             }))
                         });
                     }

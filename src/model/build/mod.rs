@@ -115,7 +115,7 @@ pub fn object(object: &Object) -> Piece {
         }
         ("" | "apps" | "batch" | "argoproj.io", k) if workloads::is_workload_kind(k) => {
             cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
-            workloads::workloads(f, k).map(Item::from)
+            workloads::workloads(f, k, &mut diagnostics).map(Item::from)
         }
         _ => Ok(Item::None),
     };

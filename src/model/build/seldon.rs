@@ -12,8 +12,9 @@ use crate::yaml::{self, Node, Value};
 /// The rclone remote a Secret holds, if it holds one, and what Seldon would find wrong with it.
 pub fn storage_secret(f: Fields) -> (Option<StorageSecret>, Vec<Diagnostic>) {
     let root = &f.object.node;
-    let Ok(meta) = f.meta("Secret", true) else {
-        return (None, Vec::new());
+    let meta = match f.meta("Secret", true) {
+        Ok(meta) => meta,
+        Err(e) => return (None, vec![e]),
     };
     for section in ["stringData", "data"] {
         let Some(Value::Map(entries)) = f.get(root, section).map(|n| &n.value) else {
