@@ -101,6 +101,7 @@ pub fn parse(file: FileId, text: &str) -> (Config, Vec<Diagnostic>) {
         file,
         node: root,
         document,
+        source: None,
     };
     let f = Fields { object: &object };
     read(f, &object.node, &mut config, &mut errors);

@@ -51,6 +51,8 @@ pub struct Object<'t> {
     pub node: Node<'t>,
     /// The YAML document the object is in (a `List` document for its items).
     pub document: Span,
+    /// The file, for names made from positions (`generateName`); `None` outside a load.
+    pub source: Option<&'t SourceFile>,
 }
 
 impl Object<'_> {
@@ -352,13 +354,14 @@ fn read_one<T: Send>(
     }
     if let Some(Ok(text)) = utf16 {
         let text: Arc<str> = text.into();
-        let parsed = parse(file, &text, options, per_object);
+        let source = SourceFile::decoded(
+            name,
+            text.clone(),
+            "the file is UTF-16; netpol-fix writes fixes only to UTF-8 files (convert it to UTF-8 to have it fixed)",
+        );
+        let parsed = parse(file, &source, &text, options, per_object);
         return FileResult {
-            file: SourceFile::decoded(
-                name,
-                text,
-                "the file is UTF-16; netpol-fix writes fixes only to UTF-8 files (convert it to UTF-8 to have it fixed)",
-            ),
+            file: source,
             objects: parsed.objects,
             problems: parsed.problems,
         };
@@ -387,7 +390,11 @@ fn read_one<T: Send>(
             );
         }
     };
-    let parsed = if in_helm_chart(Path::new(&name)) && text.contains("{{") {
+    let source = match path {
+        Some(path) => SourceFile::on_disk(name, path.clone(), text.clone()),
+        None => SourceFile::new(name, text.clone()),
+    };
+    let parsed = if in_helm_chart(Path::new(&source.name)) && text.contains("{{") {
         Parsed {
             objects: Vec::new(),
             problems: vec![(
@@ -398,13 +405,10 @@ fn read_one<T: Send>(
             )],
         }
     } else {
-        parse(file, &text, options, per_object)
+        parse(file, &source, &text, options, per_object)
     };
     FileResult {
-        file: match path {
-            Some(path) => SourceFile::on_disk(name, path.clone(), text),
-            None => SourceFile::new(name, text),
-        },
+        file: source,
         objects: parsed.objects,
         problems: parsed.problems,
     }
@@ -413,6 +417,7 @@ fn read_one<T: Send>(
 /// Every object of a file's text, parsed in parallel chunks of whole documents when it is big.
 fn parse<T: Send>(
     file: FileId,
+    source: &SourceFile,
     text: &str,
     options: &LoadOptions,
     per_object: &(dyn for<'t> Fn(Object<'t>) -> T + Sync),
@@ -444,6 +449,7 @@ fn parse<T: Send>(
                                 file,
                                 node,
                                 document,
+                                source: Some(source),
                             }))
                         });
                     }

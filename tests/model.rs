@@ -49,7 +49,7 @@ kind: ReplicaSet
 metadata:
   name: web-7d9c
   namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, controller: true}]
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, controller: true, uid: u1}]
 spec: {template: {metadata: {labels: {app: web, pod-template-hash: 7d9c}}}}
 ---
 apiVersion: v1
@@ -58,7 +58,7 @@ metadata:
   name: web-7d9c-abcde
   namespace: shop
   labels: {app: web, pod-template-hash: 7d9c}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9c, controller: true}]
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9c, controller: true, uid: u2}]
 spec: {containers: [{name: c}]}
 ---
 apiVersion: v1
@@ -67,7 +67,7 @@ metadata:
   name: api-5f-x1
   namespace: shop
   labels: {app: api}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5f, controller: true}]
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5f, controller: true, uid: u3}]
 spec: {containers: [{name: c}]}
 ---
 apiVersion: v1
@@ -76,7 +76,7 @@ metadata:
   name: api-5f-x2
   namespace: shop
   labels: {app: api}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5f, controller: true}]
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-5f, controller: true, uid: u4}]
 spec: {containers: [{name: c}]}
 ---
 apiVersion: v1
@@ -554,7 +554,7 @@ metadata:
   name: kube-apiserver-cp-01
   namespace: kube-system
   labels: {component: kube-apiserver}
-  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-01, controller: true}]
+  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-01, controller: true, uid: u5}]
 spec: {hostNetwork: true, containers: [{name: c}]}
 ---
 apiVersion: v1
@@ -563,7 +563,7 @@ metadata:
   name: etcd-cp-01
   namespace: kube-system
   labels: {component: etcd}
-  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-01, controller: true}]
+  ownerReferences: [{apiVersion: v1, kind: Node, name: cp-01, controller: true, uid: u6}]
 spec: {hostNetwork: true, containers: [{name: c}]}
 "#,
     );
@@ -696,4 +696,354 @@ fn a_container_with_several_bad_fields_reports_them_in_reading_order() {
     let errors = errors(&a);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("`command`"), "{errors:?}");
+}
+
+/// A valid world that uses what the API server's rules allow at their edges.
+const VALID_NAMES: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app.kubernetes.io/name: web, empty: ""}
+  annotations: {Example.com/Owner: team-a}
+spec:
+  template:
+    metadata: {labels: {app: web, Tier_1.x: A-b_c.9}}
+    spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web.allow-1, namespace: shop}
+spec:
+  podSelector:
+    matchLabels: {example.com/app: web}
+    matchExpressions: [{key: Tier_1.x, operator: In, values: [A-b_c.9, ""]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:basic-user"}
+subjects: [{kind: Group, name: "system:authenticated"}]
+"#;
+
+/// One object per case, each with one thing the API server refuses: (document, text on the
+/// error's line, what the message says is wrong).
+fn refused_cases() -> Vec<(String, String, &'static str)> {
+    let long = "a".repeat(254);
+    let long_cron = "c".repeat(53);
+    let deployment = |metadata: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n{metadata}\n\
+             spec: {{template: {{spec: {{containers: [{{name: c}}]}}}}}}\n"
+        )
+    };
+    let object =
+        |api: &str, kind: &str, rest: &str| format!("apiVersion: {api}\nkind: {kind}\n{rest}");
+    let policy = |spec: &str| {
+        object(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            &format!("metadata: {{name: p2}}\nspec:\n{spec}"),
+        )
+    };
+    let upper = "contains the uppercase letter";
+    vec![
+        (
+            deployment(&format!("  name: {long}")),
+            long.clone(),
+            "is 254 characters long, over 253",
+        ),
+        (
+            deployment("  name: \"a b\""),
+            "\"a b\"".into(),
+            "contains ' '",
+        ),
+        (deployment("  name: Shop"), "Shop".into(), upper),
+        (deployment("  name: ../x"), "../x".into(), "contains '/'"),
+        (deployment("  name: a/b"), "a/b".into(), "contains '/'"),
+        (
+            deployment("  name: \"a\\0b\""),
+            "a\\0b".into(),
+            "contains '\\0'",
+        ),
+        (
+            deployment("  name: \"a\\nb\""),
+            "a\\nb".into(),
+            "contains '\\n'",
+        ),
+        (
+            deployment("  name: web2\n  namespace: Shop"),
+            "Shop".into(),
+            upper,
+        ),
+        (
+            deployment("  name: web2\n  labels: {\"a b\": x}"),
+            "a b".into(),
+            "contains ' '",
+        ),
+        (
+            deployment("  name: web2\n  labels: {a: x_}"),
+            "x_".into(),
+            "does not start and end",
+        ),
+        (
+            deployment("  name: web2\n  annotations: {\"-x\": y}"),
+            "-x".into(),
+            "does not start and end",
+        ),
+        (
+            object(
+                "apps/v1",
+                "Deployment",
+                "metadata: {name: web2}\nspec:\n  template:\n    metadata:\n      labels: {app: -web}\n",
+            ),
+            "-web".into(),
+            "does not start and end",
+        ),
+        (
+            object(
+                "batch/v1",
+                "CronJob",
+                &format!("metadata:\n  name: {long_cron}\n"),
+            ),
+            long_cron.clone(),
+            "is 53 characters long, over 52",
+        ),
+        (
+            object("v1", "Pod", "metadata:\n  name: Shop\n"),
+            "Shop".into(),
+            upper,
+        ),
+        (
+            object("v1", "Service", "metadata:\n  name: 1web\n"),
+            "1web".into(),
+            "starts with a digit",
+        ),
+        (
+            object(
+                "v1",
+                "Service",
+                "metadata: {name: web2}\nspec:\n  selector: {app@b: web}\n",
+            ),
+            "app@b".into(),
+            "contains '@'",
+        ),
+        (
+            object("v1", "Namespace", "metadata:\n  name: a.b\n"),
+            "a.b".into(),
+            "contains '.'",
+        ),
+        (
+            object("v1", "ConfigMap", "metadata:\n  name: Settings\n"),
+            "Settings".into(),
+            upper,
+        ),
+        (
+            object("v1", "Secret", "metadata:\n  name: Creds\n"),
+            "Creds".into(),
+            upper,
+        ),
+        (
+            object(
+                "argoproj.io/v1alpha1",
+                "Workflow",
+                "metadata:\n  name: Steps\n",
+            ),
+            "Steps".into(),
+            upper,
+        ),
+        (
+            object(
+                "projectcalico.org/v3",
+                "GlobalNetworkPolicy",
+                "metadata:\n  name: deny_all\n",
+            ),
+            "deny_all".into(),
+            "contains '_'",
+        ),
+        (
+            object(
+                "rbac.authorization.k8s.io/v1",
+                "RoleBinding",
+                "metadata:\n  name: a/b\n",
+            ),
+            "a/b".into(),
+            "contains '/'",
+        ),
+        (
+            policy("  podSelector:\n    matchLabels: {app@b: web}\n"),
+            "app@b".into(),
+            "contains '@'",
+        ),
+        (
+            policy("  podSelector:\n    matchExpressions:\n    - {key: app@b, operator: Exists}\n"),
+            "app@b".into(),
+            "contains '@'",
+        ),
+        (
+            policy(
+                "  ingress:\n  - from:\n    - podSelector:\n        matchExpressions:\n        \
+                 - {key: app, operator: NotIn, values: [web,\n            \"a b\"]}\n",
+            ),
+            "\"a b\"".into(),
+            "contains ' '",
+        ),
+    ]
+}
+
+#[test]
+fn names_and_labels_the_api_server_rejects_are_input_errors_and_their_objects_are_left_out() {
+    let base = world(VALID_NAMES);
+    assert!(errors(&base).is_empty(), "{:?}", errors(&base));
+    let counts = |a: &Analysis| {
+        let w = &a.world;
+        [
+            w.workloads.len(),
+            w.services.len(),
+            w.policies.len(),
+            w.config_maps.len(),
+            w.bindings.len(),
+            w.calico.policies.len(),
+            w.namespaces.len(),
+            w.storage_secrets.len(),
+        ]
+    };
+    for (doc, on_line, problem) in refused_cases() {
+        let text = format!("{VALID_NAMES}---\n{doc}");
+        let a = world(&text);
+        let errors: Vec<_> = a.errors().collect();
+        assert_eq!(errors.len(), 1, "{doc}\n{:?}", a.diagnostics);
+        let e = errors[0];
+        let at = a.sources.get(e.loc.file).line_col(e.loc.span.start);
+        let line = text.lines().nth(at.line as usize - 1).unwrap();
+        assert!(
+            line.contains(&on_line),
+            "{doc}\nerror at {line:?}: {}",
+            e.message
+        );
+        assert!(
+            e.message.contains(&format!("is not valid: it {problem}")),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("the API server would reject this"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.help
+                .as_deref()
+                .is_some_and(|h| h.starts_with("change it: a")),
+            "{:?}",
+            e.help
+        );
+        // The object is left out, and with it any namespace only it names.
+        assert_eq!(counts(&a), counts(&base), "{doc}");
+    }
+    // The API server takes an Argo template's pod labels as they are, but not its pods.
+    let a = world(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: steps}\nspec:\n  \
+         templates: [{name: main, metadata: {labels: {app: -x}}, container: {image: a}}]\n",
+    );
+    assert_eq!(
+        errors(&a),
+        [
+            "test.yaml:5:53 label value \"-x\" of `app` in `labels` is not valid: it does not start and end with a letter or digit; the API server would reject the pods this Workflow runs"
+        ]
+    );
+}
+
+#[test]
+fn an_owner_reference_without_kind_is_an_error_and_the_pod_stays_itself() {
+    let a = world(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: web-abc
+  namespace: shop
+  ownerReferences:
+  - {apiVersion: apps/v1, name: gone, uid: u1, controller: true}
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-def
+  namespace: shop
+  ownerReferences:
+  - {apiVersion: apps/v1, kind: "", name: gone, uid: u2, controller: true}
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-ghi
+  namespace: shop
+  ownerReferences:
+  - {apiVersion: apps/, kind: ReplicaSet, name: gone, controller: true}
+spec: {containers: [{name: c}]}
+"#,
+    );
+    assert_eq!(
+        ids(&a),
+        ["shop/Pod/web-abc", "shop/Pod/web-def", "shop/Pod/web-ghi"]
+    );
+    assert_eq!(
+        errors(&a),
+        [
+            "test.yaml:7:5 ownerReference without `kind`: the API server would reject this Pod",
+            "test.yaml:16:5 ownerReference without `kind`: the API server would reject this Pod",
+            "test.yaml:25:5 ownerReference without `apiVersion`, `uid`: the API server would reject this Pod",
+        ]
+    );
+}
+
+#[test]
+fn generate_name_objects_are_each_their_own_named_after_their_position() {
+    let workflow = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: steps-, namespace: shop}\nspec: {templates: [{name: main, container: {image: alpine}}]}\n";
+    let job = "{apiVersion: batch/v1, kind: Job, metadata: {generateName: load-, namespace: shop}, spec: {template: {spec: {containers: [{name: c}]}}}}";
+    let a = analyze(
+        &[
+            Input::Text {
+                name: "wf.yaml".into(),
+                text: format!(
+                    "{workflow}---\n{workflow}---\n{job}\n---\napiVersion: v1\nkind: List\nitems:\n- {job}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {{name: fixed, generateName: load-, namespace: shop}}\nspec: {{template: {{spec: {{containers: [{{name: c}}]}}}}}}\n"
+                ),
+            },
+            Input::Text {
+                name: "./argo/more wf.yaml".into(),
+                text: workflow.into(),
+            },
+        ],
+        LoadOptions::default(),
+    );
+    assert!(a.diagnostics.is_empty(), "{:?}", a.diagnostics);
+    assert_eq!(
+        ids(&a),
+        [
+            "shop/Job/fixed",
+            "shop/Job/load-@wf.yaml#11",
+            "shop/Job/load-@wf.yaml#16.3",
+            "shop/Workflow/steps-@argo+more%20wf.yaml#1:main",
+            "shop/Workflow/steps-@wf.yaml#1:main",
+            "shop/Workflow/steps-@wf.yaml#6:main",
+        ]
+    );
+    // generateName is checked as the prefix of a name.
+    let a = world(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: Load-\nspec: {template: {spec: {containers: [{name: c}]}}}\n",
+    );
+    assert_eq!(
+        errors(&a),
+        [
+            "test.yaml:4:17 `metadata.generateName` \"Load-\" is not valid: it contains the uppercase letter 'L'; the API server would reject this Job"
+        ]
+    );
+    assert!(ids(&a).is_empty());
 }

@@ -152,6 +152,7 @@ pub fn load(sources: &mut Sources, user_dirs: &[&Path]) -> (Vec<Rule>, Vec<Diagn
                 file,
                 node,
                 document,
+                source: None,
             };
             match parse_rule(Fields { object: &object }) {
                 Ok(rule) if rules.iter().any(|r| r.id == rule.id) => diags.push(

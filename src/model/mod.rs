@@ -8,6 +8,7 @@ pub mod calico_selector;
 pub mod index;
 mod name;
 pub mod selector;
+pub mod validate;
 
 use std::net::IpAddr;
 

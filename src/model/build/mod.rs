@@ -99,9 +99,8 @@ pub fn object(object: &Object) -> Piece {
         ("", "Service") => objects::service(f).map(Item::Service),
         ("", "ConfigMap") => objects::config_map(f).map(Item::ConfigMap),
         // Whether a Seldon Server can use it is known at assembly, with the whole input.
-        ("", "Secret") => {
-            Ok(seldon::storage_secret(f).map_or(Item::None, |s| Item::StorageSecret(Box::new(s))))
-        }
+        ("", "Secret") => seldon::storage_secret(f)
+            .map(|s| s.map_or(Item::None, |s| Item::StorageSecret(Box::new(s)))),
         ("mlops.seldon.io", "Server") => f.meta(kind, true).map(|m| Item::SeldonServer(m.id)),
         ("", "ServiceAccount") => objects::service_account(f).map(Item::ServiceAccount),
         ("", "Namespace") => objects::namespace(f).map(|(name, labels, annotations)| {
@@ -118,7 +117,7 @@ pub fn object(object: &Object) -> Piece {
         }
         (g, k) if workloads::is_workload(g, k) => {
             cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
-            workloads::workloads(f, k).map(Item::from)
+            workloads::workloads(f, k, &mut diagnostics).map(Item::from)
         }
         (g, k) if is_policy_kind(k) && !is_policy_group(g) => {
             diagnostics.push(unanalysed_policy(object, g, k));

@@ -1,7 +1,8 @@
 //! NetworkPolicy (networking.k8s.io/v1) → [`Policy`], with the API server's validation.
 
-use super::fields::{Fields, Result};
+use super::fields::{self, Fields, Result};
 use crate::diag::Diagnostic;
+use crate::model::validate;
 use crate::model::{
     DirectionRules, Name, NamespaceScope, Peer, Peers, Policy, PortRule, PortSpec, Ports,
     Requirement, Rule, Selector,
@@ -280,13 +281,35 @@ pub fn selector(f: Fields, node: &Node, what: &str) -> Result<Selector> {
 
 fn requirement(f: Fields, expr: &Node) -> Result<Requirement> {
     let key = match f.get(expr, "key") {
-        Some(k) => f.string(k, "key")?,
+        Some(k) => {
+            let key = f.str_of(k, "key")?;
+            validate::qualified_name(key.as_bytes()).map_err(|problem| {
+                let rule = fields::label_key_rule();
+                f.refused(
+                    k,
+                    "label key",
+                    " in `matchExpressions`",
+                    key,
+                    &problem,
+                    &rule,
+                )
+            })?;
+            Name::from(key)
+        }
         None => return Err(f.error(expr, "match expression without `key`")),
     };
     let op_node = f
         .get(expr, "operator")
         .ok_or_else(|| f.error(expr, "match expression without `operator`"))?;
-    let values: Vec<Name> = f.opt_list(expr, "values", |x| f.string(x, "values"))?;
+    let values: Vec<Name> = f.opt_list(expr, "values", |x| {
+        let value = f.str_of(x, "values")?;
+        validate::label_value(value.as_bytes()).map_err(|problem| {
+            let place = format!(" in the `values` of `{key}`");
+            let rule = fields::label_value_rule();
+            f.refused(x, "label value", &place, value, &problem, &rule)
+        })?;
+        Ok(Name::from(value))
+    })?;
     let op = f.string(op_node, "operator")?;
     let needs_values = match op.as_str() {
         "In" | "NotIn" => true,

@@ -19,10 +19,11 @@ pub struct Remote {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// The rclone remote a Secret holds, if it holds one, and what Seldon would find wrong with it.
-pub fn storage_secret(f: Fields) -> Option<Remote> {
+/// The rclone remote a Secret holds, if it holds one, and what Seldon would find wrong with it;
+/// an error when the API server would refuse the Secret itself (its name).
+pub fn storage_secret(f: Fields) -> Result<Option<Remote>, Diagnostic> {
     let root = &f.object.node;
-    let meta = f.meta("Secret", true).ok()?;
+    let meta = f.meta("Secret", true)?;
     for section in ["stringData", "data"] {
         let Some(Value::Map(entries)) = f.get(root, section).map(|n| &n.value) else {
             continue;
@@ -72,7 +73,7 @@ pub fn storage_secret(f: Fields) -> Option<Remote> {
                 .and_then(|p| p.get("endpoint"))
                 .and_then(Node::as_str)
                 .map(without_user_info);
-            return Some(Remote {
+            return Ok(Some(Remote {
                 secret: StorageSecret {
                     key: Name::from(key_text),
                     key_loc: f.at(key),
@@ -80,10 +81,10 @@ pub fn storage_secret(f: Fields) -> Option<Remote> {
                     meta,
                 },
                 warnings,
-            });
+            }));
         }
     }
-    None
+    Ok(None)
 }
 
 /// What Seldon's agent needs of an rclone remote that is missing, in words without values.

@@ -1,6 +1,7 @@
 //! Pod templates of every workload kind (core controllers, bare Pods, Argo templates) → [`Workload`].
 
 use super::fields::{Fields, Result};
+use crate::diag::Diagnostic;
 use crate::model::{
     Container, ContainerPort, EnvFrom, EnvSource, EnvVar, Labels, Meta, Name, ObjectId, Spanned,
     Workload,
@@ -24,6 +25,10 @@ const ARGO_KINDS: [&str; 4] = [
     "CronWorkflow",
     "ClusterWorkflowTemplate",
 ];
+
+pub fn is_argo_kind(kind: &str) -> bool {
+    ARGO_KINDS.contains(&kind)
+}
 
 fn is_workload_kind(kind: &str) -> bool {
     kind == "Pod"
@@ -53,8 +58,9 @@ pub struct Owned {
     pub owner: Option<ObjectId>,
 }
 
-/// Every pod template of one object (Argo objects have one per template that runs a pod).
-pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
+/// Every pod template of one object (Argo objects have one per template that runs a pod);
+/// problems that leave the object in the analysis go to `notes`.
+pub fn workloads(f: Fields, kind: &str, notes: &mut Vec<Diagnostic>) -> Result<Vec<Owned>> {
     let root = &f.object.node;
     if ARGO_KINDS.contains(&kind) {
         let meta = f.meta(kind, kind != "ClusterWorkflowTemplate")?;
@@ -101,7 +107,7 @@ pub fn workloads(f: Fields, kind: &str) -> Result<Vec<Owned>> {
     workload.ports.shrink_to_fit();
     workload.containers.shrink_to_fit();
     Ok(vec![Owned {
-        owner: controller_owner(f, &workload.meta.id.namespace)?,
+        owner: controller_owner(f, kind, &workload.meta.id.namespace, notes)?,
         workload,
     }])
 }
@@ -113,24 +119,68 @@ fn service_account(f: Fields, spec: &Node) -> Result<Option<Name>> {
     }
 }
 
-/// The `ownerReferences` entry with `controller: true`.
-fn controller_owner(f: Fields, namespace: &str) -> Result<Option<ObjectId>> {
+/// The `ownerReferences` entry with `controller: true`. An entry the API server would reject
+/// (one without `apiVersion`, `kind`, `name` or `uid`) is an error in `notes`, and the object is
+/// then analysed as itself, owned by nothing.
+fn controller_owner(
+    f: Fields,
+    kind: &str,
+    namespace: &str,
+    notes: &mut Vec<Diagnostic>,
+) -> Result<Option<ObjectId>> {
     let Some(refs) = f.path(&f.object.node, &["metadata", "ownerReferences"]) else {
         return Ok(None);
     };
+    let mut owner = None;
+    let mut valid = true;
     for r in f.seq(refs, "ownerReferences")? {
-        let kind = f.opt_string(r, "kind")?.unwrap_or_default();
+        f.map(r, "ownerReferences")?;
+        let api_version = f.opt_string(r, "apiVersion")?.unwrap_or_default();
+        let owner_kind = f.opt_string(r, "kind")?.unwrap_or_default();
+        let name = f.opt_string(r, "name")?.unwrap_or_default();
+        let uid = f.opt_string(r, "uid")?.unwrap_or_default();
+        let controller = f.opt_bool(r, "controller")? == Some(true);
+        // `group/version` or `version`: anything else has no version to the API server.
+        let version = match api_version.split_once('/') {
+            Some((_, v)) if !v.contains('/') => v,
+            Some(_) => "",
+            None => &api_version,
+        };
+        let missing: Vec<&str> = [
+            ("`apiVersion`", version.is_empty()),
+            ("`kind`", owner_kind.is_empty()),
+            ("`name`", name.is_empty()),
+            ("`uid`", uid.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(field, missing)| missing.then_some(field))
+        .collect();
+        if !missing.is_empty() {
+            valid = false;
+            notes.push(
+                f.error(
+                    r,
+                    format!(
+                        "ownerReference without {}: the API server would reject this {kind}",
+                        missing.join(", ")
+                    ),
+                )
+                .with_help(format!(
+                    "give the reference the owner's `apiVersion`, `kind`, `name` and `uid`, or remove it; until then the {kind} is analysed as itself"
+                )),
+            );
+            continue;
+        }
         // Static (mirror) pods are "owned" by their Node, which runs no pod template.
-        if f.opt_bool(r, "controller")? == Some(true) && kind != "Node" {
-            let name = f.opt_string(r, "name")?.unwrap_or_default();
-            return Ok(Some(ObjectId {
+        if owner.is_none() && controller && owner_kind != "Node" {
+            owner = Some(ObjectId {
                 namespace: namespace.into(),
-                kind,
+                kind: owner_kind,
                 name,
-            }));
+            });
         }
     }
-    Ok(None)
+    Ok(owner.filter(|_| valid))
 }
 
 fn add_container(f: Fields, c: &Node, list: &'static str, w: &mut Workload) -> Result<()> {
