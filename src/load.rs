@@ -380,14 +380,21 @@ fn read_one<T: Send>(
         Ok(t) => t.into(),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            return unread(
-                name,
-                at,
-                Problem::Error(
-                    format!("not valid UTF-8 at byte {at}; the file was not read"),
-                    Some("Kubernetes manifests must be UTF-8; re-encode the file".into()),
-                ),
-            );
+            // The text before the bad byte is kept, so that the error has its line and column.
+            let mut bytes = e.into_bytes();
+            bytes.truncate(at);
+            let before = String::from_utf8(bytes).unwrap_or_default();
+            return FileResult {
+                file: SourceFile::new(name, before.into()),
+                objects: Vec::new(),
+                problems: vec![(
+                    Span::new(at, at),
+                    Problem::Error(
+                        format!("not valid UTF-8 at byte {at}; the file was not read"),
+                        Some("Kubernetes manifests must be UTF-8; re-encode the file".into()),
+                    ),
+                )],
+            };
         }
     };
     let source = match path {

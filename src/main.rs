@@ -376,12 +376,20 @@ fn run(cli: Cli) -> io::Result<u8> {
             timings: show_timings,
         } => {
             let analysis = load(&paths)?;
+            let skipped: Vec<report::graph::Skipped> = analysis
+                .skipped()
+                .map(|d| {
+                    let file = analysis.sources.get(d.loc.file);
+                    let at = file.line_col(d.loc.span.start);
+                    (file.name.clone(), at.line, at.column, d.message.clone())
+                })
+                .collect();
             let mut timings = analysis.timings.clone();
             let engine = timings.phase("classes and selectors", || {
                 Engine::configured(&analysis.world, &[], enforcement)
             });
             let count = timings.phase("listing", || {
-                report::graph::write_graph(&mut out, &engine, format)
+                report::graph::write_graph(&mut out, &engine, format, &skipped)
             })?;
             timings.count("classes", engine.classes.classes.len() as u64);
             timings.count("distinct selectors", engine.distinct_selectors as u64);

@@ -18,7 +18,17 @@ pub enum GraphFormat {
 }
 
 /// Writes every allowed connection; returns how many were written.
-pub fn write_graph(out: &mut dyn Write, engine: &Engine, format: GraphFormat) -> io::Result<u64> {
+/// Input that was not analysed, for the listing to say so: `(file, line, column, reason)`.
+pub type Skipped = (String, u32, u32, String);
+
+/// Writes every allowed connection, then what of the input was not analysed (in JSON a
+/// `skipped` list, in the other formats a comment line each).
+pub fn write_graph(
+    out: &mut dyn Write,
+    engine: &Engine,
+    format: GraphFormat,
+    skipped: &[Skipped],
+) -> io::Result<u64> {
     let world = engine.world;
     let order = engine.sorted_workloads();
     let name = |ep: &GraphEndpoint| match ep {
@@ -103,10 +113,37 @@ pub fn write_graph(out: &mut dyn Write, engine: &Engine, format: GraphFormat) ->
         count += 1;
     });
     result?;
+    // A comment never spans lines: line breaks in what the input wrote become spaces.
+    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    let comments = |out: &mut dyn Write, marker: &str| -> io::Result<()> {
+        for (file, line, column, reason) in skipped {
+            writeln!(
+                out,
+                "{marker} not analysed: {}:{line}:{column}: {}",
+                one_line(file),
+                one_line(reason)
+            )?;
+        }
+        Ok(())
+    };
     match format {
-        GraphFormat::Json => out.write_all(b"]}\n")?,
-        GraphFormat::Dot => writeln!(out, "}}")?,
-        GraphFormat::Mermaid | GraphFormat::Txt => {}
+        GraphFormat::Json => {
+            let skipped: Vec<_> = skipped
+                .iter()
+                .map(|(file, line, column, reason)| {
+                    json!({"file": file, "line": line, "column": column, "reason": reason})
+                })
+                .collect();
+            out.write_all(b"],\"skipped\":")?;
+            serde_json::to_writer(&mut *out, &skipped)?;
+            out.write_all(b"}\n")?
+        }
+        GraphFormat::Dot => {
+            comments(out, "  //")?;
+            writeln!(out, "}}")?
+        }
+        GraphFormat::Mermaid => comments(out, "%%")?,
+        GraphFormat::Txt => comments(out, "#")?,
     }
     Ok(count)
 }

@@ -36,6 +36,14 @@ pub struct Report {
     pub external_access: Vec<ExternalRow>,
     pub fix_plan: Vec<FilePlan>,
     pub cleanup_hazards: Vec<HazardRow>,
+    /// Input that was not analysed (files, documents, objects), and why.
+    pub not_analysed: Vec<SkipRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SkipRow {
+    pub at: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,6 +57,7 @@ pub struct Summary {
     pub flows_breaking: usize,
     pub findings: usize,
     pub input_errors: usize,
+    pub not_analysed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -216,7 +225,16 @@ pub fn build(run: &CheckRun) -> Report {
             flows_breaking: flows.iter().filter(|f| f.enforced == "blocked").count(),
             findings: run.findings.len(),
             input_errors: run.analysis.errors().count(),
+            not_analysed: run.analysis.skipped().count(),
         },
+        not_analysed: run
+            .analysis
+            .skipped()
+            .map(|d| SkipRow {
+                at: at(d.loc),
+                reason: d.message.clone(),
+            })
+            .collect(),
         cni: cni_evidence(world, sources),
         namespaces: namespaces.into_values().collect(),
         load_balancers: world
@@ -369,7 +387,7 @@ struct Table {
 /// The report as sections of tables, shared by Markdown and HTML.
 fn sections(r: &Report) -> Vec<(&'static str, &'static str, Table)> {
     let s = &r.summary;
-    vec![
+    let mut all = vec![
         (
             "Summary",
             "",
@@ -533,7 +551,31 @@ fn sections(r: &Report) -> Vec<(&'static str, &'static str, Table)> {
                     .collect(),
             },
         ),
-    ]
+    ];
+    // What was not analysed comes right after the summary, and only when there is some.
+    if !r.not_analysed.is_empty() {
+        all[0]
+            .2
+            .rows
+            .push(vec!["not analysed".into(), s.not_analysed.to_string()]);
+        let rows = r
+            .not_analysed
+            .iter()
+            .map(|row| vec![row.at.clone(), row.reason.clone()])
+            .collect();
+        all.insert(
+            1,
+            (
+                "Not analysed",
+                "Input that was not read: what this report says does not cover it.",
+                Table {
+                    headers: &["where", "why"],
+                    rows,
+                },
+            ),
+        );
+    }
+    all
 }
 
 fn finding_table(rows: &[FindingRow]) -> Table {
