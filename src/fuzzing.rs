@@ -63,7 +63,7 @@ pub fn fix(text: &str) {
     }
 }
 
-/// The fast YAML reader reads every text exactly as the reference (saphyr-parser's events) does:
+/// The fast YAML reader reads every text exactly as the reference (libyaml's events) does:
 /// the same documents, nodes, spans and errors.
 pub fn yaml(text: &str) {
     let limits = yaml::Limits::default();

@@ -470,13 +470,20 @@ fn gitlab_code_quality_report() {
     let (_, findings) = json(&["check", "fixtures/demo", "--format", "json"]);
     let (code, report) = json(&["check", "fixtures/demo", "--format", "codequality"]);
     assert_eq!(code, Some(1));
+    // The findings, then what was not analysed (the demo's unrendered chart template).
     let entries = report.as_array().unwrap();
+    let not_analysed = entries
+        .iter()
+        .filter(|e| e["check_name"] == "not-analysed")
+        .count();
+    assert_eq!(not_analysed, findings["skipped"].as_array().unwrap().len());
     assert_eq!(
-        entries.len(),
+        entries.len() - not_analysed,
         findings["findings"].as_array().unwrap().len()
     );
     let mut fingerprints = std::collections::BTreeSet::new();
-    for (entry, finding) in entries.iter().zip(findings["findings"].as_array().unwrap()) {
+    let finding_entries = entries.iter().filter(|e| e["check_name"] != "not-analysed");
+    for (entry, finding) in finding_entries.zip(findings["findings"].as_array().unwrap()) {
         assert_eq!(entry["check_name"], finding["rule"]);
         assert_eq!(entry["location"]["path"], finding["file"]);
         assert_eq!(entry["location"]["lines"]["begin"], finding["line"]);
@@ -572,7 +579,9 @@ fn tree_scopes_the_report_not_the_analysis() {
         "fixtures/demo/nope.yaml",
     ]);
     assert_eq!(missing.status.code(), Some(2));
-    // An input error outside the given files still fails the run (the analysis is incomplete).
+    // An input error in a file that neither the given files nor their findings touch is
+    // counted, not shown, and does not fail the run: a hook on one file must not fail for a
+    // broken file it never touched.
     let tmp = tempfile::tempdir().unwrap();
     fs::write(
         tmp.path().join("good.yaml"),
@@ -591,6 +600,23 @@ fn tree_scopes_the_report_not_the_analysis() {
         "--tree",
         tree,
         good.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    let human = stdout(&run(&["check", "--tree", tree, good.to_str().unwrap()]));
+    assert!(
+        human.contains("0 input errors (1 more in other files of the tree"),
+        "{human}"
+    );
+    // Passing the broken file shows its error and fails.
+    let broken = tmp.path().join("broken.yaml");
+    let (code, report) = json(&[
+        "check",
+        "--tree",
+        tree,
+        broken.to_str().unwrap(),
         "--format",
         "json",
     ]);

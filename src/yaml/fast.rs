@@ -580,7 +580,7 @@ impl<'t> Reader<'t> {
                     .position(|&c| c == b',' || c == close)
                     .ok_or(GiveUp)?;
                 let text = &self.text[at..at + len];
-                // saphyr refuses a `-` after a space right before `,` or a bracket.
+                // A `-` after a space right before `,` or a bracket: left to the reference.
                 let refused = text.ends_with(' ') || text.ends_with(" -");
                 if refused || text.bytes().any(is_flow_special) {
                     return Err(GiveUp);
