@@ -453,6 +453,15 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
             eprintln!("warning: {problem}");
         }
         if args.diff {
+            // Patch tools pass over text before the first file header: what was not analysed
+            // leads the diff, so that it is never only on stderr.
+            let analysis = &outcome.run.analysis;
+            for d in analysis.skipped() {
+                let file = analysis.sources.get(d.loc.file);
+                let at = file.line_col(d.loc.span.start);
+                let line = format!("# not analysed: {}:{at}: {}", file.name, d.message);
+                writeln!(out, "{}", line.replace(|c: char| c.is_control(), " "))?;
+            }
             fix::output::write_diff(out, &outcome)?;
             report::write_diagnostics(
                 &mut io::stderr().lock(),

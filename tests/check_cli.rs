@@ -524,7 +524,7 @@ fn readme_shows_the_demo_as_it_is() {
 }
 
 /// `--tree`: the whole tree is analysed, the report is about the given paths (findings in them
-/// or pointing into them); input errors anywhere still fail the run.
+/// or pointing into them), and its input errors where they matter.
 #[test]
 fn tree_scopes_the_report_not_the_analysis() {
     let rules_of = |v: &Value| {

@@ -205,6 +205,12 @@ fn every_skip_is_listed_in_every_output_format() {
     ))
     .unwrap();
     assert_eq!(graph["skipped"].as_array().unwrap().len(), 3, "{graph}");
+    let diff = text(&run(&["--diff", TREE], b"").stdout);
+    assert_eq!(
+        diff.matches("# not analysed: fixtures/loader/").count(),
+        3,
+        "{diff}"
+    );
     let report = text(&run(&["report", TREE], b"").stdout);
     assert!(report.contains("Not analysed"), "{report}");
     assert!(report.contains("unrendered-document.yaml"), "{report}");
