@@ -47,6 +47,8 @@ pub struct CheckRun {
     /// Input errors in files outside `scope` that no reported finding points into: counted,
     /// not shown.
     pub hidden_errors: usize,
+    /// Likewise, notices of input not analysed in files outside `scope`.
+    pub hidden_skipped: usize,
 }
 
 impl CheckRun {
@@ -107,7 +109,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         options.record_flows,
         &mut timings,
     );
-    let mut hidden_errors = 0;
+    let (mut hidden_errors, mut hidden_skipped) = (0, 0);
     if let Some(scope) = &options.scope {
         let in_scope = in_scope(&analysis.sources, scope);
         lint.findings.retain(|f| {
@@ -124,7 +126,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
                 relevant[related.loc.file.0 as usize] = true;
             }
         }
-        let before = analysis.errors().count();
+        let before = (analysis.errors().count(), analysis.skipped().count());
         analysis.diagnostics.retain(|d| {
             let file = d.loc.file.0 as usize;
             if d.severity == Severity::Error {
@@ -133,7 +135,8 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
                 in_scope[file]
             }
         });
-        hidden_errors = before - analysis.errors().count();
+        hidden_errors = before.0 - analysis.errors().count();
+        hidden_skipped = before.1 - analysis.skipped().count();
     }
     timings.count("findings", lint.findings.len() as u64);
     analysis.timings = timings;
@@ -149,6 +152,7 @@ pub fn check(inputs: &[Input], options: &CheckOptions) -> CheckRun {
         isolated: lint.isolated,
         recorded: lint.recorded,
         hidden_errors,
+        hidden_skipped,
     }
 }
 

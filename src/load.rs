@@ -445,7 +445,11 @@ fn parse<T: Send>(
                 match doc {
                     Ok(node) => {
                         let document = node.span;
-                        collect_objects(node, document, &mut |node, document| {
+                        collect_objects(node, false, &mut |found| {
+                            let node = match found {
+                                Ok(node) => node,
+                                Err((at, why)) => return problems.push((at, Problem::Error(why, None))),
+                            };
                             // `$patch: delete` and the like: a strategic-merge patch, not an object.
                             if node.get("$patch").is_some() {
                                 let at = Span::new(node.span.start as usize, node.span.start as usize);
@@ -465,7 +469,7 @@ fn parse<T: Send>(
                     }
                     // A document that does not parse because of template actions is a template
                     // not rendered yet, not broken YAML.
-                    Err(err) if template_in_document(text, err.span.start as usize) => problems.push((
+                    Err(err) if err.template => problems.push((
                         err.span,
                         Problem::Skipped(format!(
                             "an unrendered Helm/Go template: this document holds `{{{{ }}}}` actions and does not parse as YAML ({}); it is not analysed; {RENDER}",
@@ -521,19 +525,35 @@ fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> 
     Ok(bytes)
 }
 
-/// Keeps Kubernetes objects, expanding `List` kinds; other documents are not ours to judge.
-/// The items of a typed list (`PodList`, `NetworkPolicyList`, … as client libraries and
-/// `kubectl get --raw` write them) carry no `kind` or `apiVersion`: an item of `<Kind>List` is
-/// a `<Kind>` of the list's `apiVersion` unless it says otherwise (items of `List` say it).
-fn collect_objects(node: Node, document: Span, out: &mut dyn FnMut(Node, Span)) {
+/// What a document holds: an object, or why it is refused.
+type Found<'t> = Result<Node<'t>, (Span, String)>;
+
+/// Keeps Kubernetes objects, expanding `List` kinds; documents with neither `apiVersion` nor
+/// `kind` (compose files, CI workflows) are not ours to judge. One of the two without the
+/// other is an object kubectl refuses ("apiVersion not set", "kind not set"), and so is a list
+/// item without them. The items of a typed list (`PodList`, `NetworkPolicyList`, … as client
+/// libraries and `kubectl get --raw` write them) carry no `kind` or `apiVersion`: an item of
+/// `<Kind>List` is a `<Kind>` of the list's `apiVersion` unless it says otherwise.
+fn collect_objects<'t>(node: Node<'t>, in_list: bool, out: &mut dyn FnMut(Found<'t>)) {
     let kind = node.get("kind").and_then(Node::as_str);
     let api = node.get("apiVersion").and_then(Node::as_str);
-    let (Some(kind), Some(api)) = (kind, api) else {
-        return;
+    let (kind, api) = match (kind, api) {
+        (Some(kind), Some(api)) => (kind, api),
+        (None, None) if !in_list => return,
+        (kind, _) => {
+            let at = Span::new(node.span.start as usize, node.span.start as usize);
+            let missing = if kind.is_none() { "kind" } else { "apiVersion" };
+            return out(Err((
+                at,
+                format!(
+                    "an object without `{missing}` (a string): kubectl refuses it (\"{missing} not set\"), and it is not analysed"
+                ),
+            )));
+        }
     };
     let is_list = kind.ends_with("List") && node.get("items").and_then(Node::as_seq).is_some();
     if !is_list {
-        return out(node, document);
+        return out(Ok(node));
     }
     let item_kind = kind
         .strip_suffix("List")
@@ -556,7 +576,7 @@ fn collect_objects(node: Node, document: Span, out: &mut dyn FnMut(Node, Span)) 
                         }
                     }
                 }
-                collect_objects(item, document, out);
+                collect_objects(item, true, out);
             }
         }
     }
@@ -666,14 +686,6 @@ fn in_helm_chart(path: &Path) -> bool {
         .find(|p| p.file_name().is_some_and(|n| n == "templates"))
         .and_then(Path::parent)
         .is_some_and(|chart| chart.join("Chart.yaml").is_file())
-}
-
-/// Whether the document (between `---` lines) holding byte `at` has Go template actions.
-fn template_in_document(text: &str, at: usize) -> bool {
-    let at = at.min(text.len());
-    let start = text[..at].rfind("\n---").map_or(0, |i| i + 1);
-    let end = text[at..].find("\n---").map_or(text.len(), |i| at + i);
-    text[start..end].contains("{{")
 }
 
 /// A text that starts with a UTF-16 byte order mark, decoded (kubectl reads such files), or

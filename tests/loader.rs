@@ -13,6 +13,10 @@ use serde_json::Value;
 
 const TREE: &str = "fixtures/loader";
 
+/// Notices of input not analysed in the tree: a `$patch` document, a listed kustomize patch, an
+/// unrendered template document, and a ClusterWorkflowTemplate no workflow runs.
+const SKIPPED: usize = 4;
+
 fn tree() -> Analysis {
     analyze(&[Input::Path(TREE.into())], LoadOptions::default())
 }
@@ -90,6 +94,8 @@ fn every_valid_object_of_the_mixed_tree_is_analysed() {
         "shop/Deployment/templated-strings",
         "shop/Deployment/flow-args",
         "shop/Deployment/kustomized",
+        // Run in `shop` through a step's `templateRef` with `clusterScope: true`.
+        "shop/ClusterWorkflowTemplate/shared:run",
     ] {
         assert!(
             workloads.contains(&expected.to_string()),
@@ -114,6 +120,19 @@ fn every_valid_object_of_the_mixed_tree_is_analysed() {
             .iter()
             .any(|c| c.meta.id.name == "alerts")
     );
+    // Unquoted keys of ConfigMap data are strings to kubectl.
+    let pages = analysis
+        .world
+        .config_maps
+        .iter()
+        .find(|c| c.meta.id.name == "error-pages");
+    let keys: Vec<&str> = pages
+        .unwrap()
+        .data
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(keys, ["404", "true"]);
 }
 
 #[test]
@@ -121,7 +140,13 @@ fn every_invalid_document_is_an_error_at_its_position() {
     let analysis = tree();
     assert_eq!(
         positions(&analysis, |d| d.severity == Severity::Error),
-        ["broken-middle.yaml:10", "duplicate-key.yaml:5"]
+        [
+            "broken-middle.yaml:10",
+            // A real syntax error, though the document has `{{ }}` in a string.
+            "broken-with-template-string.yaml:13",
+            "duplicate-key.yaml:5",
+            "misspelled-apiversion.yaml:1",
+        ]
     );
     let duplicate = analysis
         .errors()
@@ -142,6 +167,7 @@ fn every_skipped_input_is_a_notice_at_its_position() {
     assert_eq!(
         positions(&analysis, |d| d.skipped),
         [
+            "argo-variables.yaml:29",
             "kustomize/delete.yaml:1",
             "kustomize/replicas.yaml:1",
             "unrendered-document.yaml:11",
@@ -170,25 +196,25 @@ fn every_skip_is_listed_in_every_output_format() {
     let json: Value =
         serde_json::from_str(&text(&run(&[TREE, "--format", "json"], b"").stdout)).unwrap();
     let skipped = json["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert_eq!(skipped.len(), SKIPPED, "{skipped:?}");
     for entry in skipped {
         for field in ["file", "line", "column", "reason"] {
             assert!(!entry[field].is_null(), "{field} in {entry}");
         }
     }
     let human = text(&run(&[TREE], b"").stdout);
-    assert!(human.contains("; 3 not analysed"), "{human}");
+    assert!(
+        human.contains(&format!("; {SKIPPED} not analysed")),
+        "{human}"
+    );
     let sarif: Value =
         serde_json::from_str(&text(&run(&[TREE, "--format", "sarif"], b"").stdout)).unwrap();
     let notes = &sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"];
-    assert_eq!(notes.as_array().unwrap().len(), 3, "{notes}");
+    assert_eq!(notes.as_array().unwrap().len(), SKIPPED, "{notes}");
     let github = text(&run(&[TREE, "--format", "github"], b"").stdout);
     assert_eq!(
-        github
-            .matches("::notice file=fixtures/loader/")
-            .filter(|_| true)
-            .count(),
-        3,
+        github.matches("::notice file=fixtures/loader/").count(),
+        SKIPPED,
         "{github}"
     );
     let quality: Value =
@@ -199,16 +225,20 @@ fn every_skip_is_listed_in_every_output_format() {
         .iter()
         .filter(|e| e["check_name"] == "not-analysed")
         .count();
-    assert_eq!(listed, 3);
+    assert_eq!(listed, SKIPPED);
     let graph: Value = serde_json::from_str(&text(
         &run(&["graph", TREE, "--format", "json"], b"").stdout,
     ))
     .unwrap();
-    assert_eq!(graph["skipped"].as_array().unwrap().len(), 3, "{graph}");
+    assert_eq!(
+        graph["skipped"].as_array().unwrap().len(),
+        SKIPPED,
+        "{graph}"
+    );
     let diff = text(&run(&["--diff", TREE], b"").stdout);
     assert_eq!(
         diff.matches("# not analysed: fixtures/loader/").count(),
-        3,
+        SKIPPED,
         "{diff}"
     );
     let report = text(&run(&["report", TREE], b"").stdout);
@@ -254,14 +284,18 @@ fn with_tree_only_the_errors_that_matter_are_shown_and_the_rest_counted() {
     let out = run(&["--tree", TREE, "fixtures/loader/typed-list.yaml"], b"");
     let human = text(&out.stdout);
     assert!(
-        human.contains("0 input errors (2 more in other files of the tree"),
+        human.contains("0 input errors (4 more in other files of the tree"),
+        "{human}"
+    );
+    assert!(
+        human.contains("(4 more in other files of the tree)\n"),
         "{human}"
     );
     assert_ne!(out.status.code(), Some(2), "{human}");
     let out = run(&["--tree", TREE, "fixtures/loader/broken-middle.yaml"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stdout).contains("1 input errors (1 more"),
+        text(&out.stdout).contains("1 input errors (3 more"),
         "{}",
         text(&out.stdout)
     );

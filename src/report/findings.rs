@@ -129,13 +129,21 @@ fn write_human(
             run.hidden_errors
         )?;
     }
-    match run.analysis.skipped().count() {
-        0 => writeln!(out),
-        n => writeln!(
+    let skipped = run.analysis.skipped().count();
+    if skipped + run.hidden_skipped > 0 {
+        write!(
             out,
-            "; {n} not analysed (files, documents or objects: see the notices)"
-        ),
+            "; {skipped} not analysed (files, documents or objects: see the notices)"
+        )?;
     }
+    if run.hidden_skipped > 0 {
+        write!(
+            out,
+            " ({} more in other files of the tree)",
+            run.hidden_skipped
+        )?;
+    }
+    writeln!(out)
 }
 
 /// Renders findings with their fixes a chunk at a time, in parallel within a chunk, and

@@ -39,9 +39,6 @@ pub(super) fn read<'t>(
     budget: &mut usize,
     docs: &mut Vec<Result<Node<'t>, YamlError>>,
 ) -> usize {
-    if !only_plain_characters(&text[range.clone()]) {
-        return range.start;
-    }
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
@@ -95,9 +92,11 @@ pub(super) fn read<'t>(
     }
 }
 
-/// Bytes the reference treats specially anywhere (tabs, lone carriage returns, control and
-/// non-printable characters, byte order marks, Unicode line breaks) send the whole range to it.
-fn only_plain_characters(part: &str) -> bool {
+/// Whether the fast reader may read `part` at all: bytes the reference treats specially
+/// anywhere (tabs, lone carriage returns, control and non-printable characters, byte order
+/// marks, Unicode line breaks) send the whole range to it. Asked once per range, not per
+/// document: the answer holds for every part of it.
+pub(super) fn readable(part: &str) -> bool {
     let bytes = part.as_bytes();
     // One pass (without an early exit, so that it vectorises) for controls and non-ASCII.
     let (controls, non_ascii) = bytes.iter().fold((false, false), |(controls, high), &b| {
@@ -741,6 +740,9 @@ mod tests {
     fn read_to(text: &str) -> usize {
         let limits = Limits::default();
         let mut budget = super::super::node_budget(limits, text.len());
+        if !readable(text) {
+            return 0;
+        }
         read(text, 0..text.len(), limits, &mut budget, &mut Vec::new())
     }
 

@@ -41,6 +41,9 @@ pub struct YamlError {
     pub span: Span,
     pub message: String,
     pub notice: bool,
+    /// The document holds Go template actions (`{{ }}`): an unrendered template is the likely
+    /// cause of the error.
+    pub template: bool,
 }
 
 impl YamlError {
@@ -49,6 +52,7 @@ impl YamlError {
             span: Span::new(at, at),
             message,
             notice: false,
+            template: false,
         }
     }
 
@@ -319,11 +323,14 @@ pub fn parse_range(
 ) -> Vec<Result<Node<'_>, YamlError>> {
     let mut budget = node_budget(limits, range.len());
     let mut docs = Vec::new();
+    let fast = fast::readable(&text[range.clone()]);
     let mut at = range.start;
     while at < range.end {
-        at = fast::read(text, at..range.end, limits, &mut budget, &mut docs);
-        if at >= range.end {
-            break;
+        if fast {
+            at = fast::read(text, at..range.end, limits, &mut budget, &mut docs);
+            if at >= range.end {
+                break;
+            }
         }
         at = reference::read_document(text, at..range.end, limits, &mut budget, &mut docs);
     }
@@ -350,6 +357,7 @@ fn merge_and_check_keys<'t>(
                     key.kind_name()
                 ),
                 notice: false,
+                template: false,
             };
             (i, error)
         });
@@ -373,6 +381,7 @@ fn merge_and_check_keys<'t>(
                 "{what}: kubectl keeps the last value, but the API server's strict field validation refuses a repeated field, and so does netpol-fix"
             ),
             notice: false,
+            template: false,
         };
         (i, error)
     });
@@ -388,6 +397,7 @@ fn merge_and_check_keys<'t>(
                         span: source.span,
                         message: "a `<<` merge key needs a mapping or a list of mappings".into(),
                         notice: false,
+                        template: false,
                     };
                     (i, error)
                 })

@@ -51,7 +51,8 @@ pub(super) fn read_document<'t>(
     if text[content.clone()].starts_with('\u{feff}') {
         content.start += 3;
     }
-    match read_events(text, content, limits, *budget, docs) {
+    let first_new = docs.len();
+    match read_events(text, content.clone(), limits, *budget, docs) {
         Some(left) => *budget = left,
         // `---` and nothing else: an empty document, as the fast reader reads it.
         None => {
@@ -72,7 +73,53 @@ pub(super) fn read_document<'t>(
             }
         }
     }
+    let failed = docs[first_new..]
+        .iter()
+        .any(|d| matches!(d, Err(e) if !e.notice));
+    if failed
+        && text[content.clone()].contains("{{")
+        && parses_without_templates(text, content, limits)
+    {
+        for doc in &mut docs[first_new..] {
+            if let Err(e) = doc {
+                e.template = !e.notice;
+            }
+        }
+    }
     split.next
+}
+
+/// Whether a document that did not parse does once its Go template actions (`{{ … }}`) are
+/// blanked out: then the actions are why, and it is a template not rendered yet rather than
+/// broken YAML.
+fn parses_without_templates(text: &str, content: Range<usize>, limits: Limits) -> bool {
+    let mut blanked = String::with_capacity(content.len());
+    let mut rest = &text[content];
+    while let Some(open) = rest.find("{{") {
+        blanked.push_str(&rest[..open]);
+        let action = &rest[open..];
+        let len = action.find("}}").map_or_else(
+            || action.find('\n').unwrap_or(action.len()),
+            |close| close + 2,
+        );
+        blanked.extend(
+            action[..len]
+                .chars()
+                .map(|c| if c == '\n' { c } else { ' ' }),
+        );
+        rest = &action[len..];
+    }
+    blanked.push_str(rest);
+    let mut docs = Vec::new();
+    read_events(
+        &blanked,
+        0..blanked.len(),
+        limits,
+        super::node_budget(limits, blanked.len()),
+        &mut docs,
+    );
+    docs.iter()
+        .all(|d| matches!(d, Ok(_) | Err(YamlError { notice: true, .. })))
 }
 
 /// A kubectl document: the `---` line that opens it (if any), its text, and where the next

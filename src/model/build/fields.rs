@@ -185,6 +185,15 @@ impl<'o> Fields<'o> {
             .collect()
     }
 
+    /// Whether the object is Argo's (whose controller fills in `{{ }}` variables).
+    fn is_argo(&self) -> bool {
+        self.object
+            .node
+            .get("apiVersion")
+            .and_then(Node::as_str)
+            .is_some_and(|api| api.starts_with("argoproj.io/"))
+    }
+
     /// [`Fields::labels`] without keeping them.
     pub fn check_labels(&self, node: &Node, what: &str) -> Result<()> {
         for (k, v) in self.map(node, what)? {
@@ -210,6 +219,10 @@ impl<'o> Fields<'o> {
             // An error, its message made only then: a large tree has millions of labels.
             _ => self.str_of(v, &format!("{what}.{key}"))?,
         };
+        // Argo substitutes `{{workflow.name}}` and the like before it creates the pods.
+        if value.contains("{{") && self.is_argo() {
+            return Ok((key, value));
+        }
         validate::label_value(value.as_bytes()).map_err(|problem| {
             let place = format!(" of `{key}` in `{what}`");
             self.refused(

@@ -31,8 +31,8 @@ use crate::yaml::{Node, Value};
 pub struct Piece {
     item: Item,
     diagnostics: Vec<Diagnostic>,
-    /// `(ClusterWorkflowTemplate name, namespace)` a Workflow runs it in.
-    cluster_template_user: Option<Box<(Name, Name)>>,
+    /// `(ClusterWorkflowTemplate name, namespace)` of each one an Argo object runs.
+    cluster_template_users: Box<[(Name, Name)]>,
     finalized: Option<Box<Finalized>>,
 }
 
@@ -79,7 +79,7 @@ pub fn object(object: &Object) -> Piece {
     let kind = object.node.get("kind").and_then(Node::as_str).unwrap_or("");
     let group = api.rsplit_once('/').map_or("", |(g, _)| g);
     let mut diagnostics = Vec::new();
-    let mut cluster_template_user = None;
+    let mut cluster_template_users = Box::default();
     let finalized = match group {
         "argoproj.io" | "machinelearning.seldon.io" | "mlops.seldon.io" => {
             finalized(f, kind).map(Box::new)
@@ -116,7 +116,7 @@ pub fn object(object: &Object) -> Piece {
             Ok(item.map_or(Item::None, |c| Item::Calico(Box::new(c))))
         }
         (g, k) if workloads::is_workload(g, k) => {
-            cluster_template_user = cluster_template_user_of(f, k).map(Box::new);
+            cluster_template_users = cluster_templates_run_by(f, k);
             workloads::workloads(f, k, &mut diagnostics).map(Item::from)
         }
         (g, k) if is_policy_kind(k) && !is_policy_group(g) => {
@@ -139,7 +139,7 @@ pub fn object(object: &Object) -> Piece {
     Piece {
         item,
         diagnostics,
-        cluster_template_user,
+        cluster_template_users,
         finalized,
     }
 }
@@ -277,9 +277,11 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
     let mut remotes = Vec::new();
     for piece in pieces {
         diags.extend(piece.diagnostics);
-        if let Some(user) = piece.cluster_template_user {
-            let (template, ns) = *user;
-            cluster_template_users.entry(template).or_default().push(ns);
+        for (template, ns) in piece.cluster_template_users {
+            let namespaces = cluster_template_users.entry(template).or_default();
+            if !namespaces.contains(&ns) {
+                namespaces.push(ns);
+            }
         }
         world.finalized.extend(piece.finalized.map(|f| *f));
         match piece.item {
@@ -314,7 +316,7 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
             world.storage_secrets.push(remote.secret);
         }
     }
-    world.workloads = resolve_owners(owned, &cluster_template_users);
+    world.workloads = resolve_owners(owned, &cluster_template_users, &mut diags);
     dedupe(
         &mut world.workloads,
         |w| (&w.meta.id, w.meta.loc),
@@ -335,22 +337,55 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
     (world, diags)
 }
 
-/// `(template name, namespace)` of a Workflow that runs a ClusterWorkflowTemplate.
-fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(Name, Name)> {
+/// `(template name, namespace)` of every ClusterWorkflowTemplate an Argo object runs: through
+/// `workflowTemplateRef`, or a step's or DAG task's `templateRef`, with `clusterScope: true`.
+fn cluster_templates_run_by(f: Fields, kind: &str) -> Box<[(Name, Name)]> {
     let root = &f.object.node;
     let spec = match kind {
-        "Workflow" => f.get(root, "spec"),
+        "Workflow" | "WorkflowTemplate" => f.get(root, "spec"),
         "CronWorkflow" => f.path(root, &["spec", "workflowSpec"]),
         _ => None,
-    }?;
-    let r = f.get(spec, "workflowTemplateRef")?;
-    let cluster = r.get("clusterScope").and_then(Node::as_scalar)?.as_bool()?;
-    let name = r.get("name").and_then(Node::as_str)?;
-    let ns = f
-        .path(root, &["metadata", "namespace"])
-        .and_then(Node::as_str)
-        .unwrap_or("default");
-    cluster.then(|| (name.into(), ns.into()))
+    };
+    let Some(spec) = spec else {
+        return Box::default();
+    };
+    let cluster_ref = |reference: Option<&Node>| {
+        let r = reference?;
+        let cluster = r.get("clusterScope").and_then(Node::as_scalar)?.as_bool()?;
+        let name = r.get("name").and_then(Node::as_str)?;
+        cluster.then(|| Name::from(name))
+    };
+    let mut names: Vec<Name> = cluster_ref(spec.get("workflowTemplateRef"))
+        .into_iter()
+        .collect();
+    for template in spec
+        .get("templates")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+    {
+        let steps = template
+            .get("steps")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|group| group.as_seq().unwrap_or(std::slice::from_ref(group)));
+        let tasks = template
+            .get("dag")
+            .and_then(|d| d.get("tasks"))
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
+        for call in steps.chain(tasks) {
+            names.extend(cluster_ref(call.get("templateRef")));
+        }
+    }
+    let ns = Name::from(
+        f.path(root, &["metadata", "namespace"])
+            .and_then(Node::as_str)
+            .unwrap_or("default"),
+    );
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().map(|name| (name, ns)).collect()
 }
 
 /// Pods and ReplicaSets owned by a controller collapse into the top-most owner in the input
@@ -360,6 +395,7 @@ fn cluster_template_user_of(f: Fields, kind: &str) -> Option<(Name, Name)> {
 fn resolve_owners(
     owned: Vec<workloads::Owned>,
     cluster_template_users: &HashMap<Name, Vec<Name>>,
+    diags: &mut Vec<Diagnostic>,
 ) -> Vec<crate::model::Workload> {
     /// What becomes of an owned workload.
     enum Fate {
@@ -407,16 +443,22 @@ fn resolve_owners(
             .collect()
     };
     let mut out = Vec::with_capacity(owned.len());
+    let mut unused_templates = HashSet::new();
     for (o, fate) in owned.into_iter().zip(fates) {
         let mut w = o.workload;
         match fate {
             Fate::Template => {
-                let template = w.meta.id.name.split(':').next().unwrap_or("");
-                for ns in cluster_template_users
-                    .get(&Name::from(template))
-                    .into_iter()
-                    .flatten()
-                {
+                let template = Name::from(w.meta.id.name.split(':').next().unwrap_or(""));
+                let users = cluster_template_users.get(&template);
+                if users.is_none() && unused_templates.insert(template) {
+                    diags.push(Diagnostic::not_analysed(
+                        w.meta.loc,
+                        format!(
+                            "ClusterWorkflowTemplate {template} is run by no Workflow, WorkflowTemplate or CronWorkflow in the input (`workflowTemplateRef`, or a step's or task's `templateRef`, with `clusterScope: true`), so no namespace runs its pods: not analysed"
+                        ),
+                    ));
+                }
+                for ns in users.into_iter().flatten() {
                     let mut copy = w.clone();
                     copy.meta.id.namespace = *ns;
                     out.push(copy);

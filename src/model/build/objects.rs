@@ -126,7 +126,12 @@ pub fn config_map(f: Fields) -> Result<ConfigMap> {
             } else {
                 f.spanned_string(v, "data")?
             };
-            data.push((f.string(k, "data key")?, value));
+            // A key reads as kubectl reads it: `404:` is the key "404", `on:` is "true".
+            let key = match k.as_scalar().filter(|s| !s.is_null()) {
+                Some(s) => Name::from(s.key_text().as_ref()),
+                None => f.string(k, "data key")?,
+            };
+            data.push((key, value));
         }
     }
     Ok(ConfigMap { meta, data })
