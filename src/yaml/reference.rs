@@ -239,6 +239,13 @@ fn read_events<'t>(
             }
             data => builder.event(data, start, end),
         }
+        // A refused document is not read further: the parser keeps a possible key per open
+        // flow collection and looks at all of them for every token, so reading on past the
+        // depth limit (`[[[[…` 100k deep) would take time quadratic in the depth.
+        if let Some(err) = builder.doc_error.take() {
+            docs.push(Err(err));
+            return Some(builder.budget);
+        }
     }
 }
 
