@@ -528,18 +528,21 @@ fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> 
 /// What a document holds: an object, or why it is refused.
 type Found<'t> = Result<Node<'t>, (Span, String)>;
 
-/// Keeps Kubernetes objects, expanding `List` kinds; documents with neither `apiVersion` nor
-/// `kind` (compose files, CI workflows) are not ours to judge. One of the two without the
-/// other is an object kubectl refuses ("apiVersion not set", "kind not set"), and so is a list
-/// item without them. The items of a typed list (`PodList`, `NetworkPolicyList`, … as client
+/// Keeps Kubernetes objects, expanding `List` kinds; documents without `apiVersion` or `kind`
+/// (compose files, CI workflows, Helm's `Chart.yaml`) are not ours to judge, unless they have
+/// `metadata`: such an object kubectl refuses ("apiVersion not set", "kind not set"), and so is
+/// a list item without them. The items of a typed list (`PodList`, `NetworkPolicyList`, … as client
 /// libraries and `kubectl get --raw` write them) carry no `kind` or `apiVersion`: an item of
 /// `<Kind>List` is a `<Kind>` of the list's `apiVersion` unless it says otherwise.
 fn collect_objects<'t>(node: Node<'t>, in_list: bool, out: &mut dyn FnMut(Found<'t>)) {
     let kind = node.get("kind").and_then(Node::as_str);
     let api = node.get("apiVersion").and_then(Node::as_str);
+    // Outside a list, only a document with `metadata` is taken for a Kubernetes object that
+    // lost its kind or apiVersion (a Helm `Chart.yaml` has an apiVersion and no kind).
+    let object_like = in_list || node.get("metadata").and_then(Node::as_map).is_some();
     let (kind, api) = match (kind, api) {
         (Some(kind), Some(api)) => (kind, api),
-        (None, None) if !in_list => return,
+        _ if !object_like => return,
         (kind, _) => {
             let at = Span::new(node.span.start as usize, node.span.start as usize);
             let missing = if kind.is_none() { "kind" } else { "apiVersion" };

@@ -365,6 +365,11 @@ fn gitignore_is_honoured_and_helm_templates_are_a_notice() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("a/Deployment/client -> a/Deployment/server: 8080/TCP"));
     let err = stderr(&out);
-    assert!(err.contains("info: skipped: Helm chart template"), "{err}");
+    assert!(err.contains("info: a Helm chart template"), "{err}");
+    assert!(
+        stdout(&out).contains("# not analysed: "),
+        "{}",
+        stdout(&out)
+    );
     assert!(err.contains("chart/templates/np.yaml"), "{err}");
 }

@@ -225,10 +225,11 @@ fn write_on_a_copy_of_the_demo_fixes_the_findings_and_only_them() {
     );
     let again = netpol_fix(&["--diff", demo_arg]);
     assert_eq!(again.status.code(), Some(0), "an empty diff exits 0");
+    // Nothing but the line saying what was not analysed (the demo's unrendered chart).
+    let again = String::from_utf8_lossy(&again.stdout);
     assert!(
-        again.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&again.stdout)
+        again.lines().all(|l| l.starts_with("# not analysed: ")),
+        "{again}"
     );
 }
 
