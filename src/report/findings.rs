@@ -203,29 +203,30 @@ fn write_json(out: &mut dyn Write, run: &CheckRun, fixes: &mut Fixes) -> io::Res
         },
     )?;
     writeln!(out, "\n],\n\"errors\": [")?;
-    let errors = run.analysis.errors();
-    for (i, d) in errors.enumerate() {
-        if i > 0 {
-            writeln!(out, ",")?;
-        }
-        let (file, line, column) = position(sources, d.loc);
-        serde_json::to_writer_pretty(
-            &mut *out,
-            &json!({"file": file, "line": line, "column": column, "message": d.message}),
-        )?;
-    }
+    write_positioned(out, sources, run.analysis.errors(), "message")?;
     writeln!(out, "\n],\n\"skipped\": [")?;
-    for (i, d) in run.analysis.skipped().enumerate() {
+    write_positioned(out, sources, run.analysis.skipped(), "reason")?;
+    writeln!(out, "\n]\n}}")
+}
+
+/// The items of a JSON list of diagnostics: `{"file", "line", "column", <text>}`.
+fn write_positioned<'a>(
+    out: &mut dyn Write,
+    sources: &Sources,
+    diagnostics: impl Iterator<Item = &'a Diagnostic>,
+    text: &str,
+) -> io::Result<()> {
+    for (i, d) in diagnostics.enumerate() {
         if i > 0 {
             writeln!(out, ",")?;
         }
         let (file, line, column) = position(sources, d.loc);
         serde_json::to_writer_pretty(
             &mut *out,
-            &json!({"file": file, "line": line, "column": column, "reason": d.message}),
+            &json!({"file": file, "line": line, "column": column, text: d.message}),
         )?;
     }
-    writeln!(out, "\n]\n}}")
+    Ok(())
 }
 
 /// One finding of `--format json`; fields in alphabetical order (the order of schema v1).
