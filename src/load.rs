@@ -380,9 +380,11 @@ fn read_one<T: Send>(
         Ok(t) => t.into(),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            // The text before the bad byte is kept, so that the error has its line and column.
+            // The text before the bad byte is kept, so that the error has its line and column;
+            // not in a file that may hold a Secret, whose values are never shown.
             let mut bytes = e.into_bytes();
-            bytes.truncate(at);
+            let secret = crate::source::mentions_secret(&String::from_utf8_lossy(&bytes));
+            bytes.truncate(if secret { 0 } else { at });
             let before = String::from_utf8(bytes).unwrap_or_default();
             return FileResult {
                 file: SourceFile::new(name, before.into()),

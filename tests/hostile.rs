@@ -60,6 +60,17 @@ fn hostile_files() -> Vec<(&'static str, Vec<u8>, Option<&'static str>)> {
             Some("invalid YAML"),
         ),
         (
+            // The excerpt of a UTF-8 error shows the text before the bad byte: not in a Secret,
+            // even one that says its kind only after that byte.
+            "secret-invalid-utf8.yaml",
+            [
+                format!("stringData:\n  password: {SECRET_VALUE}").as_bytes(),
+                b"\xff\nkind: Secret\n",
+            ]
+            .concat(),
+            Some("not valid UTF-8"),
+        ),
+        (
             "invalid-utf8.yaml",
             b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \xff\xfe\n".to_vec(),
             Some("not valid UTF-8"),
