@@ -545,13 +545,17 @@ fn collect_objects<'t>(node: Node<'t>, in_list: bool, out: &mut dyn FnMut(Found<
     let (kind, api) = match (kind, api) {
         (Some(kind), Some(api)) => (kind, api),
         _ if !object_like => return,
-        (kind, _) => {
+        (kind, api) => {
             let at = Span::new(node.span.start as usize, node.span.start as usize);
-            let missing = if kind.is_none() { "kind" } else { "apiVersion" };
+            let missing = match (kind, api) {
+                (None, None) => "`apiVersion` and `kind`",
+                (None, _) => "`kind`",
+                _ => "`apiVersion`",
+            };
             return out(Err((
                 at,
                 format!(
-                    "an object without `{missing}` (a string): kubectl refuses it (\"{missing} not set\"), and it is not analysed"
+                    "an object without {missing} (strings): kubectl refuses it, and it is not analysed"
                 ),
             )));
         }
