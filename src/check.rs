@@ -171,7 +171,7 @@ fn load_config(
         _ => return (Config::default(), None),
     };
     let dir = path.parent().map(Path::to_path_buf);
-    match std::fs::read_to_string(&path) {
+    match crate::load::read_text_file(&path) {
         Ok(text) => {
             let text: Arc<str> = text.into();
             let file = sources.add(SourceFile::new(path.display().to_string(), text.clone()));

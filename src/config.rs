@@ -211,7 +211,20 @@ fn read_limits(f: Fields, node: &Node, limits: &mut Limits, errors: &mut Vec<Dia
                     })
                 })
                 .map(|n| limits.max_depth = n as usize),
-            "alias_expansion" => positive().map(|n| limits.alias_expansion = n as usize),
+            "alias_expansion" => positive()
+                .and_then(|n| {
+                    let at_most = yaml::MAX_ALIAS_EXPANSION as u64;
+                    (n <= at_most).then_some(n).ok_or_else(|| {
+                        f.error(
+                            value,
+                            format!(
+                                "`limits.alias_expansion` is at most {at_most} (nodes per byte of a file): more lets a small alias bomb exhaust memory; the default ({}) stays",
+                                Limits::default().alias_expansion
+                            ),
+                        )
+                    })
+                })
+                .map(|n| limits.alias_expansion = n as usize),
             _ => return None,
         })
     });
@@ -228,9 +241,25 @@ fn read_dns(f: Fields, node: &Node, dns: &mut Dns, errors: &mut Vec<Diagnostic>)
     const KEYS: [&str; 4] = ["namespace", "labels", "ports", "addresses"];
     read_section(f, node, "dns", &KEYS, errors, |key, value, _| {
         Some(match key {
-            "namespace" => f.string(value, "dns.namespace").map(|v| dns.namespace = v),
+            // An empty namespace or port list would switch the DNS rule off without a word.
+            "namespace" => f
+                .string(value, "dns.namespace")
+                .and_then(|v| {
+                    crate::model::validate::dns1123_label(v.as_bytes())
+                        .map(|()| v)
+                        .map_err(|problem| {
+                            f.error(value, format!("`dns.namespace` is not a namespace name: {problem}"))
+                        })
+                })
+                .map(|v| dns.namespace = v),
             "labels" => f.labels(value, "dns.labels").map(|v| dns.labels = v),
-            "ports" => ports(f, value).map(|v| dns.ports = v),
+            "ports" => ports(f, value)
+                .and_then(|v| {
+                    (!v.is_empty()).then_some(v).ok_or_else(|| {
+                        f.error(value, "`dns.ports` is empty: pods resolve names through at least one port (the default is UDP 53 and TCP 53)")
+                    })
+                })
+                .map(|v| dns.ports = v),
             "addresses" => f.seq(value, "dns.addresses").and_then(|items| {
                 items
                     .iter()
@@ -363,5 +392,27 @@ mod tests {
         );
         assert_eq!(config.dns.namespace, "cluster-dns");
         assert_eq!(config.cluster_domain, "corp.local");
+    }
+
+    /// What would switch a rule off in silence, or let an alias bomb through, is an error at
+    /// its value, and the default stays.
+    #[test]
+    fn settings_that_would_disable_a_rule_or_a_limit_are_errors() {
+        let (config, errors) = parse(
+            FileId(0),
+            "dns: {namespace: \"\", ports: []}\nlimits: {alias_expansion: 1000000}\n",
+        );
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].starts_with("`dns.namespace` is not a namespace name"));
+        assert!(messages[1].starts_with("`dns.ports` is empty"));
+        assert!(messages[2].starts_with("`limits.alias_expansion` is at most 10"));
+        let defaults = Config::default();
+        assert_eq!(config.dns.namespace, defaults.dns.namespace);
+        assert_eq!(config.dns.ports, defaults.dns.ports);
+        assert_eq!(
+            config.limits.alias_expansion,
+            defaults.limits.alias_expansion
+        );
     }
 }

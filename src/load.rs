@@ -22,8 +22,8 @@ pub enum Input {
     /// Text already in memory (tests, fixes in progress).
     Text { name: String, text: String },
     /// Standard input as read (named `-`): bytes, so that text that is not UTF-8 is an input
-    /// error at its position like any file's.
-    Stdin(Vec<u8>),
+    /// error at its position like any file's; shared, as each round of fixes reads it again.
+    Stdin(Arc<[u8]>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -330,7 +330,22 @@ fn read_one<T: Send>(
             (options.overrides[&name].as_bytes().to_vec(), None)
         }
         ToRead::Input(Input::Text { text, .. }) => (text.clone().into_bytes(), None),
-        ToRead::Input(Input::Stdin(bytes)) => (bytes.clone(), None),
+        ToRead::Input(Input::Stdin(bytes)) => {
+            if bytes.len() as u64 > options.limits.max_file_bytes {
+                let limit = options.limits.max_file_bytes;
+                return unread(
+                    name,
+                    0,
+                    Problem::Error(
+                        format!(
+                            "standard input is over the limit of {limit} bytes (`limits.max_file_bytes`); it was not read"
+                        ),
+                        None,
+                    ),
+                );
+            }
+            (bytes.to_vec(), None)
+        }
         ToRead::Input(Input::Path(path)) | ToRead::WalkedFile(path) => {
             let walked = matches!(input, ToRead::WalkedFile(_));
             match read_bounded(path, options.limits.max_file_bytes, walked) {
@@ -495,6 +510,19 @@ fn parse<T: Send>(
     // A tree has a file per object or two; room for four would stay until the run assembles.
     all.objects.shrink_to_fit();
     all
+}
+
+/// The text of a file other than a manifest (configuration, rules): a regular file (not a FIFO
+/// or a device behind a link, which would block or never end) of at most the default size
+/// limit, in UTF-8.
+pub fn read_text_file(path: &Path) -> Result<String, String> {
+    let bytes = read_bounded(path, Limits::default().max_file_bytes, false)?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not valid UTF-8 at byte {}; it was not read",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 /// Reads a regular file of at most `max` bytes. A path given on the command line is checked

@@ -212,9 +212,12 @@ fn inputs(paths: &[String]) -> io::Result<Vec<Input>> {
         .iter()
         .map(|p| {
             if p == "-" {
+                // At most the default file size limit (and one byte more, for the loader to say
+                // that it is over): `yes | netpol-fix check -` must not grow until it is killed.
+                let limit = netpol_fix::yaml::Limits::default().max_file_bytes;
                 let mut bytes = Vec::new();
-                io::stdin().read_to_end(&mut bytes)?;
-                Ok(Input::Stdin(bytes))
+                io::stdin().take(limit + 1).read_to_end(&mut bytes)?;
+                Ok(Input::Stdin(bytes.into()))
             } else {
                 Ok(Input::Path(PathBuf::from(p)))
             }

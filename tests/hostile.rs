@@ -538,3 +538,65 @@ fn the_tool_only_reads_and_writes_files() {
     }
     assert!(offences.is_empty(), "{offences:#?}");
 }
+
+/// Files that are not manifests are read within bounds too: a rule file that is a link to a
+/// device or a FIFO is refused (it would never end, or block), and standard input stops at the
+/// size limit instead of growing until the machine runs out of memory.
+#[cfg(unix)]
+#[test]
+fn rule_files_and_standard_input_are_read_within_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules");
+    fs::create_dir(&rules).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", rules.join("zero.yaml")).unwrap();
+    let status = Command::new("mkfifo")
+        .arg(rules.join("fifo.yaml"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::write(tmp.path().join("good.yaml"), GOOD).unwrap();
+    let out = netpol_fix(tmp.path(), &["check", "good.yaml", "--rules", "rules"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The first of them (in path order, the FIFO) stops the rule directory.
+    assert!(
+        text.contains("fifo.yaml: cannot read: not a regular file"),
+        "{text}"
+    );
+    fs::remove_file(rules.join("fifo.yaml")).unwrap();
+    let out = netpol_fix(tmp.path(), &["check", "good.yaml", "--rules", "rules"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("zero.yaml: cannot read: not a regular file"),
+        "{text}"
+    );
+    // Standard input over the configured limit is an error; what fits is read.
+    fs::write(
+        tmp.path().join("small.yaml"),
+        "limits: {max_file_bytes: 100}\n",
+    )
+    .unwrap();
+    for (input, over) in [(GOOD.repeat(2), true), ("# a comment\n".to_string(), false)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+            .args(["check", "-", "--config", "small.yaml"])
+            .current_dir(tmp.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.contains("standard input is over the limit of 100 bytes"),
+            over,
+            "{text}"
+        );
+    }
+}

@@ -177,8 +177,8 @@ fn read_dir(dir: &Path) -> std::result::Result<Vec<(String, Arc<str>)>, String> 
     paths
         .into_iter()
         .map(|p| {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            let text =
+                crate::load::read_text_file(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             Ok((p.display().to_string(), Arc::from(text)))
         })
         .collect()

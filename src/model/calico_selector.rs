@@ -220,9 +220,15 @@ fn operator(text: &str, at: usize) -> Result<(Kind, usize), SelectorError> {
     }
 }
 
+/// Parentheses nested deeper than this are refused: parsing, matching and printing recurse,
+/// and 3,000 levels overflowed a thread's stack. Real selectors nest two or three.
+const MAX_NESTING: usize = 100;
+
 struct Parser {
     tokens: Vec<Token>,
     next: usize,
+    /// Parentheses open at the token being read.
+    depth: usize,
 }
 
 impl Parser {
@@ -278,7 +284,15 @@ impl Parser {
             Kind::Global => Expr::Global,
             Kind::Has(label) => Expr::Has(label),
             Kind::LParen => {
+                if self.depth >= MAX_NESTING {
+                    return error(
+                        offset,
+                        format!("parentheses nested deeper than {MAX_NESTING} levels"),
+                    );
+                }
+                self.depth += 1;
                 let inner = self.or()?;
+                self.depth -= 1;
                 let close = self.take();
                 if close.kind != Kind::RParen {
                     return error(close.offset, "expected `)`");
@@ -365,6 +379,7 @@ pub fn parse(text: &str) -> Result<Expr, SelectorError> {
     let mut parser = Parser {
         tokens: tokenize(text)?,
         next: 0,
+        depth: 0,
     };
     if parser.peek().kind == Kind::End {
         return Ok(Expr::All);
@@ -444,6 +459,20 @@ mod tests {
         for (selector, expected) in rows {
             assert_eq!(matches(selector, &web), *expected, "{selector}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}a == 'b'{}", "(".repeat(3000), ")".repeat(3000));
+        let err = parse(&deep).unwrap_err();
+        assert!(err.message.contains("nested deeper than"), "{err}");
+        assert_eq!(err.offset, MAX_NESTING);
+        let fine = format!(
+            "{}a == 'b'{}",
+            "(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        );
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]

@@ -81,6 +81,10 @@ pub struct Limits {
 /// recursively; a release build overflowed a thread's stack between 2,000 and 2,500 levels.
 pub const MAX_DEPTH_LIMIT: usize = 1000;
 
+/// The largest `limits.alias_expansion`: nodes aliases may create per byte of a file. Beyond
+/// it, a document of a few hundred bytes could still allocate gigabytes.
+pub const MAX_ALIAS_EXPANSION: usize = 10;
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
