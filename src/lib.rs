@@ -16,6 +16,7 @@ pub mod load;
 pub mod model;
 pub mod net;
 pub mod probes;
+pub mod redact;
 pub mod refs;
 pub mod report;
 pub mod source;

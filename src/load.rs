@@ -467,6 +467,9 @@ fn parse<T: Send>(
                                 Ok(node) => node,
                                 Err((at, why)) => return problems.push((at, Problem::Error(why, None))),
                             };
+                            if node.get("kind").and_then(Node::as_str) == Some("Secret") {
+                                source.holds_secret();
+                            }
                             // `$patch: delete` and the like: a strategic-merge patch, not an object.
                             if node.get("$patch").is_some() {
                                 let at = Span::new(node.span.start as usize, node.span.start as usize);

@@ -48,6 +48,9 @@ pub struct SourceFile {
     line_starts: LineStarts,
     /// See [`SourceFile::excerpt_withheld`].
     withheld: Option<&'static str>,
+    /// An object of kind Secret was read from the file, however its text spells the kind
+    /// (`"Secr\u0065t"` in a quoted scalar escapes the text search).
+    holds_secret: std::sync::atomic::AtomicBool,
     json: bool,
     text: Text,
     /// Why fixes must not be written to this file, if they must not.
@@ -172,6 +175,7 @@ impl SourceFile {
             len: text.len() as u32,
             line_starts,
             withheld,
+            holds_secret: std::sync::atomic::AtomicBool::new(false),
             json: text
                 .trim_start_matches('\u{feff}')
                 .trim_start()
@@ -251,11 +255,23 @@ impl SourceFile {
     /// 1,000 bytes (minified JSON, 100k-deep nesting) would drown a report, and a file that
     /// changed since it was analysed would show the wrong lines.
     pub fn excerpt_withheld(&self) -> Option<&'static str> {
-        self.withheld.or_else(|| {
+        let secret = self.secret_read().then_some("the file holds a Secret");
+        self.withheld.or(secret).or_else(|| {
             self.text()
                 .is_none()
                 .then_some("the file changed or became unreadable since it was analysed")
         })
+    }
+
+    /// Whether an object of kind Secret was read from this file.
+    pub fn secret_read(&self) -> bool {
+        self.holds_secret.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that an object of kind Secret was read from this file: no excerpt shows it.
+    pub fn holds_secret(&self) {
+        self.holds_secret
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// 0-based index of the line holding a byte offset (clamped to the text).

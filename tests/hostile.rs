@@ -600,3 +600,80 @@ fn rule_files_and_standard_input_are_read_within_bounds() {
         );
     }
 }
+
+/// Credentials quoted from the input are hidden in every output: a URL's password and a
+/// token in a query (`***` in messages, `*`s in excerpts); and a Secret whose kind is spelled
+/// with an escape (`"Secr\u0065t"`) is still a Secret, whose values no diff context shows.
+#[test]
+fn credentials_in_values_and_escaped_secrets_are_never_printed() {
+    const PASSWORD: &str = "s3cret-pw-4711";
+    const TOKEN: &str = "tok-0815-abc";
+    let tmp = tempfile::tempdir().unwrap();
+    let app = format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app, namespace: shop}}
+spec:
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+      - name: app
+        image: app
+        env:
+        - name: DB_URL
+          value: postgresql://app:{PASSWORD}@db.shop:5432/main?token={TOKEN}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: db, namespace: shop}}
+spec:
+  selector: {{app: db}}
+  ports: [{{port: 5432}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: db, namespace: shop}}
+spec:
+  selector: {{matchLabels: {{app: db}}}}
+  template:
+    metadata: {{labels: {{app: db}}}}
+    spec:
+      containers: [{{name: db, image: postgres}}]
+"
+    );
+    fs::write(tmp.path().join("app.yaml"), format!("{GOOD}---\n{app}")).unwrap();
+    let mut seen_redacted = false;
+    for format in ["human", "json", "sarif", "github", "codequality"] {
+        let out = netpol_fix(tmp.path(), &["check", ".", "--format", format]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("db.shop"), "--format {format}: {text}");
+        for secret in [PASSWORD, TOKEN] {
+            assert!(
+                !text.contains(secret),
+                "--format {format} printed {secret}:\n{text}"
+            );
+        }
+        seen_redacted |= text.contains("app:***@db.shop:5432/main?token=***");
+    }
+    assert!(seen_redacted, "no message names the redacted URL");
+    let report = netpol_fix(tmp.path(), &["report", "."]);
+    assert!(!String::from_utf8_lossy(&report.stdout).contains(PASSWORD));
+    // The escaped kind: the fix of the policy in this file shows no context lines.
+    let mixed = tempfile::tempdir().unwrap();
+    fs::write(
+        mixed.path().join("mixed.yaml"),
+        format!(
+            "{GOOD}---\n{{\"apiVersion\": \"v1\", \"kind\": \"Secr\\u0065t\", \"metadata\": {{\"name\": \"db\", \"namespace\": \"shop\"}}, \"stringData\": {{\"password\": \"{SECRET_VALUE}\"}}}}\n"
+        ),
+    )
+    .unwrap();
+    let diff = netpol_fix(mixed.path(), &["check", ".", "--diff"]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.contains("allow-dns"), "{text}");
+    assert!(
+        !text.contains(SECRET_VALUE),
+        "--diff echoed a Secret value:\n{text}"
+    );
+}

@@ -14,10 +14,19 @@ use crate::source::mentions_secret;
 
 /// A unified diff of every changed file (`a/NAME` → `b/NAME`).
 pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
+    let secret_read = |name: &str| {
+        outcome
+            .run
+            .analysis
+            .sources
+            .iter()
+            .any(|(_, f)| f.name == name && f.secret_read())
+    };
     for (name, (original, fixed)) in &outcome.changed {
         let diff = TextDiff::from_lines(original.as_ref(), fixed.as_str());
         // Context lines of a file that may hold a Secret could be its values: none shown.
-        let context = if mentions_secret(original) { 0 } else { 3 };
+        let secret = mentions_secret(original) || secret_read(name);
+        let context = if secret { 0 } else { 3 };
         write!(
             out,
             "{}",

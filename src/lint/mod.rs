@@ -45,6 +45,21 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Hides credentials that the texts quote from the input (a URL's password, a token in a
+    /// query): every output prints these texts.
+    fn redact(&mut self) {
+        for text in [&mut self.message, &mut self.help, &mut self.label] {
+            if let std::borrow::Cow::Owned(redacted) = crate::redact::redact(text) {
+                *text = redacted;
+            }
+        }
+        for related in &mut self.related {
+            if let std::borrow::Cow::Owned(redacted) = crate::redact::redact(&related.label) {
+                related.label = Name::from(redacted.as_str());
+            }
+        }
+    }
+
     /// Gives back the spare capacity its texts and lists grew while it was built: a large tree
     /// keeps tens of thousands of findings until the report is written.
     fn shrink_to_fit(&mut self) {
@@ -329,6 +344,7 @@ pub fn run(
         findings.append(&mut some);
     }
     let mut findings = suppress::apply(world, rules, known, findings);
+    findings.iter_mut().for_each(Finding::redact);
     timings.count(
         "flows checked",
         cx.engine

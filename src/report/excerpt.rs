@@ -254,7 +254,10 @@ impl Snippet<'_> {
         out.push('\n');
         for line in lines {
             let bytes = self.file.line_bytes(line);
-            let content = self.text[bytes.clone()].trim_end_matches(['\n', '\r']);
+            // A credential in the line is shown as `*`s, as long as it is.
+            let content =
+                crate::redact::mask(self.text[bytes.clone()].trim_end_matches(['\n', '\r']));
+            let content = content.as_ref();
             paint.with(out, DIM, |out| {
                 _ = write!(out, " {:>w$} │", line + 1, w = self.gutter);
             });
