@@ -677,3 +677,34 @@ spec:
         "--diff echoed a Secret value:\n{text}"
     );
 }
+
+/// An Argo template's name is checked by no API server, and reaches every listing of
+/// workloads: no sink gets a character it would act on (an OSC 52 sequence writes the
+/// terminal's clipboard; a quote ends a mermaid label; `<` opens HTML in markdown).
+#[test]
+fn names_from_unchecked_fields_are_escaped_for_every_sink() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("wf.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: t, namespace: shop}\nspec:\n  templates:\n  - name: \"x\\e]52;c;ZXZpbA==\\a\\\"] --> y[\\\"<img src=x>\"\n    container: {image: busybox}\n",
+    )
+    .unwrap();
+    // (JSON escapes control characters itself.)
+    for format in ["txt", "mermaid", "dot"] {
+        let out = netpol_fix(tmp.path(), &["graph", ".", "--format", format]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("shop/WorkflowTemplate/t:x"),
+            "--format {format}: {text}"
+        );
+        for acted_on in ['\u{1b}', '\u{7}'] {
+            assert!(!text.contains(acted_on), "--format {format}: {text:?}");
+        }
+        if format == "mermaid" {
+            assert!(!text.contains("\"] --> y["), "{text}");
+        }
+    }
+    let report = netpol_fix(tmp.path(), &["report", "."]);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(!text.contains('\u{1b}') && !text.contains("<img"), "{text}");
+}

@@ -6,6 +6,7 @@
 //! when given each span's lines), every label here is on one line, and text is wrapped at
 //! spaces only, so names such as `kube-system` survive whole for search and copying.
 
+use super::escape::acted_on;
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -369,14 +370,6 @@ fn visible_width(c: char) -> usize {
         c if acted_on(c) => 1,
         c => c.width().unwrap_or(0),
     }
-}
-
-/// Characters a terminal acts on instead of showing them: control characters (escape
-/// sequences can rewrite the screen or the window title) and the bidirectional marks,
-/// overrides and isolates (they reorder the text after them).
-fn acted_on(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Text from the input as shown: tabs as spaces, and characters a terminal would act on as

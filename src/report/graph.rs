@@ -1,5 +1,6 @@
 //! `graph` output: json, dot, mermaid and txt, streamed connection by connection.
 
+use super::escape;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -31,8 +32,11 @@ pub fn write_graph(
 ) -> io::Result<u64> {
     let world = engine.world;
     let order = engine.sorted_workloads();
+    // Names are escaped for the sink (the text formats go to terminals).
     let name = |ep: &GraphEndpoint| match ep {
-        GraphEndpoint::Workload(w) => world.workloads[*w].meta.id.to_string(),
+        GraphEndpoint::Workload(w) => {
+            escape::terminal(&world.workloads[*w].meta.id.to_string()).into_owned()
+        }
         GraphEndpoint::External(a, b) => external_range(*a, *b),
     };
     match format {
@@ -55,7 +59,7 @@ pub fn write_graph(
                 writeln!(
                     out,
                     "  {};",
-                    dot_quote(&world.workloads[w].meta.id.to_string())
+                    escape::dot(&world.workloads[w].meta.id.to_string())
                 )?;
             }
         }
@@ -95,26 +99,26 @@ pub fn write_graph(
             GraphFormat::Dot => writeln!(
                 out,
                 "  {} -> {} [label={}];",
-                dot_quote(&name(&c.src)),
-                dot_quote(&name(&c.dst)),
-                dot_quote(&ports)
+                escape::dot(&name(&c.src)),
+                escape::dot(&name(&c.dst)),
+                escape::dot(&ports)
             ),
             GraphFormat::Mermaid => writeln!(
                 out,
                 "  {}[\"{}\"] -->|\"{}\"| {}[\"{}\"]",
                 mermaid_id(&c.src),
-                name(&c.src),
+                escape::mermaid(&name(&c.src)),
                 ports,
                 mermaid_id(&c.dst),
-                name(&c.dst)
+                escape::mermaid(&name(&c.dst))
             ),
             GraphFormat::Txt => writeln!(out, "{} -> {}: {}", name(&c.src), name(&c.dst), ports),
         };
         count += 1;
     });
     result?;
-    // A comment never spans lines: line breaks in what the input wrote become spaces.
-    let one_line = |s: &str| s.replace(['\n', '\r'], " ");
+    // A comment never spans lines, and shows nothing a terminal would act on.
+    let one_line = |s: &str| escape::terminal(s).into_owned();
     let comments = |out: &mut dyn Write, marker: &str| -> io::Result<()> {
         for (file, line, column, reason) in skipped {
             writeln!(
@@ -151,10 +155,6 @@ pub fn write_graph(
 /// `A.B.C.D-E.F.G.H` (inclusive).
 pub fn external_range(first: IpAddr, last: IpAddr) -> String {
     format!("{first}-{last}")
-}
-
-fn dot_quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Mermaid node ids allow only a safe character set: workloads by index, ranges spelled out.

@@ -1,5 +1,6 @@
 //! Rendering: diagnostics, `explain` verdicts and `graph` listings, written to any `io::Write`.
 
+pub mod escape;
 mod excerpt;
 pub mod explain;
 pub mod findings;

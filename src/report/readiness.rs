@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::check::CheckRun;
 use crate::fix;
 use crate::model::{Direction, DirectionRules, Peer, Peers, World};
+use crate::report::escape;
 use crate::report::graph::{external_range, mermaid_safe};
 use crate::source::Sources;
 
@@ -609,10 +610,6 @@ fn namespace_edges(r: &Report) -> BTreeMap<(String, String), (usize, usize)> {
     edges
 }
 
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 fn write_markdown(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     writeln!(out, "# Migration readiness report\n")?;
     writeln!(
@@ -647,7 +644,7 @@ fn write_markdown(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         writeln!(out, "| {} |", table.headers.join(" | "))?;
         writeln!(out, "|{}", " --- |".repeat(table.headers.len()))?;
         for row in &table.rows {
-            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+            let cells: Vec<String> = row.iter().map(|c| escape::markdown_cell(c)).collect();
             writeln!(out, "| {} |", cells.join(" | "))?;
         }
         writeln!(out)?;
@@ -655,16 +652,9 @@ fn write_markdown(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Escaped text with `code` spans (as messages write them) as `<code>`.
 fn html_text(s: &str) -> String {
-    html_escape(s)
+    escape::html(s)
         .split('`')
         .enumerate()
         .map(|(i, part)| {
@@ -689,7 +679,7 @@ fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         crate::lint::catalog::RULES_VERSION
     )?;
     for (title, intro, table) in sections(r) {
-        writeln!(out, "<h2>{}</h2>", html_escape(title))?;
+        writeln!(out, "<h2>{}</h2>", escape::html(title))?;
         if !intro.is_empty() {
             writeln!(out, "<p>{}</p>", html_text(intro))?;
         }
@@ -702,7 +692,7 @@ fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         }
         writeln!(out, "<table>\n<tr>")?;
         for h in table.headers {
-            write!(out, "<th>{}</th>", html_escape(h))?;
+            write!(out, "<th>{}</th>", escape::html(h))?;
         }
         writeln!(out, "</tr>")?;
         for row in &table.rows {
@@ -743,7 +733,7 @@ fn write_svg(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 y(n) - 17,
                 x + 6,
                 y(n),
-                html_escape(n)
+                escape::html(n)
             )?;
         }
     }
@@ -755,8 +745,8 @@ fn write_svg(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             "<line x1=\"170\" y1=\"{}\" x2=\"470\" y2=\"{}\" stroke=\"{color}\" stroke-width=\"2\"><title>{} → {}: {n} {flows}, {blocked} blocked</title></line>",
             y(from) - 4,
             y(to) - 4,
-            html_escape(from),
-            html_escape(to)
+            escape::html(from),
+            escape::html(to)
         )?;
     }
     writeln!(out, "</svg>")
