@@ -319,7 +319,19 @@ fn run(cli: Cli) -> io::Result<u8> {
             let verdict = engine.verdict(src, dst, protocol, port);
             match format {
                 ExplainFormat::Human => {
-                    explain::write_human(&mut out, &engine, &analysis.sources, &flow, &verdict)?
+                    {
+                        // Names in the explanation come from the input: escaped for the terminal.
+                        let mut text = Vec::new();
+                        explain::write_human(
+                            &mut text,
+                            &engine,
+                            &analysis.sources,
+                            &flow,
+                            &verdict,
+                        )?;
+                        let text = String::from_utf8_lossy(&text);
+                        out.write_all(report::escape::terminal_lines(&text).as_bytes())?
+                    }
                 }
                 ExplainFormat::Json => {
                     serde_json::to_writer_pretty(

@@ -707,4 +707,24 @@ fn names_from_unchecked_fields_are_escaped_for_every_sink() {
     let report = netpol_fix(tmp.path(), &["report", "."]);
     let text = String::from_utf8_lossy(&report.stdout);
     assert!(!text.contains('\u{1b}') && !text.contains("<img"), "{text}");
+    let name = "shop/WorkflowTemplate/t:x\u{1b}]52;c;ZXZpbA==\u{7}\"] --> y[\"<img src=x>";
+    let explain = netpol_fix(
+        tmp.path(),
+        &[
+            "explain",
+            ".",
+            "--from",
+            name,
+            "--to",
+            "192.0.2.1",
+            "--port",
+            "80",
+        ],
+    );
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(text.contains("shop/WorkflowTemplate/t:x"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
 }

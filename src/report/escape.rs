@@ -26,6 +26,24 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// Lines for a terminal: like [`terminal`], but line breaks stay.
+pub fn terminal_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && acted_on(c)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c != '\n' && acted_on(c) {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    )
+}
+
 /// A markdown table cell: `|` escaped, HTML's special characters as entities, and what a
 /// terminal would act on (line breaks included) as `�`.
 pub fn markdown_cell(text: &str) -> String {
@@ -80,5 +98,6 @@ mod tests {
         );
         assert_eq!(dot("a\"b\\c\u{1b}"), "\"a\\\"b\\\\c\u{fffd}\"");
         assert_eq!(terminal("plain: web-1"), "plain: web-1");
+        assert_eq!(terminal_lines("a\u{1b}b\nc"), "a\u{fffd}b\nc");
     }
 }

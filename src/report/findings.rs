@@ -407,10 +407,14 @@ pub fn to_sarif(run: &CheckRun) -> Value {
 
 // ---------- github ----------
 
+/// A workflow command's data: `%`, CR and LF encoded as GitHub reads them, and any other
+/// character a terminal would act on (the log is one) as `�`.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    let encoded = s
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    super::escape::terminal(&encoded).into_owned()
 }
 
 fn escape_property(s: &str) -> String {

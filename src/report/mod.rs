@@ -22,11 +22,13 @@ pub fn write_diagnostics(
     sources: &Sources,
     diags: &[Diagnostic],
 ) -> io::Result<()> {
+    // What the input wrote reaches a terminal: nothing it would act on.
     for d in diags {
-        writeln!(out, "{}: {}", d.severity.as_str(), d.message)?;
-        writeln!(out, "  --> {}", sources.position(d.loc))?;
+        let message = escape::terminal_lines(&d.message);
+        writeln!(out, "{}: {message}", d.severity.as_str())?;
+        writeln!(out, "  --> {}", escape::terminal(&sources.position(d.loc)))?;
         if let Some(help) = &d.help {
-            writeln!(out, "  = help: {help}")?;
+            writeln!(out, "  = help: {}", escape::terminal_lines(help))?;
         }
     }
     Ok(())
