@@ -624,3 +624,65 @@ fn added_policies_get_names_no_policy_and_no_earlier_fix_has() {
     let fixed: Vec<String> = fixes(&run).map(|f| f.unwrap().title).collect();
     assert_eq!(fixed, titles);
 }
+
+/// `--write` keeps a file's owner and group (a run as root must not hand it to root), and
+/// refuses, leaving them untouched, a read-only file and a file with several hard links (the
+/// other links would keep the old text).
+#[cfg(unix)]
+#[test]
+fn write_keeps_owner_and_refuses_read_only_and_hard_linked_files() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml");
+    let original = fs::read(&case).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = |name: &str| {
+        let dir = tmp.path().join(name);
+        fs::create_dir(&dir).unwrap();
+        fs::copy(&case, dir.join("world.yaml")).unwrap();
+        dir
+    };
+    let write = |dir: &Path| netpol_fix(&["--write", dir.to_str().unwrap()]);
+
+    let read_only = tree("read-only");
+    fs::set_permissions(
+        read_only.join("world.yaml"),
+        fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    let out = write(&read_only);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only"),
+        "{out:?}"
+    );
+    assert_eq!(fs::read(read_only.join("world.yaml")).unwrap(), original);
+
+    let linked = tree("linked");
+    fs::hard_link(
+        linked.join("world.yaml"),
+        tmp.path().join("other-name.yaml"),
+    )
+    .unwrap();
+    let out = write(&linked);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("2 hard links"),
+        "{out:?}"
+    );
+    assert_eq!(
+        fs::read(tmp.path().join("other-name.yaml")).unwrap(),
+        original
+    );
+
+    // Only root can give a file away; elsewhere the owner is the one running the test anyway.
+    let owned = tree("owned");
+    let file = owned.join("world.yaml");
+    if std::os::unix::fs::chown(&file, Some(4321), Some(4321)).is_ok() {
+        let out = write(&owned);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(fs::read_to_string(&file).unwrap().contains("allow-dns"));
+        let meta = fs::metadata(&file).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
+    }
+}

@@ -131,6 +131,7 @@ fn stage(real: PathBuf, original: &std::sync::Arc<str>, fixed: &str) -> io::Resu
     // An advisory lock: a concurrent netpol-fix waits here, then sees the changed text below.
     let lock = fs::File::open(&real)?;
     lock.lock()?;
+    refuse_to_replace(&fs::metadata(&real)?)?;
     // The file must still hold what was analysed (another run may have changed it).
     if fs::read(&real)? != original.as_bytes() {
         return Err(io::Error::other(
@@ -146,15 +147,52 @@ fn stage(real: PathBuf, original: &std::sync::Arc<str>, fixed: &str) -> io::Resu
     })
 }
 
-/// `text` in a temporary file next to `real`, synced, with `real`'s permissions.
+/// Why a file must not be replaced by a new one: a read-only file was made so on purpose, and
+/// a file with several hard links would be split from the others (they keep the old text).
+fn refuse_to_replace(meta: &fs::Metadata) -> io::Result<()> {
+    if meta.permissions().readonly() {
+        return Err(io::Error::other(
+            "it is read-only; netpol-fix does not replace read-only files (make it writable to have it fixed)",
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(io::Error::other(format!(
+                "it has {} hard links, which replacing it would split (the others would keep the old text); fix it by hand",
+                meta.nlink()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `text` in a temporary file next to `real`, synced, with `real`'s permissions, owner and
+/// group (a run as root must not hand a user's file to root).
 fn temp_copy(real: &Path, text: &str) -> io::Result<tempfile::NamedTempFile> {
     let dir = real.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".netpol-fix-")
         .tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
+    let meta = fs::metadata(real)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let made = tmp.as_file().metadata()?;
+        if (made.uid(), made.gid()) != (meta.uid(), meta.gid()) {
+            std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid())).map_err(
+                |e| {
+                    io::Error::other(format!(
+                        "it cannot be replaced keeping its owner and group: {e}"
+                    ))
+                },
+            )?;
+        }
+    }
+    fs::set_permissions(tmp.path(), meta.permissions())?;
     tmp.as_file().sync_all()?;
-    fs::set_permissions(tmp.path(), fs::metadata(real)?.permissions())?;
     Ok(tmp)
 }
 
