@@ -332,6 +332,13 @@ pub fn assemble(pieces: Vec<Piece>) -> (World, Vec<Diagnostic>) {
         |s| (&s.meta.id, s.meta.loc),
         &mut diags,
     );
+    // A ConfigMap defined twice is analysed once, like the others: its fixes would otherwise
+    // reach the second definition only on a second run.
+    dedupe(
+        &mut world.config_maps,
+        |c| (&c.meta.id, c.meta.loc),
+        &mut diags,
+    );
     world.namespaces = namespaces(&world, declared);
     world.shrink_to_fit();
     (world, diags)
