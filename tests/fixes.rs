@@ -2,7 +2,7 @@
 //! `fixtures/fixes/` (`UPDATE_SNAPSHOTS=1` rewrites them); and `--write` on a copy of the demo.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use netpol_fix::check::{CheckOptions, check};
@@ -685,4 +685,137 @@ fn write_keeps_owner_and_refuses_read_only_and_hard_linked_files() {
         let meta = fs::metadata(&file).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (4321, 4321));
     }
+}
+
+/// An interrupted `--write` leaves every file wholly old or wholly new, and no temporary file:
+/// SIGINT arrives while the fixed files are being staged (the first temporary file exists),
+/// and the run removes what it staged and writes nothing.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_write_leaves_no_half_written_tree() {
+    let world = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    let originals: Vec<(PathBuf, String)> = (0..1500)
+        .map(|i| {
+            let path = tree.join(format!("ns-{i:04}.yaml"));
+            let text = world.replace("namespace: shop", &format!("namespace: ns-{i}"));
+            fs::write(&path, &text).unwrap();
+            (path, text)
+        })
+        .collect();
+    let temporary = |dir: &Path| {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".netpol-fix-"))
+            .count()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(["--write", tree.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut signalled = false;
+    while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 120 {
+        if temporary(&tree) > 0 {
+            let kill = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            signalled = kill.success();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(temporary(&tree), 0, "temporary files left behind");
+    if signalled && out.status.code() == Some(2) {
+        // Interrupted while staging: nothing was written.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        for (path, text) in &originals {
+            assert_eq!(&fs::read_to_string(path).unwrap(), text);
+        }
+    } else {
+        // The renames had begun (or the run had ended): every file was written whole.
+        for (path, text) in &originals {
+            let now = fs::read_to_string(path).unwrap();
+            assert!(
+                now.starts_with(text.as_str()) && now.contains("allow-dns"),
+                "{now}"
+            );
+        }
+    }
+}
+
+/// A file saved by an editor (which takes no lock) after `--write` staged it is not
+/// overwritten: it is checked again right before its rename, and nothing is written.
+#[cfg(unix)]
+#[test]
+fn a_file_changed_while_write_runs_keeps_the_change() {
+    let world = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    for i in 0..1500 {
+        let text = world.replace("namespace: shop", &format!("namespace: ns-{i}"));
+        fs::write(tree.join(format!("ns-{i:04}.yaml")), text).unwrap();
+    }
+    let first = tree.join("ns-0000.yaml");
+    let staged = |dir: &Path| {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".netpol-fix-"))
+            .count()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(["--write", tree.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut edited = None;
+    while started.elapsed().as_secs() < 120 {
+        // The first file (in path order) is staged first: change it once others are staged.
+        if staged(&tree) > 100 {
+            let text = fs::read_to_string(&first).unwrap() + "# saved by an editor\n";
+            fs::write(&first, &text).unwrap();
+            edited = Some(text);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let out = child.wait_with_output().unwrap();
+    let Some(edited) = edited else {
+        panic!("the run ended before files were staged: {out:?}");
+    };
+    assert_eq!(fs::read_to_string(&first).unwrap(), edited);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("changed on disk"), "{stderr}");
+    assert_eq!(staged(&tree), 0);
+    // All or nothing: no other file was written either.
+    let written = fs::read_dir(&tree)
+        .unwrap()
+        .filter(|e| {
+            fs::read_to_string(e.as_ref().unwrap().path())
+                .unwrap()
+                .contains("allow-dns")
+        })
+        .count();
+    assert_eq!(written, 0);
 }

@@ -41,7 +41,9 @@ pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
 /// Writes every changed file in place, all or nothing: each file is locked, checked to still
 /// hold what was analysed and staged in a temporary file next to it before any is replaced, and
 /// every lock is held until all are replaced (or restored); if one file cannot be staged, none
-/// is written. Refuses stdin, files reached through a symlink that leaves `roots`, and two names
+/// is written, and a file that changed on disk since (an editor ignores the lock) is noticed
+/// right before its rename and undoes the renames before it. SIGINT or SIGTERM while files
+/// are staged removes them and writes nothing; during the renames it waits for them. Refuses stdin, files reached through a symlink that leaves `roots`, and two names
 /// for one file. Returns what was refused (empty when everything was written).
 pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
     let roots: Vec<PathBuf> = roots
@@ -70,9 +72,16 @@ pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
             ));
         }
     }
+    // From here on SIGINT and SIGTERM only raise a flag: while files are staged, the run stops
+    // and removes them; once they replace the originals, the few renames are finished.
+    let interrupted = Interrupted::watch();
     let mut staged = Vec::new();
     if refused.is_empty() {
         for (real, name, original, fixed) in targets {
+            if interrupted.raised() {
+                refused.push(INTERRUPTED.to_string());
+                break;
+            }
             match stage(real, original, fixed) {
                 Ok(s) => staged.push(s),
                 Err(e) => {
@@ -82,13 +91,24 @@ pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
             }
         }
     }
+    if interrupted.raised() && refused.is_empty() {
+        refused.push(INTERRUPTED.to_string());
+    }
     if !refused.is_empty() {
         refused.push("nothing was written, so the tree stays consistent".to_string());
         return refused;
     }
     let mut replaced: Vec<&Staged> = Vec::new();
     for s in &staged {
-        if let Err(e) = fs::rename(s.tmp.path(), &s.real) {
+        // An editor may have saved the file since it was staged: then nothing is written.
+        let renamed = match fs::read(&s.real) {
+            Ok(now) if now == s.original.as_bytes() => fs::rename(s.tmp.path(), &s.real),
+            Ok(_) => Err(io::Error::other(
+                "it changed on disk while netpol-fix ran; run it again",
+            )),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = renamed {
             refused.push(format!("{}: not written: {e}", s.real.display()));
             for done in replaced {
                 if let Err(e) = restore(&done.real, &done.original) {
@@ -105,6 +125,37 @@ pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
     // Dropping `staged` releases the locks; the temporary paths were renamed away (or are
     // removed here when nothing was written).
     refused
+}
+
+const INTERRUPTED: &str = "interrupted (SIGINT or SIGTERM) before any file was replaced";
+
+/// SIGINT and SIGTERM, caught for as long as this lives instead of ending the process.
+struct Interrupted {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    hooks: Vec<signal_hook::SigId>,
+}
+
+impl Interrupted {
+    fn watch() -> Interrupted {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hooks = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]
+            .into_iter()
+            .filter_map(|signal| signal_hook::flag::register(signal, flag.clone()).ok())
+            .collect();
+        Interrupted { flag, hooks }
+    }
+
+    fn raised(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interrupted {
+    fn drop(&mut self) {
+        for hook in self.hooks.drain(..) {
+            signal_hook::low_level::unregister(hook);
+        }
+    }
 }
 
 /// A fixed file ready to replace its original, which stays locked until every file is done.
