@@ -658,6 +658,16 @@ spec:
         seen_redacted |= text.contains("app:***@db.shop:5432/main?token=***");
     }
     assert!(seen_redacted, "no message names the redacted URL");
+    // The fix of this file's policy shows its lines masked, and says the diff is no patch.
+    let diff = netpol_fix(tmp.path(), &["check", ".", "--diff"]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains("credentials are masked in this diff"),
+        "{text}"
+    );
+    for secret in [PASSWORD, TOKEN] {
+        assert!(!text.contains(secret), "--diff printed {secret}:\n{text}");
+    }
     let report = netpol_fix(tmp.path(), &["report", "."]);
     assert!(!String::from_utf8_lossy(&report.stdout).contains(PASSWORD));
     // The escaped kind: the fix of the policy in this file shows no context lines.

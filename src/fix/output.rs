@@ -23,10 +23,22 @@ pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
             .any(|(_, f)| f.name == name && f.secret_read())
     };
     for (name, (original, fixed)) in &outcome.changed {
-        let diff = TextDiff::from_lines(original.as_ref(), fixed.as_str());
+        // A credential in a URL or query of the file (a database password in a ConfigMap) is
+        // masked, in the lines the diff changes too: such a diff shows the fix but does not
+        // apply as a patch (`--write` applies it), and says so.
+        let (shown_original, shown_fixed) =
+            (crate::redact::mask(original), crate::redact::mask(fixed));
+        let masked = shown_original != original.as_ref() || shown_fixed != fixed.as_str();
+        if masked {
+            writeln!(
+                out,
+                "# {name}: credentials are masked in this diff, which therefore does not apply as a patch; --write applies the fix"
+            )?;
+        }
+        let diff = TextDiff::from_lines(shown_original.as_ref(), shown_fixed.as_ref());
         // Context lines of a file that may hold a Secret could be its values: none shown.
         let secret = mentions_secret(original) || secret_read(name);
-        let context = if secret { 0 } else { 3 };
+        let context = if secret || masked { 0 } else { 3 };
         write!(
             out,
             "{}",
