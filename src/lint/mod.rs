@@ -93,6 +93,9 @@ pub enum Remedy {
         replacement: String,
         /// The same change as a patch of the holding object, when one can express it.
         patch: Option<ValuePatch>,
+        /// Why `replacement` is not a valid DNS name (a Service name or `cluster_domain` that
+        /// is not one), so there is no fix.
+        invalid: Option<String>,
     },
 }
 
