@@ -115,3 +115,23 @@ fn outline(text: &str, docs: &[Result<yaml::Node, yaml::YamlError>]) -> Vec<Stri
     }
     out
 }
+
+/// A Calico selector never panics the parser (nesting included), an error points inside the
+/// selector, and a selector that parses can be matched.
+pub fn calico_selector(text: &str) {
+    match crate::model::calico_selector::parse(text) {
+        Ok(expr) => {
+            let labels = crate::model::Labels::from([
+                ("app".into(), "web".into()),
+                ("tier".into(), "".into()),
+            ]);
+            let _ = expr.matches(&labels);
+            let _ = expr.matches(&crate::model::Labels::new());
+        }
+        Err(e) => assert!(
+            e.offset <= text.chars().count(),
+            "error at {} past the end of {text:?}",
+            e.offset
+        ),
+    }
+}

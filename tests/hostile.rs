@@ -480,6 +480,20 @@ fn fuzz_invariants_hold_on_regressions_and_fixtures() {
         netpol_fix::fuzzing::load(&text);
         netpol_fix::fuzzing::fix(&text);
         netpol_fix::fuzzing::yaml(&text);
+        netpol_fix::fuzzing::calico_selector(&text);
+    }
+    // Seeds for the Calico selector target: nesting, operators, unterminated strings.
+    let deep = format!("{}a == 'b'{}", "(".repeat(5000), ")".repeat(5000));
+    for selector in [
+        deep.as_str(),
+        "!!!has(a) && (b in {'x', 'y'} || c != \"d\")",
+        "a contains 'x' && b starts with 'y' && c ends with 'z'",
+        "all() || global()",
+        "a == 'unterminated",
+        "((((",
+        "é == 'ü'",
+    ] {
+        netpol_fix::fuzzing::calico_selector(selector);
     }
     for entry in fs::read_dir(root.join("fixtures/rules")).unwrap() {
         for case in fs::read_dir(entry.unwrap().path()).unwrap() {
