@@ -110,8 +110,9 @@ fn patch_file_names_from_hostile_names_stay_inside_the_directory() {
     );
     let abs = r.join("abs").to_str().unwrap().to_string();
     outcome.documents = vec![
-        ("../..".into(), "../escaped".into(), "one\n".into()),
+        // First: without the escaping, this one lands at `<root>/abs-x.yaml`.
         (abs, "x".into(), "two\n".into()),
+        ("../..".into(), "../escaped".into(), "one\n".into()),
         ("a/b".into(), "c".into(), "three\n".into()),
         ("a%2fb".into(), "c".into(), "four\n".into()),
         ("".into(), "..".into(), "five\n".into()),
@@ -119,8 +120,8 @@ fn patch_file_names_from_hostile_names_stay_inside_the_directory() {
     outcome.patches.clear();
     outcome.unpatchable.clear();
     let dir = r.join("out");
-    let written = write_patches(&dir, &outcome).unwrap();
-    assert!(written.iter().all(|p| p.starts_with(&dir)), "{written:?}");
+    // Checked after the tree, so that a failure shows what landed where.
+    let result = write_patches(&dir, &outcome);
     let esc_abs = name_part(r.join("abs").to_str().unwrap());
     assert!(esc_abs.starts_with("%2f") && !esc_abs.contains('/'));
     let mut expected: BTreeMap<String, String> = [
@@ -153,8 +154,8 @@ fn patch_file_names_from_hostile_names_stay_inside_the_directory() {
     }
     expected.insert("out/kustomization.yaml".into(), kustomization);
     let manifest: String = [
-        "..%2f..-..%2fescaped.yaml".to_string(),
         format!("{esc_abs}-x.yaml"),
+        "..%2f..-..%2fescaped.yaml".into(),
         "a%2fb-c.yaml".into(),
         "a%252fb-c.yaml".into(),
         "%-%2e%2e.yaml".into(),
@@ -165,6 +166,8 @@ fn patch_file_names_from_hostile_names_stay_inside_the_directory() {
     .collect();
     expected.insert(format!("out/{MANIFEST}"), manifest);
     assert_eq!(tree(r), expected);
+    let written = result.unwrap();
+    assert!(written.iter().all(|p| p.starts_with(&dir)), "{written:?}");
 }
 
 /// Item 2. A link planted in a directory netpol-fix did not write: refused, nothing followed.
