@@ -15,6 +15,7 @@ pub mod lint;
 pub mod load;
 pub mod model;
 pub mod net;
+pub mod outdir;
 pub mod probes;
 pub mod redact;
 pub mod refs;

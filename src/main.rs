@@ -491,19 +491,6 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
                 EXIT_FINDINGS
             });
         }
-        if let Some(dir) = &args.patches {
-            let written = fix::output::write_patches(dir, &outcome)?;
-            eprintln!(
-                "wrote {} files to {} (sources untouched)",
-                written.len(),
-                dir.display()
-            );
-            return Ok(if outcome.run.analysis.has_errors() {
-                EXIT_ERROR
-            } else {
-                0
-            });
-        }
         if outcome.run.analysis.has_errors() {
             report::write_diagnostics(
                 &mut io::stderr().lock(),
@@ -514,6 +501,15 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
                 "error: nothing was written because the input has errors (a fix computed on it could be wrong); fix them first, or see the fixes with --diff"
             );
             return Ok(EXIT_ERROR);
+        }
+        if let Some(dir) = &args.patches {
+            let written = fix::output::write_patches(dir, &outcome)?;
+            eprintln!(
+                "wrote {} files to {} (sources untouched)",
+                written.len(),
+                dir.display()
+            );
+            return Ok(0);
         }
         let roots: Vec<PathBuf> = analysed.iter().map(PathBuf::from).collect();
         let refused = fix::output::write_in_place(&outcome, &roots);

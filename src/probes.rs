@@ -351,28 +351,23 @@ pub fn write(run: &CheckRun, dir: &Path, options: &ProbeOptions) -> io::Result<u
             s.reason
         );
     }
-    let jobs = dir.join("jobs");
-    std::fs::create_dir_all(&jobs)?;
+    let mut out = crate::outdir::OutDir::open(dir)?;
     let style = Style {
         indent_sequences: false,
         crlf: false,
     };
     let mut table = String::new();
     for p in &probes {
-        std::fs::write(
-            jobs.join(format!("{}--{}.yaml", p.namespace, p.name)),
-            emit(&job(p), style),
-        )?;
+        let file = format!(
+            "jobs/{}--{}.yaml",
+            crate::outdir::name_part(&p.namespace),
+            crate::outdir::name_part(&p.name)
+        );
+        out.write(&file, emit(&job(p), style).as_bytes(), None)?;
         table.push_str(&tsv_row(p));
     }
-    std::fs::write(dir.join("probes.tsv"), table)?;
-    let script = dir.join("run-probes.sh");
-    std::fs::write(&script, SCRIPT)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
-    }
+    out.write("probes.tsv", table.as_bytes(), None)?;
+    out.write("run-probes.sh", SCRIPT.as_bytes(), Some(0o755))?;
     Ok(probes.len())
 }
 

@@ -10,6 +10,7 @@ use super::apply::Outcome;
 use super::yaml_out::{Style, Y, emit};
 use crate::lint::ValuePatch;
 use crate::lint::deps::PatchTarget;
+use crate::outdir::{OutDir, name_part};
 use crate::source::mentions_secret;
 
 /// A unified diff of every changed file (`a/NAME` → `b/NAME`).
@@ -268,15 +269,15 @@ fn restore(real: &Path, original: &str) -> io::Result<()> {
 }
 
 /// Writes the new policies and the value patches as separate files and a `kustomization.yaml`
-/// listing them, without touching the sources.
+/// listing them, without touching the sources; `dir` is handled by [`crate::outdir`] (names
+/// from the input escaped, links never followed, the files of a previous run replaced).
 pub fn write_patches(dir: &Path, outcome: &Outcome) -> io::Result<Vec<PathBuf>> {
-    fs::create_dir_all(dir)?;
+    let mut out = OutDir::open(dir)?;
     let mut written = Vec::new();
     let mut resources = Vec::new();
     for (namespace, name, text) in &outcome.documents {
-        let file = format!("{namespace}-{name}.yaml");
-        fs::write(dir.join(&file), text)?;
-        written.push(dir.join(&file));
+        let file = format!("{}-{}.yaml", name_part(namespace), name_part(name));
+        written.push(out.write(&file, text.as_bytes(), None)?);
         resources.push(file);
     }
     let mut patches = Vec::new();
@@ -284,22 +285,19 @@ pub fn write_patches(dir: &Path, outcome: &Outcome) -> io::Result<Vec<PathBuf>> 
         let id = &patch.object;
         let file = format!(
             "patch-{}-{}-{}-{}.yaml",
-            id.kind.to_ascii_lowercase(),
-            id.namespace,
-            id.name,
+            name_part(&id.kind.to_ascii_lowercase()),
+            name_part(&id.namespace),
+            name_part(&id.name),
             i + 1
         );
-        fs::write(
-            dir.join(&file),
-            emit(
-                &patch_document(patch),
-                Style {
-                    indent_sequences: false,
-                    crlf: false,
-                },
-            ),
-        )?;
-        written.push(dir.join(&file));
+        let text = emit(
+            &patch_document(patch),
+            Style {
+                indent_sequences: false,
+                crlf: false,
+            },
+        );
+        written.push(out.write(&file, text.as_bytes(), None)?);
         patches.push(file);
     }
     resources.sort();
@@ -323,8 +321,7 @@ pub fn write_patches(dir: &Path, outcome: &Outcome) -> io::Result<Vec<PathBuf>> 
             "# not expressible as a patch (apply with --write): {s}\n"
         ));
     }
-    fs::write(dir.join("kustomization.yaml"), kustomization)?;
-    written.push(dir.join("kustomization.yaml"));
+    written.push(out.write("kustomization.yaml", kustomization.as_bytes(), None)?);
     Ok(written)
 }
 
