@@ -135,3 +135,76 @@ pub fn calico_selector(text: &str) {
         ),
     }
 }
+
+/// Every file under `dir`, as paths relative to it (links are not followed).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push(path),
+                _ => out.push(path.strip_prefix(dir).unwrap_or(&path).to_path_buf()),
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What `probes --out` and `--patches` write from any input stays inside their directory, in
+/// files with safe names, and reads back: the Jobs and patches load without errors, and every
+/// row of `probes.tsv` has its four fields and no control character.
+pub fn probes_and_patches(text: &str) {
+    let options = CheckOptions {
+        record_flows: true,
+        ..CheckOptions::default()
+    };
+    let run = check(&input(text), &options);
+    let probe_options = crate::probes::ProbeOptions {
+        image: "busybox:1.36".into(),
+        http_image: "curlimages/curl:8.11.1".into(),
+        dns_command: "nslookup {host}".into(),
+        tcp_command: "nc -z -w 5 {host} {port}".into(),
+        api_command: "curl -sk -o /dev/null https://{host}/healthz".into(),
+    };
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let probes_dir = root.path().join("probes");
+    let patches_dir = root.path().join("patches");
+    let _ = crate::probes::write(&run, &probes_dir, &probe_options);
+    let outcome = fix_all(&input(text), &CheckOptions::default(), true);
+    let _ = crate::fix::output::write_patches(&patches_dir, &outcome);
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '%' | '/');
+    for (dir, name) in [(&probes_dir, "probes"), (&patches_dir, "patches")] {
+        for file in files_under(dir) {
+            let shown = file.to_string_lossy();
+            assert!(
+                shown.chars().all(safe),
+                "{name}: unsafe file name {shown:?}"
+            );
+            let text = std::fs::read_to_string(dir.join(&file)).unwrap_or_default();
+            if shown.ends_with(".yaml") {
+                let errors = yaml::parse_stream(&text, yaml::Limits::default())
+                    .into_iter()
+                    .filter(|d| d.is_err())
+                    .count();
+                assert_eq!(errors, 0, "{name}: {shown} does not load:\n{text}");
+            }
+            if shown == "probes.tsv" {
+                for row in text.lines() {
+                    assert_eq!(row.split('\t').count(), 4, "row {row:?}");
+                    assert!(
+                        !row.chars().any(|c| c != '\t' && c.is_control()),
+                        "row {row:?}"
+                    );
+                }
+            }
+        }
+    }
+    let outside: Vec<_> = files_under(root.path())
+        .into_iter()
+        .filter(|f| !f.starts_with("probes") && !f.starts_with("patches"))
+        .collect();
+    assert!(outside.is_empty(), "written outside: {outside:?}");
+}

@@ -481,6 +481,7 @@ fn fuzz_invariants_hold_on_regressions_and_fixtures() {
         netpol_fix::fuzzing::fix(&text);
         netpol_fix::fuzzing::yaml(&text);
         netpol_fix::fuzzing::calico_selector(&text);
+        netpol_fix::fuzzing::probes_and_patches(&text);
     }
     // Seeds for the Calico selector target: nesting, operators, unterminated strings.
     let deep = format!("{}a == 'b'{}", "(".repeat(5000), ")".repeat(5000));
@@ -500,6 +501,7 @@ fn fuzz_invariants_hold_on_regressions_and_fixtures() {
             let world = case.unwrap().path().join("world.yaml");
             if let Ok(text) = fs::read_to_string(&world) {
                 netpol_fix::fuzzing::load(&text);
+                netpol_fix::fuzzing::probes_and_patches(&text);
             }
         }
     }
