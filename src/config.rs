@@ -194,37 +194,32 @@ fn read_limits(f: Fields, node: &Node, limits: &mut Limits, errors: &mut Vec<Dia
                 f.error(value, format!("`limits.{name}` must be a positive integer"))
             })
         };
+        // A positive integer up to `limit`, which keeps the reader within its stack or memory.
+        let at_most = |limit: usize, why: &str, default: usize| {
+            positive().and_then(|n| {
+                usize::try_from(n).ok().filter(|&n| n <= limit).ok_or_else(|| {
+                    f.error(
+                        value,
+                        format!("`limits.{name}` is at most {limit} ({why}); the default ({default}) stays"),
+                    )
+                })
+            })
+        };
         Some(match name {
             "max_file_bytes" => positive().map(|n| limits.max_file_bytes = n),
             "max_documents" => positive().map(|n| limits.max_documents = n as usize),
-            "max_depth" => positive()
-                .and_then(|n| {
-                    let at_most = yaml::MAX_DEPTH_LIMIT as u64;
-                    (n <= at_most).then_some(n).ok_or_else(|| {
-                        f.error(
-                            value,
-                            format!(
-                                "`limits.max_depth` is at most {at_most}: reading deeper nesting would overflow the stack; the default ({}) stays",
-                                Limits::default().max_depth
-                            ),
-                        )
-                    })
-                })
-                .map(|n| limits.max_depth = n as usize),
-            "alias_expansion" => positive()
-                .and_then(|n| {
-                    let at_most = yaml::MAX_ALIAS_EXPANSION as u64;
-                    (n <= at_most).then_some(n).ok_or_else(|| {
-                        f.error(
-                            value,
-                            format!(
-                                "`limits.alias_expansion` is at most {at_most} (nodes per byte of a file): more lets a small alias bomb exhaust memory; the default ({}) stays",
-                                Limits::default().alias_expansion
-                            ),
-                        )
-                    })
-                })
-                .map(|n| limits.alias_expansion = n as usize),
+            "max_depth" => at_most(
+                yaml::MAX_DEPTH_LIMIT,
+                "reading deeper nesting would overflow the stack",
+                Limits::default().max_depth,
+            )
+            .map(|n| limits.max_depth = n),
+            "alias_expansion" => at_most(
+                yaml::MAX_ALIAS_EXPANSION,
+                "nodes per byte of a file: more lets a small alias bomb exhaust memory",
+                Limits::default().alias_expansion,
+            )
+            .map(|n| limits.alias_expansion = n),
             _ => return None,
         })
     });

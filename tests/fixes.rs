@@ -687,12 +687,9 @@ fn write_keeps_owner_and_refuses_read_only_and_hard_linked_files() {
     }
 }
 
-/// An interrupted `--write` leaves every file wholly old or wholly new, and no temporary file:
-/// SIGINT arrives while the fixed files are being staged (the first temporary file exists),
-/// and the run removes what it staged and writes nothing.
-#[cfg(unix)]
-#[test]
-fn an_interrupted_write_leaves_no_half_written_tree() {
+/// A tree of 1,500 files, each a namespace whose default deny needs a DNS fix (so `--write`
+/// stages for a while); returns the directory holding it, the tree and each file's text.
+fn tree_of_fixable_files() -> (tempfile::TempDir, PathBuf, Vec<(PathBuf, String)>) {
     let world = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml"),
@@ -701,7 +698,7 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = tmp.path().join("tree");
     fs::create_dir(&tree).unwrap();
-    let originals: Vec<(PathBuf, String)> = (0..1500)
+    let files = (0..1500)
         .map(|i| {
             let path = tree.join(format!("ns-{i:04}.yaml"));
             let text = world.replace("namespace: shop", &format!("namespace: ns-{i}"));
@@ -709,13 +706,25 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
             (path, text)
         })
         .collect();
-    let temporary = |dir: &Path| {
-        fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".netpol-fix-"))
-            .count()
-    };
+    (tmp, tree, files)
+}
+
+/// How many files `--write` has staged in `dir` and not yet renamed.
+fn staged_files(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".netpol-fix-"))
+        .count()
+}
+
+/// An interrupted `--write` leaves every file wholly old or wholly new, and no temporary file:
+/// SIGINT arrives while the fixed files are being staged (the first temporary file exists),
+/// and the run removes what it staged and writes nothing.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_write_leaves_no_half_written_tree() {
+    let (_tmp, tree, originals) = tree_of_fixable_files();
     let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
         .args(["--write", tree.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
@@ -725,7 +734,7 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
     let started = std::time::Instant::now();
     let mut signalled = false;
     while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 120 {
-        if temporary(&tree) > 0 {
+        if staged_files(&tree) > 0 {
             let kill = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
                 .status()
@@ -736,7 +745,7 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     let out = child.wait_with_output().unwrap();
-    assert_eq!(temporary(&tree), 0, "temporary files left behind");
+    assert_eq!(staged_files(&tree), 0, "temporary files left behind");
     if signalled && out.status.code() == Some(2) {
         // Interrupted while staging: nothing was written.
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -761,26 +770,8 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
 #[cfg(unix)]
 #[test]
 fn a_file_changed_while_write_runs_keeps_the_change() {
-    let world = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/rules/missing-dns-egress/default-deny-no-dns/world.yaml"),
-    )
-    .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("tree");
-    fs::create_dir(&tree).unwrap();
-    for i in 0..1500 {
-        let text = world.replace("namespace: shop", &format!("namespace: ns-{i}"));
-        fs::write(tree.join(format!("ns-{i:04}.yaml")), text).unwrap();
-    }
-    let first = tree.join("ns-0000.yaml");
-    let staged = |dir: &Path| {
-        fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".netpol-fix-"))
-            .count()
-    };
+    let (_tmp, tree, files) = tree_of_fixable_files();
+    let first = files[0].0.clone();
     let child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
         .args(["--write", tree.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
@@ -791,7 +782,7 @@ fn a_file_changed_while_write_runs_keeps_the_change() {
     let mut edited = None;
     while started.elapsed().as_secs() < 120 {
         // The first file (in path order) is staged first: change it once others are staged.
-        if staged(&tree) > 100 {
+        if staged_files(&tree) > 100 {
             let text = fs::read_to_string(&first).unwrap() + "# saved by an editor\n";
             fs::write(&first, &text).unwrap();
             edited = Some(text);
@@ -807,7 +798,7 @@ fn a_file_changed_while_write_runs_keeps_the_change() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("changed on disk"), "{stderr}");
-    assert_eq!(staged(&tree), 0);
+    assert_eq!(staged_files(&tree), 0);
     // All or nothing: no other file was written either.
     let written = fs::read_dir(&tree)
         .unwrap()
