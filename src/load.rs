@@ -4,6 +4,7 @@
 //! are read and parsed in parallel, and every problem becomes a diagnostic: one bad file never
 //! stops the run.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::diag::Diagnostic;
 use crate::source::{FileId, Location, SourceFile, Sources, Span};
-use crate::yaml::{self, Limits, Node};
+use crate::yaml::{self, Limits, Node, YamlErrorKind};
 
 /// Something to read.
 #[derive(Clone, Debug)]
@@ -325,11 +326,13 @@ fn read_one<T: Send>(
         objects: Vec::new(),
         problems: vec![(Span::new(at, at), problem)],
     };
-    let (bytes, path) = match input {
+    // Texts already in memory (fixes in progress, tests, standard input) are read in place:
+    // one copy of a file's text is made, the one the run keeps.
+    let (bytes, path): (Cow<[u8]>, _) = match input {
         _ if options.overrides.contains_key(&name) => {
-            (options.overrides[&name].as_bytes().to_vec(), None)
+            (Cow::Borrowed(options.overrides[&name].as_bytes()), None)
         }
-        ToRead::Input(Input::Text { text, .. }) => (text.clone().into_bytes(), None),
+        ToRead::Input(Input::Text { text, .. }) => (Cow::Borrowed(text.as_bytes()), None),
         ToRead::Input(Input::Stdin(bytes)) => {
             if bytes.len() as u64 > options.limits.max_file_bytes {
                 let limit = options.limits.max_file_bytes;
@@ -344,77 +347,69 @@ fn read_one<T: Send>(
                     ),
                 );
             }
-            (bytes.to_vec(), None)
+            (Cow::Borrowed(&bytes[..]), None)
         }
         ToRead::Input(Input::Path(path)) | ToRead::WalkedFile(path) => {
             let walked = matches!(input, ToRead::WalkedFile(_));
             match read_bounded(path, options.limits.max_file_bytes, walked) {
-                Ok(bytes) => (bytes, Some(path)),
+                Ok(bytes) => (Cow::Owned(bytes), Some(path)),
                 Err(message) => return unread(name, 0, Problem::Error(message, None)),
             }
         }
     };
-    let utf16 = decode_utf16(&bytes);
-    if let Some(Err(at)) = utf16 {
-        return unread(
-            name,
-            0,
-            Problem::Error(
-                format!(
-                    "not valid UTF-16 at byte {at} (the file starts with a UTF-16 byte order mark); the file was not read"
+    let (text, utf16): (Arc<str>, bool) = match decode_utf16(&bytes) {
+        Some(Ok(text)) => (text.into(), true),
+        Some(Err(at)) => {
+            return unread(
+                name,
+                0,
+                Problem::Error(
+                    format!(
+                        "not valid UTF-16 at byte {at} (the file starts with a UTF-16 byte order mark); the file was not read"
+                    ),
+                    Some("re-encode the file as UTF-8".into()),
                 ),
-                Some("re-encode the file as UTF-8".into()),
-            ),
-        );
-    }
-    if let Some(Ok(text)) = utf16 {
-        let text: Arc<str> = text.into();
-        let source = SourceFile::decoded(
+            );
+        }
+        None if bytes.contains(&0) => {
+            return unread(
+                name,
+                0,
+                Problem::Error(
+                    "binary file (contains NUL bytes); it was not read".into(),
+                    Some("remove it from the manifest tree or add it to .gitignore".into()),
+                ),
+            );
+        }
+        None => match std::str::from_utf8(&bytes) {
+            Ok(text) => (text.into(), false),
+            Err(e) => {
+                let at = e.valid_up_to();
+                // The text before the bad byte is kept, so that the error has its line and
+                // column; not in a file that may hold a Secret, whose values are never shown.
+                let secret = crate::source::mentions_secret(&String::from_utf8_lossy(&bytes));
+                let before = std::str::from_utf8(&bytes[..if secret { 0 } else { at }]);
+                return FileResult {
+                    file: SourceFile::new(name, before.unwrap_or_default().into()),
+                    objects: Vec::new(),
+                    problems: vec![(
+                        Span::new(at, at),
+                        Problem::Error(
+                            format!("not valid UTF-8 at byte {at}; the file was not read"),
+                            Some("Kubernetes manifests must be UTF-8; re-encode the file".into()),
+                        ),
+                    )],
+                };
+            }
+        },
+    };
+    drop(bytes);
+    let source = match path {
+        _ if utf16 => SourceFile::decoded(
             name,
             text.clone(),
             "the file is UTF-16; netpol-fix writes fixes only to UTF-8 files (convert it to UTF-8 to have it fixed)",
-        );
-        let parsed = parse(file, &source, &text, options, per_object);
-        return FileResult {
-            file: source,
-            objects: parsed.objects,
-            problems: parsed.problems,
-        };
-    }
-    if bytes.contains(&0) {
-        return unread(
-            name,
-            0,
-            Problem::Error(
-                "binary file (contains NUL bytes); it was not read".into(),
-                Some("remove it from the manifest tree or add it to .gitignore".into()),
-            ),
-        );
-    }
-    let text: Arc<str> = match String::from_utf8(bytes) {
-        Ok(t) => t.into(),
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            // The text before the bad byte is kept, so that the error has its line and column;
-            // not in a file that may hold a Secret, whose values are never shown.
-            let mut bytes = e.into_bytes();
-            let secret = crate::source::mentions_secret(&String::from_utf8_lossy(&bytes));
-            bytes.truncate(if secret { 0 } else { at });
-            let before = String::from_utf8(bytes).unwrap_or_default();
-            return FileResult {
-                file: SourceFile::new(name, before.into()),
-                objects: Vec::new(),
-                problems: vec![(
-                    Span::new(at, at),
-                    Problem::Error(
-                        format!("not valid UTF-8 at byte {at}; the file was not read"),
-                        Some("Kubernetes manifests must be UTF-8; re-encode the file".into()),
-                    ),
-                )],
-            };
-        }
-    };
-    let source = match path {
+        ),
         Some(path) => SourceFile::on_disk(name, path.clone(), text.clone()),
         None => SourceFile::new(name, text.clone()),
     };
@@ -462,41 +457,28 @@ fn parse<T: Send>(
                 match doc {
                     Ok(node) => {
                         let document = node.span;
-                        collect_objects(node, false, &mut |found| {
-                            let node = match found {
-                                Ok(node) => node,
-                                Err((at, why)) => return problems.push((at, Problem::Error(why, None))),
-                            };
-                            if node.get("kind").and_then(Node::as_str) == Some("Secret") {
-                                source.holds_secret();
-                            }
-                            // `$patch: delete` and the like: a strategic-merge patch, not an object.
-                            if node.get("$patch").is_some() {
-                                let at = Span::new(node.span.start as usize, node.span.start as usize);
-                                problems.push((at, Problem::Skipped("a strategic-merge patch (`$patch`): kustomize applies it to a base; not analysed".into())));
-                                return;
-                            }
-                            objects.push(per_object(Object {
+                        collect_objects(node, false, source, &mut |found| match found {
+                            Ok(node) => objects.push(per_object(Object {
                                 file,
                                 node,
                                 document,
                                 source: Some(source),
-                            }))
+                            })),
+                            Err(problem) => problems.push(problem),
                         });
                     }
-                    Err(err) if err.notice => {
-                        problems.push((err.span, Problem::Skipped(err.message)))
-                    }
-                    // A document that does not parse because of template actions is a template
-                    // not rendered yet, not broken YAML.
-                    Err(err) if err.template => problems.push((
+                    Err(err) => problems.push((
                         err.span,
-                        Problem::Skipped(format!(
-                            "an unrendered Helm/Go template: this document holds `{{{{ }}}}` actions and does not parse as YAML ({}); it is not analysed; {RENDER}",
-                            err.message
-                        )),
+                        match err.kind {
+                            YamlErrorKind::Invalid => Problem::Error(err.message, None),
+                            YamlErrorKind::Ignored => Problem::Skipped(err.message),
+                            // A template not rendered yet, not broken YAML.
+                            YamlErrorKind::Template => Problem::Skipped(format!(
+                                "an unrendered Helm/Go template: this document holds `{{{{ }}}}` actions and does not parse as YAML ({}); it is not analysed; {RENDER}",
+                                err.message
+                            )),
+                        },
                     )),
-                    Err(err) => problems.push((err.span, Problem::Error(err.message, None))),
                 }
             }
             Parsed { objects, problems }
@@ -558,16 +540,24 @@ fn read_bounded(path: &Path, max: u64, walked: bool) -> Result<Vec<u8>, String> 
     Ok(bytes)
 }
 
-/// What a document holds: an object, or why it is refused.
-type Found<'t> = Result<Node<'t>, (Span, String)>;
+/// What a document holds: an object, or why it is not analysed.
+type Found<'t> = Result<Node<'t>, (Span, Problem)>;
 
 /// Keeps Kubernetes objects, expanding `List` kinds; documents without `apiVersion` or `kind`
 /// (compose files, CI workflows, Helm's `Chart.yaml`) are not ours to judge, unless they have
 /// `metadata`: such an object kubectl refuses ("apiVersion not set", "kind not set"), and so is
-/// a list item without them. The items of a typed list (`PodList`, `NetworkPolicyList`, … as client
-/// libraries and `kubectl get --raw` write them) carry no `kind` or `apiVersion`: an item of
-/// `<Kind>List` is a `<Kind>` of the list's `apiVersion` unless it says otherwise.
-fn collect_objects<'t>(node: Node<'t>, in_list: bool, out: &mut dyn FnMut(Found<'t>)) {
+/// a list item without them. The items of a typed list (`PodList`, `NetworkPolicyList`, … as
+/// client libraries and `kubectl get --raw` write them) carry no `kind` or `apiVersion`: an
+/// item of `<Kind>List` is a `<Kind>` of the list's `apiVersion` unless it says otherwise. A
+/// strategic-merge patch (`$patch`) is not an object; a Secret marks its file (see
+/// [`SourceFile::mark_secret_read`]).
+fn collect_objects<'t>(
+    node: Node<'t>,
+    in_list: bool,
+    source: &SourceFile,
+    out: &mut dyn FnMut(Found<'t>),
+) {
+    let at = Span::new(node.span.start as usize, node.span.start as usize);
     let kind = node.get("kind").and_then(Node::as_str);
     let api = node.get("apiVersion").and_then(Node::as_str);
     // Outside a list, only a document with `metadata` is taken for a Kubernetes object that
@@ -577,20 +567,25 @@ fn collect_objects<'t>(node: Node<'t>, in_list: bool, out: &mut dyn FnMut(Found<
         (Some(kind), Some(api)) => (kind, api),
         _ if !object_like => return,
         (kind, api) => {
-            let at = Span::new(node.span.start as usize, node.span.start as usize);
             let missing = match (kind, api) {
                 (None, None) => "`apiVersion` and `kind`",
                 (None, _) => "`kind`",
                 _ => "`apiVersion`",
             };
-            return out(Err((
-                at,
-                format!(
-                    "an object without {missing} (strings): kubectl refuses it, and it is not analysed"
-                ),
-            )));
+            let why = format!(
+                "an object without {missing} (strings): kubectl refuses it, and it is not analysed"
+            );
+            return out(Err((at, Problem::Error(why, None))));
         }
     };
+    if kind == "Secret" {
+        source.mark_secret_read();
+    }
+    if node.get("$patch").is_some() {
+        let why =
+            "a strategic-merge patch (`$patch`): kustomize applies it to a base; not analysed";
+        return out(Err((at, Problem::Skipped(why.into()))));
+    }
     let is_list = kind.ends_with("List") && node.get("items").and_then(Node::as_seq).is_some();
     if !is_list {
         return out(Ok(node));
@@ -616,7 +611,7 @@ fn collect_objects<'t>(node: Node<'t>, in_list: bool, out: &mut dyn FnMut(Found<
                         }
                     }
                 }
-                collect_objects(item, true, out);
+                collect_objects(item, true, source, out);
             }
         }
     }
@@ -638,7 +633,7 @@ fn implied<'t>(at: Span, text: &str) -> Node<'t> {
 /// kustomizations looked at are those among the files to read and those in the directories
 /// above a file given on its own (a pre-commit hook passes a changed patch without its
 /// kustomization).
-fn kustomize_patches(pending: &[(String, ToRead)]) -> std::collections::HashMap<PathBuf, String> {
+fn kustomize_patches(pending: &[(String, ToRead)]) -> Patches {
     const NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
     let mut kustomizations: std::collections::BTreeSet<PathBuf> = std::collections::BTreeSet::new();
     for (_, input) in pending {
@@ -668,9 +663,11 @@ fn kustomize_patches(pending: &[(String, ToRead)]) -> std::collections::HashMap<
             ToRead::Input(_) => {}
         }
     }
-    let mut patches = std::collections::HashMap::new();
+    let mut patches = Patches::new();
     for kustomization in kustomizations {
-        let Ok(text) = std::fs::read_to_string(&kustomization) else {
+        // Read as configuration is: a regular file within the size limit (a link to a device
+        // or a FIFO would never end). One that cannot be read lists no patch.
+        let Ok(text) = read_text_file(&kustomization) else {
             continue;
         };
         let dir = kustomization.parent().unwrap_or(Path::new("."));
@@ -688,8 +685,14 @@ fn kustomize_patches(pending: &[(String, ToRead)]) -> std::collections::HashMap<
                         .or_else(|| entry.get("path").and_then(Node::as_str))
                 });
             for patch in listed {
-                if let Ok(path) = std::fs::canonicalize(dir.join(patch)) {
-                    patches.insert(path, kustomization.display().to_string());
+                if let Ok(path) = std::fs::canonicalize(dir.join(patch))
+                    && let Some(name) = path.file_name()
+                {
+                    let listing = (path.clone(), kustomization.display().to_string());
+                    patches
+                        .entry(name.to_os_string())
+                        .or_default()
+                        .push(listing);
                 }
             }
         }
@@ -697,24 +700,21 @@ fn kustomize_patches(pending: &[(String, ToRead)]) -> std::collections::HashMap<
     patches
 }
 
+/// Patch files by file name (a cheap first test for each file of a large tree): their
+/// canonical paths and the kustomizations that list them.
+type Patches = std::collections::HashMap<std::ffi::OsString, Vec<(PathBuf, String)>>;
+
 /// The kustomization that lists this input as a patch, if one does.
-fn patch_listing<'p>(
-    patches: &'p std::collections::HashMap<PathBuf, String>,
-    input: &ToRead,
-) -> Option<&'p str> {
-    if patches.is_empty() {
-        return None;
-    }
+fn patch_listing<'p>(patches: &'p Patches, input: &ToRead) -> Option<&'p str> {
     let (ToRead::WalkedFile(path) | ToRead::Input(Input::Path(path))) = input else {
         return None;
     };
-    let name = path.file_name()?;
-    if !patches.keys().any(|p| p.file_name() == Some(name)) {
-        return None;
-    }
-    patches
-        .get(&std::fs::canonicalize(path).ok()?)
-        .map(String::as_str)
+    let listed = patches.get(path.file_name()?)?;
+    let real = std::fs::canonicalize(path).ok()?;
+    listed
+        .iter()
+        .find(|(patch, _)| *patch == real)
+        .map(|(_, kustomization)| kustomization.as_str())
 }
 
 const RENDER: &str = "render it first (`helm template … | netpol-fix check -`)";

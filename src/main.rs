@@ -391,14 +391,7 @@ fn run(cli: Cli) -> io::Result<u8> {
             timings: show_timings,
         } => {
             let analysis = load(&paths)?;
-            let skipped: Vec<report::graph::Skipped> = analysis
-                .skipped()
-                .map(|d| {
-                    let file = analysis.sources.get(d.loc.file);
-                    let at = file.line_col(d.loc.span.start);
-                    (file.name.clone(), at.line, at.column, d.message.clone())
-                })
-                .collect();
+            let skipped = report::Skipped::all(&analysis);
             let mut timings = analysis.timings.clone();
             let engine = timings.phase("classes and selectors", || {
                 Engine::configured(&analysis.world, &[], enforcement)
@@ -470,12 +463,8 @@ fn run_check(out: &mut dyn Write, args: CheckArgs) -> io::Result<u8> {
         if args.diff {
             // Patch tools pass over text before the first file header: what was not analysed
             // leads the diff, so that it is never only on stderr.
-            let analysis = &outcome.run.analysis;
-            for d in analysis.skipped() {
-                let file = analysis.sources.get(d.loc.file);
-                let at = file.line_col(d.loc.span.start);
-                let line = format!("# not analysed: {}:{at}: {}", file.name, d.message);
-                writeln!(out, "{}", line.replace(|c: char| c.is_control(), " "))?;
+            for skipped in report::Skipped::all(&outcome.run.analysis) {
+                writeln!(out, "{}", skipped.comment("#"))?;
             }
             fix::output::write_diff(out, &outcome)?;
             report::write_diagnostics(

@@ -269,7 +269,7 @@ impl SourceFile {
     }
 
     /// Records that an object of kind Secret was read from this file: no excerpt shows it.
-    pub fn holds_secret(&self) {
+    pub fn mark_secret_read(&self) {
         self.holds_secret
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }

@@ -746,22 +746,14 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(staged_files(&tree), 0, "temporary files left behind");
-    if signalled && out.status.code() == Some(2) {
-        // Interrupted while staging: nothing was written.
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("interrupted"), "{stderr}");
-        for (path, text) in &originals {
-            assert_eq!(&fs::read_to_string(path).unwrap(), text);
-        }
-    } else {
-        // The renames had begun (or the run had ended): every file was written whole.
-        for (path, text) in &originals {
-            let now = fs::read_to_string(path).unwrap();
-            assert!(
-                now.starts_with(text.as_str()) && now.contains("allow-dns"),
-                "{now}"
-            );
-        }
+    // Staging 1,500 files (each synced) takes far longer than a signal: it came while staging.
+    assert!(signalled, "the run ended before it staged a file");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    // Nothing was written.
+    for (path, text) in &originals {
+        assert_eq!(&fs::read_to_string(path).unwrap(), text);
     }
 }
 

@@ -684,6 +684,24 @@ spec:
     for secret in [PASSWORD, TOKEN] {
         assert!(!text.contains(secret), "--diff printed {secret}:\n{text}");
     }
+    // A fix that rewrites the line holding the credential (the Service's address written
+    // where its name belongs) shows that line masked too.
+    let pinned = tempfile::tempdir().unwrap();
+    let app_by_address = app.replace("@db.shop:5432", "@10.96.55.12:5432").replace(
+        "  selector: {app: db}\n",
+        "  clusterIP: 10.96.55.12\n  selector: {app: db}\n",
+    );
+    fs::write(pinned.path().join("app.yaml"), &app_by_address).unwrap();
+    let diff = netpol_fix(pinned.path(), &["check", ".", "--diff"]);
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        text.contains("+          value: postgresql://app:"),
+        "{text}"
+    );
+    assert!(text.contains("@db.shop.svc.cluster.local:5432"), "{text}");
+    for secret in [PASSWORD, TOKEN] {
+        assert!(!text.contains(secret), "--diff printed {secret}:\n{text}");
+    }
     let report = netpol_fix(tmp.path(), &["report", "."]);
     assert!(!String::from_utf8_lossy(&report.stdout).contains(PASSWORD));
     // The escaped kind: the fix of the policy in this file shows no context lines.

@@ -15,14 +15,15 @@ use crate::source::mentions_secret;
 
 /// A unified diff of every changed file (`a/NAME` → `b/NAME`).
 pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
-    let secret_read = |name: &str| {
-        outcome
-            .run
-            .analysis
-            .sources
-            .iter()
-            .any(|(_, f)| f.name == name && f.secret_read())
-    };
+    // Files a Secret was read from, whatever their text says (looked up once, not per file).
+    let secret_read: std::collections::HashSet<&str> = outcome
+        .run
+        .analysis
+        .sources
+        .iter()
+        .filter(|(_, f)| f.secret_read())
+        .map(|(_, f)| f.name.as_str())
+        .collect();
     for (name, (original, fixed)) in &outcome.changed {
         // A credential in a URL or query of the file (a database password in a ConfigMap) is
         // masked, in the lines the diff changes too: such a diff shows the fix but does not
@@ -38,7 +39,7 @@ pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
         }
         let diff = TextDiff::from_lines(shown_original.as_ref(), shown_fixed.as_ref());
         // Context lines of a file that may hold a Secret could be its values: none shown.
-        let secret = mentions_secret(original) || secret_read(name);
+        let secret = mentions_secret(original) || secret_read.contains(name.as_str());
         let context = if secret || masked { 0 } else { 3 };
         write!(
             out,
@@ -56,8 +57,9 @@ pub fn write_diff(out: &mut dyn Write, outcome: &Outcome) -> io::Result<()> {
 /// every lock is held until all are replaced (or restored); if one file cannot be staged, none
 /// is written, and a file that changed on disk since (an editor ignores the lock) is noticed
 /// right before its rename and undoes the renames before it. SIGINT or SIGTERM while files
-/// are staged removes them and writes nothing; during the renames it waits for them. Refuses stdin, files reached through a symlink that leaves `roots`, and two names
-/// for one file. Returns what was refused (empty when everything was written).
+/// are staged removes them and writes nothing; during the renames it waits for them. Refuses
+/// stdin, files reached through a symlink that leaves `roots`, and two names for one file.
+/// Returns what was refused (empty when everything was written).
 pub fn write_in_place(outcome: &Outcome, roots: &[PathBuf]) -> Vec<String> {
     let roots: Vec<PathBuf> = roots
         .iter()

@@ -16,30 +16,22 @@ pub fn acted_on(c: char) -> bool {
 
 /// `text` with every character a terminal would act on as `�` (borrowed when there is none).
 pub fn terminal(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(acted_on) {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| if acted_on(c) { '\u{fffd}' } else { c })
-            .collect(),
-    )
+    replace_acted_on(text, |_| false)
 }
 
 /// Lines for a terminal: like [`terminal`], but line breaks stay.
 pub fn terminal_lines(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c != '\n' && acted_on(c)) {
+    replace_acted_on(text, |c| c == '\n')
+}
+
+fn replace_acted_on(text: &str, keep: fn(char) -> bool) -> Cow<'_, str> {
+    let hidden = |c: char| acted_on(c) && !keep(c);
+    if !text.chars().any(hidden) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
         text.chars()
-            .map(|c| {
-                if c != '\n' && acted_on(c) {
-                    '\u{fffd}'
-                } else {
-                    c
-                }
-            })
+            .map(|c| if hidden(c) { '\u{fffd}' } else { c })
             .collect(),
     )
 }

@@ -1,12 +1,12 @@
 //! `graph` output: json, dot, mermaid and txt, streamed connection by connection.
 
-use super::escape;
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::object_json;
+use super::{Skipped, escape, object_json};
 use crate::connectivity::Engine;
 use crate::connectivity::graph::{Connection, GraphEndpoint};
 
@@ -18,12 +18,9 @@ pub enum GraphFormat {
     Txt,
 }
 
-/// Writes every allowed connection; returns how many were written.
-/// Input that was not analysed, for the listing to say so: `(file, line, column, reason)`.
-pub type Skipped = (String, u32, u32, String);
-
 /// Writes every allowed connection, then what of the input was not analysed (in JSON a
-/// `skipped` list, in the other formats a comment line each).
+/// `skipped` list, in the other formats a comment line each); returns how many connections
+/// were written.
 pub fn write_graph(
     out: &mut dyn Write,
     engine: &Engine,
@@ -32,12 +29,25 @@ pub fn write_graph(
 ) -> io::Result<u64> {
     let world = engine.world;
     let order = engine.sorted_workloads();
-    // Names are escaped for the sink (the text formats go to terminals).
+    // Names come from the input: escaped for the sink once per workload (the text formats go
+    // to terminals), not once per connection.
+    let sink: fn(&str) -> String = match format {
+        GraphFormat::Json => str::to_string,
+        GraphFormat::Dot => escape::dot,
+        GraphFormat::Mermaid => escape::mermaid,
+        GraphFormat::Txt => |s| escape::terminal(s).into_owned(),
+    };
+    let names: Vec<String> = match format {
+        GraphFormat::Json => Vec::new(),
+        _ => world
+            .workloads
+            .iter()
+            .map(|w| sink(&w.meta.id.to_string()))
+            .collect(),
+    };
     let name = |ep: &GraphEndpoint| match ep {
-        GraphEndpoint::Workload(w) => {
-            escape::terminal(&world.workloads[*w].meta.id.to_string()).into_owned()
-        }
-        GraphEndpoint::External(a, b) => external_range(*a, *b),
+        GraphEndpoint::Workload(w) => Cow::Borrowed(names[*w].as_str()),
+        GraphEndpoint::External(a, b) => Cow::Owned(sink(&external_range(*a, *b))),
     };
     match format {
         GraphFormat::Json => {
@@ -56,11 +66,7 @@ pub fn write_graph(
                 "digraph connectivity {{\n  rankdir=LR;\n  node [shape=box];"
             )?;
             for &w in &order {
-                writeln!(
-                    out,
-                    "  {};",
-                    escape::dot(&world.workloads[w].meta.id.to_string())
-                )?;
+                writeln!(out, "  {};", names[w])?;
             }
         }
         GraphFormat::Mermaid => {
@@ -99,45 +105,32 @@ pub fn write_graph(
             GraphFormat::Dot => writeln!(
                 out,
                 "  {} -> {} [label={}];",
-                escape::dot(&name(&c.src)),
-                escape::dot(&name(&c.dst)),
+                name(&c.src),
+                name(&c.dst),
                 escape::dot(&ports)
             ),
             GraphFormat::Mermaid => writeln!(
                 out,
                 "  {}[\"{}\"] -->|\"{}\"| {}[\"{}\"]",
                 mermaid_id(&c.src),
-                escape::mermaid(&name(&c.src)),
+                name(&c.src),
                 ports,
                 mermaid_id(&c.dst),
-                escape::mermaid(&name(&c.dst))
+                name(&c.dst)
             ),
             GraphFormat::Txt => writeln!(out, "{} -> {}: {}", name(&c.src), name(&c.dst), ports),
         };
         count += 1;
     });
     result?;
-    // A comment never spans lines, and shows nothing a terminal would act on.
-    let one_line = |s: &str| escape::terminal(s).into_owned();
     let comments = |out: &mut dyn Write, marker: &str| -> io::Result<()> {
-        for (file, line, column, reason) in skipped {
-            writeln!(
-                out,
-                "{marker} not analysed: {}:{line}:{column}: {}",
-                one_line(file),
-                one_line(reason)
-            )?;
-        }
-        Ok(())
+        skipped
+            .iter()
+            .try_for_each(|s| writeln!(out, "{}", s.comment(marker)))
     };
     match format {
         GraphFormat::Json => {
-            let skipped: Vec<_> = skipped
-                .iter()
-                .map(|(file, line, column, reason)| {
-                    json!({"file": file, "line": line, "column": column, "reason": reason})
-                })
-                .collect();
+            let skipped: Vec<_> = skipped.iter().map(Skipped::json).collect();
             out.write_all(b"],\"skipped\":")?;
             serde_json::to_writer(&mut *out, &skipped)?;
             out.write_all(b"}\n")?

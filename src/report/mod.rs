@@ -34,6 +34,47 @@ pub fn write_diagnostics(
     Ok(())
 }
 
+/// Input that was not analysed, as the listings that carry it say so (`graph`, `--diff`).
+pub struct Skipped {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub reason: String,
+}
+
+impl Skipped {
+    /// The notices of input not analysed in `analysis`, in order.
+    pub fn all(analysis: &crate::analysis::Analysis) -> Vec<Skipped> {
+        analysis
+            .skipped()
+            .map(|d| {
+                let file = analysis.sources.get(d.loc.file);
+                let at = file.line_col(d.loc.span.start);
+                Skipped {
+                    file: file.name.clone(),
+                    line: at.line,
+                    column: at.column,
+                    reason: d.message.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// `{marker} not analysed: FILE:LINE:COLUMN: REASON` on one line, with nothing a terminal
+    /// would act on (a comment of a text listing, a line patch tools pass over).
+    pub fn comment(&self, marker: &str) -> String {
+        let line = format!(
+            "{marker} not analysed: {}:{}:{}: {}",
+            self.file, self.line, self.column, self.reason
+        );
+        escape::terminal(&line).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        json!({"file": self.file, "line": self.line, "column": self.column, "reason": self.reason})
+    }
+}
+
 /// `{"namespace", "kind", "name"}`.
 pub fn object_json(id: &ObjectId) -> Value {
     json!({"namespace": id.namespace, "kind": id.kind, "name": id.name})

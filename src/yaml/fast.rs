@@ -530,8 +530,8 @@ impl<'t> Reader<'t> {
 
     /// Reads the items of the flow collection opened at `open` and closed by `close`, on one
     /// line, with `item` (which pushes an item's nodes and says where it ends). Returns where
-    /// its children start and where its closing bracket is. After `[ ` or `{ ` the reference's spans are not those of a flow
-    /// collection: left to it.
+    /// its children start and where its closing bracket is. After `[ ` or `{ ` the reference's
+    /// spans are not those of a flow collection: left to it.
     fn flow_collection(
         &mut self,
         line: Line,

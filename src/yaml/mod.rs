@@ -34,31 +34,41 @@ pub struct Scalar<'t> {
     pub plain: bool,
 }
 
-/// A problem in the YAML text itself, at a byte span of the file; or, for a `notice`, text
-/// that kubectl ignores and that is therefore not analysed.
+/// A problem in the YAML text itself at a byte span of the file, or text kubectl ignores.
 #[derive(Clone, Debug, PartialEq)]
 pub struct YamlError {
     pub span: Span,
     pub message: String,
-    pub notice: bool,
-    /// The document holds Go template actions (`{{ }}`): an unrendered template is the likely
-    /// cause of the error.
-    pub template: bool,
+    pub kind: YamlErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YamlErrorKind {
+    /// The document is refused (by kubectl, or by the limits).
+    Invalid,
+    /// Refused, but it parses once its Go template actions (`{{ }}`) are blanked out: a
+    /// template not rendered yet.
+    Template,
+    /// Text kubectl ignores (after a `...`): not an error, and not analysed.
+    Ignored,
 }
 
 impl YamlError {
     pub fn error(at: usize, message: String) -> YamlError {
+        YamlError::at(Span::new(at, at), message)
+    }
+
+    fn at(span: Span, message: String) -> YamlError {
         YamlError {
-            span: Span::new(at, at),
+            span,
             message,
-            notice: false,
-            template: false,
+            kind: YamlErrorKind::Invalid,
         }
     }
 
-    fn notice(at: usize, message: String) -> YamlError {
+    fn ignored(at: usize, message: String) -> YamlError {
         YamlError {
-            notice: true,
+            kind: YamlErrorKind::Ignored,
             ..YamlError::error(at, message)
         }
     }
@@ -354,15 +364,13 @@ fn merge_and_check_keys<'t>(
         .position(|(k, _)| k.as_scalar().is_none_or(|s| s.is_null()))
         .map(|i| {
             let key = &entries[i].0;
-            let error = YamlError {
-                span: key.span,
-                message: format!(
+            let error = YamlError::at(
+                key.span,
+                format!(
                     "a mapping key that is {}: kubectl cannot turn it into a JSON field and refuses the document",
                     key.kind_name()
                 ),
-                notice: false,
-                template: false,
-            };
+            );
             (i, error)
         });
     let duplicate = first_repeated(&entries, explicit_key).map(|i| {
@@ -379,14 +387,12 @@ fn merge_and_check_keys<'t>(
         } else {
             format!("duplicate key: `{first}` and `{written}` are both \"{read}\" to Kubernetes (YAML 1.1)")
         };
-        let error = YamlError {
-            span: key.span,
-            message: format!(
+        let error = YamlError::at(
+            key.span,
+            format!(
                 "{what}: kubectl keeps the last value, but the API server's strict field validation refuses a repeated field, and so does netpol-fix"
             ),
-            notice: false,
-            template: false,
-        };
+        );
         (i, error)
     });
     let bad_merge = entries
@@ -397,12 +403,10 @@ fn merge_and_check_keys<'t>(
             merge_sources(v)
                 .find(|source| source.as_map().is_none())
                 .map(|source| {
-                    let error = YamlError {
-                        span: source.span,
-                        message: "a `<<` merge key needs a mapping or a list of mappings".into(),
-                        notice: false,
-                        template: false,
-                    };
+                    let error = YamlError::at(
+                        source.span,
+                        "a `<<` merge key needs a mapping or a list of mappings".into(),
+                    );
                     (i, error)
                 })
         });
@@ -462,16 +466,16 @@ fn explicit_key<'a>((key, _): &'a (Node<'_>, Node<'_>)) -> Option<Cow<'a, str>> 
 
 /// Index of the first entry whose key (per `key`, `None` for keys that do not count) equals an
 /// earlier one's. Mappings are small: comparing with the earlier keys is cheaper than hashing
-/// them, up to a few dozen.
+/// them, up to a few dozen; each key is worked out once, on the stack.
 fn first_repeated<'a, E>(
     entries: &'a [E],
     key: impl Fn(&'a E) -> Option<Cow<'a, str>>,
 ) -> Option<usize> {
-    if entries.len() <= 32 {
-        (1..entries.len()).find(|&i| {
-            key(&entries[i])
-                .is_some_and(|k| entries[..i].iter().any(|e| key(e).as_ref() == Some(&k)))
-        })
+    const SMALL: usize = 32;
+    if entries.len() <= SMALL {
+        let keys: [Option<Cow<'a, str>>; SMALL] =
+            std::array::from_fn(|i| entries.get(i).and_then(&key));
+        (1..entries.len()).find(|&i| keys[i].is_some() && keys[..i].iter().any(|k| *k == keys[i]))
     } else {
         let mut seen = std::collections::HashSet::new();
         entries

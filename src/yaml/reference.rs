@@ -16,7 +16,7 @@ use std::ops::Range;
 use foldhash::{HashMap, HashMapExt};
 use libyaml_safer::{EventData, MappingStyle, Parser, ScalarStyle, SequenceStyle};
 
-use super::{Limits, Node, Scalar, Value, YamlError, merge_and_check_keys};
+use super::{Limits, Node, Scalar, Value, YamlError, YamlErrorKind, merge_and_check_keys};
 use crate::source::Span;
 
 /// Reads the kubectl document starting at `range.start` (a line start: the `---` line that
@@ -75,14 +75,16 @@ pub(super) fn read_document<'t>(
     }
     let failed = docs[first_new..]
         .iter()
-        .any(|d| matches!(d, Err(e) if !e.notice));
+        .any(|d| matches!(d, Err(e) if e.kind == YamlErrorKind::Invalid));
     if failed
         && text[content.clone()].contains("{{")
         && parses_without_templates(text, content, limits)
     {
         for doc in &mut docs[first_new..] {
-            if let Err(e) = doc {
-                e.template = !e.notice;
+            if let Err(e) = doc
+                && e.kind == YamlErrorKind::Invalid
+            {
+                e.kind = YamlErrorKind::Template;
             }
         }
     }
@@ -118,8 +120,16 @@ fn parses_without_templates(text: &str, content: Range<usize>, limits: Limits) -
         super::node_budget(limits, blanked.len()),
         &mut docs,
     );
-    docs.iter()
-        .all(|d| matches!(d, Ok(_) | Err(YamlError { notice: true, .. })))
+    docs.iter().all(|d| {
+        matches!(
+            d,
+            Ok(_)
+                | Err(YamlError {
+                    kind: YamlErrorKind::Ignored,
+                    ..
+                })
+        )
+    })
 }
 
 /// A kubectl document: the `---` line that opens it (if any), its text, and where the next
@@ -171,9 +181,8 @@ fn read_events<'t>(
     budget: usize,
     docs: &mut Vec<Result<Node<'t>, YamlError>>,
 ) -> Option<usize> {
-    // libyaml-safer panics where a block scalar or an escape runs into the end of its input
-    // (C libyaml reads NULs there): it gets a final line break, which only a block scalar
-    // reaching the end could read, and `Builder::scalar` takes back.
+    // kubectl's reader ends every line with a line break, the last one too (and libyaml-safer
+    // panics where a block scalar or an escape runs into the end of its input): so does this.
     let part = &text[content.clone()];
     let padded;
     let mut input = if part.ends_with('\n') {
@@ -226,11 +235,11 @@ fn read_events<'t>(
         match event.data {
             EventData::StreamEnd => return None,
             EventData::DocumentEnd { .. } => {
-                docs.push(builder.finish_document(start));
+                docs.push(Ok(builder.finish_document(start)));
                 let rest = &text[end..content.end];
                 if has_content(rest) {
                     let skipped = end + (rest.len() - rest.trim_start().len());
-                    docs.push(Err(YamlError::notice(
+                    docs.push(Err(YamlError::ignored(
                         skipped,
                         "kubectl reads only the first YAML document between two `---` lines: what follows `...` here is ignored, and not analysed".into(),
                     )));
@@ -274,7 +283,7 @@ struct Frame {
 
 struct Builder<'t> {
     text: &'t str,
-    /// Where the document's text ends (the parser may have read one line break more).
+    /// Where the document's text ends (the parser reads one line break more when it has none).
     content_end: usize,
     stack: Vec<Frame>,
     children: Vec<Node<'t>>,
@@ -289,15 +298,12 @@ struct Builder<'t> {
 
 impl<'t> Builder<'t> {
     fn fail(&mut self, start: usize, message: String) {
-        if self.doc_error.is_none() {
-            self.doc_error = Some(YamlError::error(start, message));
-        }
+        self.doc_error = Some(YamlError::error(start, message));
     }
 
+    /// Adds an event's node to the document; a problem is left in `doc_error`, after which
+    /// [`read_events`] reads no further event.
     fn event(&mut self, event: EventData, start: usize, end: usize) {
-        if self.doc_error.is_some() {
-            return;
-        }
         match event {
             EventData::Scalar {
                 anchor,
@@ -306,22 +312,11 @@ impl<'t> Builder<'t> {
                 style,
                 ..
             } => {
-                let mut value = value;
                 // A block scalar's end mark is the next token, past trailing blank lines.
                 let end = match style {
                     ScalarStyle::Literal | ScalarStyle::Folded => {
                         let end = end.min(self.content_end);
-                        let source = &self.text[start..end.max(start)];
-                        let header = source.lines().next().unwrap_or("");
-                        // The line break the parser was given after the text is not the text's.
-                        if end == self.content_end
-                            && !source.ends_with('\n')
-                            && !header.contains('-')
-                            && value.ends_with('\n')
-                        {
-                            value.pop();
-                        }
-                        start + source.trim_end().len()
+                        start + self.text[start..end.max(start)].trim_end().len()
                     }
                     _ => end,
                 };
@@ -558,20 +553,14 @@ impl<'t> Builder<'t> {
         }
     }
 
-    fn finish_document(&mut self, at: usize) -> Result<Node<'t>, YamlError> {
-        self.stack.clear();
-        self.children.clear();
-        let root = self.root.take();
-        if let Some(err) = self.doc_error.take() {
-            return Err(err);
-        }
-        Ok(root.unwrap_or(Node {
+    fn finish_document(&mut self, at: usize) -> Node<'t> {
+        self.root.take().unwrap_or(Node {
             span: Span::new(at, at),
             value: Value::Scalar(Scalar {
                 text: Cow::Borrowed(""),
                 plain: true,
             }),
-        }))
+        })
     }
 }
 
