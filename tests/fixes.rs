@@ -718,6 +718,32 @@ fn staged_files(dir: &Path) -> usize {
         .count()
 }
 
+/// Runs `--write` on `tree` and, once it has staged more than `staged` files, does `act` with
+/// its process id; returns what the run printed and whether `act` ran.
+fn write_and_when_staged(
+    tree: &Path,
+    staged: usize,
+    act: impl FnOnce(u32),
+) -> (std::process::Output, bool) {
+    let child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
+        .args(["--write", tree.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut acted = false;
+    while started.elapsed().as_secs() < 120 {
+        if staged_files(tree) > staged {
+            act(child.id());
+            acted = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    (child.wait_with_output().unwrap(), acted)
+}
+
 /// An interrupted `--write` leaves every file wholly old or wholly new, and no temporary file:
 /// SIGINT arrives while the fixed files are being staged (the first temporary file exists),
 /// and the run removes what it staged and writes nothing.
@@ -725,26 +751,13 @@ fn staged_files(dir: &Path) -> usize {
 #[test]
 fn an_interrupted_write_leaves_no_half_written_tree() {
     let (_tmp, tree, originals) = tree_of_fixable_files();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
-        .args(["--write", tree.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut signalled = false;
-    while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 120 {
-        if staged_files(&tree) > 0 {
-            let kill = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .unwrap();
-            signalled = kill.success();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    let out = child.wait_with_output().unwrap();
+    let (out, signalled) = write_and_when_staged(&tree, 0, |pid| {
+        let kill = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    });
     assert_eq!(staged_files(&tree), 0, "temporary files left behind");
     // Staging 1,500 files (each synced) takes far longer than a signal: it came while staging.
     assert!(signalled, "the run ended before it staged a file");
@@ -764,28 +777,10 @@ fn an_interrupted_write_leaves_no_half_written_tree() {
 fn a_file_changed_while_write_runs_keeps_the_change() {
     let (_tmp, tree, files) = tree_of_fixable_files();
     let first = files[0].0.clone();
-    let child = Command::new(env!("CARGO_BIN_EXE_netpol-fix"))
-        .args(["--write", tree.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let mut edited = None;
-    while started.elapsed().as_secs() < 120 {
-        // The first file (in path order) is staged first: change it once others are staged.
-        if staged_files(&tree) > 100 {
-            let text = fs::read_to_string(&first).unwrap() + "# saved by an editor\n";
-            fs::write(&first, &text).unwrap();
-            edited = Some(text);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    let out = child.wait_with_output().unwrap();
-    let Some(edited) = edited else {
-        panic!("the run ended before files were staged: {out:?}");
-    };
+    let edited = fs::read_to_string(&first).unwrap() + "# saved by an editor\n";
+    // The first file (in path order) is staged first: change it once others are staged.
+    let (out, changed) = write_and_when_staged(&tree, 100, |_| fs::write(&first, &edited).unwrap());
+    assert!(changed, "the run ended before files were staged: {out:?}");
     assert_eq!(fs::read_to_string(&first).unwrap(), edited);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
